@@ -1,0 +1,205 @@
+//! The journal: every request the mock received, accepted or refused, with what it answered.
+//!
+//! Tests read it through [`MockImages::requests`](crate::MockImages::requests) and
+//! [`MockImages::uploads`](crate::MockImages::uploads), or wait on it with
+//! [`MockImages::wait_for_uploads`](crate::MockImages::wait_for_uploads).
+
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+use tokio::sync::watch;
+
+use crate::error::ApiError;
+
+/// One request the mock received, and what it answered.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use cloudflare_images_mock::MockImages;
+///
+/// let mock = MockImages::start().await;
+/// let _ = reqwest::Client::new().get(mock.uri()).send().await.unwrap();
+/// let request = &mock.requests()[0];
+/// assert_eq!((request.method.as_str(), request.path.as_str()), ("GET", "/"));
+/// assert_eq!(request.status, 400); // no credentials: 9106
+/// assert_eq!(request.errors[0].code, 9106);
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RequestRecord {
+    /// The HTTP method.
+    pub method: String,
+    /// The path, without the query.
+    pub path: String,
+    /// The query string, if any.
+    pub query: Option<String>,
+    /// The request headers, in order; values that are not UTF-8 are shown lossily.
+    pub headers: Vec<(String, String)>,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// The errors answered (empty for an accepted upload). Each names its rule and field.
+    pub errors: Vec<ApiError>,
+    /// The accepted upload, if this request was one.
+    pub upload: Option<Upload>,
+    /// When the request arrived.
+    pub received: SystemTime,
+}
+
+impl RequestRecord {
+    /// Whether the request was answered with success.
+    pub fn is_accepted(&self) -> bool {
+        self.upload.is_some()
+    }
+
+    /// The value of the first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header(&self.headers, name)
+    }
+}
+
+/// An accepted upload: what the client sent and what the mock answered.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use cloudflare_images_mock::MockImages;
+///
+/// let mock = MockImages::start().await;
+/// mock.serve_url("https://example.com/cat.svg", r#"<svg width="4" height="3"/>"#);
+/// let form = reqwest::multipart::Form::new()
+///     .text("url", "https://example.com/cat.svg")
+///     .text("creator", "user-42");
+/// reqwest::Client::new()
+///     .post(mock.upload_url())
+///     .bearer_auth("token")
+///     .multipart(form)
+///     .send()
+///     .await
+///     .unwrap();
+/// let upload = &mock.uploads()[0];
+/// assert_eq!(upload.creator.as_deref(), Some("user-42"));
+/// assert_eq!(upload.filename.as_deref(), Some("cat.svg"));
+/// assert_eq!(upload.file.as_deref(), Some(&br#"<svg width="4" height="3"/>"#[..]));
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Upload {
+    /// The image id: the custom id sent, or the one the mock generated.
+    pub id: String,
+    /// The account the upload was sent to.
+    pub account_id: String,
+    /// The file name (of the `file` part, or the last segment of `url`).
+    pub filename: Option<String>,
+    /// The Content-Type of the `file` part, as sent (the SDKs send `application/octet-stream`).
+    pub content_type: Option<String>,
+    /// The image format detected from the bytes: `png`, `jpeg`, `gif`, `webp`, `svg`, `heic`,
+    /// `avif`.
+    pub format: Option<String>,
+    /// The image width and height read from its header (none for an SVG without a size).
+    pub dimensions: Option<(u64, u64)>,
+    /// The file bytes (of the `file` part, or fetched from `url`).
+    pub file: Option<Bytes>,
+    /// The `url` sent, if the image was uploaded from a URL.
+    pub url: Option<String>,
+    /// The `creator` sent.
+    pub creator: Option<String>,
+    /// The metadata, whichever of the three encodings the client used.
+    pub meta: Map<String, Value>,
+    /// The `requireSignedURLs` sent (`false` when absent).
+    pub require_signed_urls: bool,
+    /// Every text part, in the order sent, as `(name, value)`.
+    pub fields: Vec<(String, String)>,
+    /// The request headers.
+    pub headers: Vec<(String, String)>,
+    /// The `result` object the mock answered.
+    pub result: Value,
+}
+
+impl Upload {
+    /// The value of the first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header(&self.headers, name)
+    }
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value.as_str())
+}
+
+/// The requests of one mock, in the order their answers were decided.
+#[derive(Debug)]
+pub(crate) struct Journal {
+    records: Mutex<Vec<RequestRecord>>,
+    uploads: watch::Sender<usize>,
+}
+
+impl Journal {
+    pub(crate) fn new() -> Journal {
+        Journal { records: Mutex::new(Vec::new()), uploads: watch::Sender::new(0) }
+    }
+
+    pub(crate) fn record(&self, record: RequestRecord) {
+        let accepted = record.is_accepted();
+        self.lock().push(record);
+        if accepted {
+            self.uploads.send_modify(|count| *count += 1);
+        }
+    }
+
+    pub(crate) fn requests(&self) -> Vec<RequestRecord> {
+        self.lock().clone()
+    }
+
+    pub(crate) fn uploads(&self) -> Vec<Upload> {
+        self.lock().iter().filter_map(|record| record.upload.clone()).collect()
+    }
+
+    /// Waits until at least `n` uploads were accepted, or `timeout` passes.
+    pub(crate) async fn wait_for_uploads(&self, n: usize, timeout: Duration) -> Result<(), usize> {
+        let mut count = self.uploads.subscribe();
+        let reached = tokio::time::timeout(timeout, count.wait_for(|count| *count >= n)).await;
+        match reached {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(*self.uploads.borrow()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<RequestRecord>> {
+        // A panic while holding this lock cannot leave the Vec half-written: recover the data.
+        self.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// [`MockImages::wait_for_uploads`](crate::MockImages::wait_for_uploads) ran out of time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WaitTimeout {
+    /// How many uploads were awaited.
+    pub expected: usize,
+    /// How many were accepted by then.
+    pub accepted: usize,
+    /// How many requests arrived in all, refused ones included.
+    pub requests: usize,
+    /// How long the wait was.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Display for WaitTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "expected {} upload(s) within {:?}, {} accepted ({} request(s) in all)",
+            self.expected, self.timeout, self.accepted, self.requests
+        )
+    }
+}
+
+impl std::error::Error for WaitTimeout {}

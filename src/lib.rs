@@ -1,0 +1,104 @@
+//! A faithful mock of the Cloudflare Images upload API, for Rust tests.
+//!
+//! Start a [`MockImages`] in your test, point your client at [`MockImages::base_url`], and
+//! upload: every request to `POST /accounts/{account_id}/images/v1` is parsed as a stream,
+//! validated against the rules of the real API (kept as a JSON Schema in `schemas/`), and
+//! answered as the real API answers: the recorded success envelope echoing your upload, or the
+//! error envelope with the real code and status. Every request lands in a journal the test can
+//! assert on.
+//!
+//! ```
+//! use cloudflare_images_mock::MockImages;
+//! use reqwest::multipart::{Form, Part};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mock = MockImages::start().await;
+//! # let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\0\0\0\0\x3a\x7e\x9b\x55".to_vec();
+//! let form = Form::new()
+//!     .part("file", Part::bytes(png).file_name("cat.png").mime_str("image/png")?)
+//!     .text("metadata", r#"{"owner":"42"}"#);
+//! let response = reqwest::Client::new()
+//!     .post(mock.upload_url()) // {base_url}/accounts/{account_id}/images/v1
+//!     .bearer_auth("any-token")
+//!     .multipart(form)
+//!     .send()
+//!     .await?;
+//! assert_eq!(response.status(), 200);
+//! let body: serde_json::Value = response.json().await?;
+//! assert_eq!(body["result"]["filename"], "cat.png");
+//! assert_eq!(body["result"]["meta"]["owner"], "42");
+//! assert_eq!(mock.uploads().len(), 1);
+//!
+//! // A refusal gets the real code, status and a message naming the field and the rule.
+//! let form = Form::new().text("url", "https://example.com/a.png").text("creator", "x".repeat(1025));
+//! let response = reqwest::Client::new()
+//!     .post(mock.upload_url())
+//!     .bearer_auth("any-token")
+//!     .multipart(form)
+//!     .send()
+//!     .await?;
+//! assert_eq!(response.status(), 400);
+//! let body: serde_json::Value = response.json().await?;
+//! assert_eq!(body["errors"][0]["code"], 5400);
+//! assert_eq!(body["errors"][0]["message"], "creator: must be at most 1024 characters");
+//! assert_eq!(body["errors"][0]["source"]["pointer"], "/creator");
+//! assert_eq!(mock.requests()[1].errors[0].rule, "creator_too_long");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What it checks
+//! - Credentials: `Authorization: Bearer <token>` or `X-Auth-Email` + `X-Auth-Key`; none gets
+//!   `9106`, wrong ones (when [`MockImagesBuilder::credentials`] requires some) `10000`.
+//! - The account id: 32 lowercase hex digits (and the pinned one, if any), else `7003`.
+//! - The body: `multipart/form-data` or `5415`; read as a stream, a file over 10 MiB is refused
+//!   with `7011` having read little more than the limit.
+//! - The form, by `schemas/upload.schema.json`: exactly one of `file` and `url`; `creator` at most
+//!   1024 characters; `metadata` an object of at most 1024 bytes, sent as one JSON part (the
+//!   docs' curl examples), `metadata[key]` parts (the official TypeScript SDK) or `metadata.key`
+//!   parts (the official Python SDK); `requireSignedURLs` `true` or `false`; custom `id` rules
+//!   (`5411`), a custom id with signed URLs (`5410`), a custom id taken (`5409`).
+//! - The image, detected from its bytes and not from the part's Content-Type: PNG, JPEG, GIF,
+//!   WebP, SVG, HEIC or AVIF (`5455`), a readable header (`9422`), at most 12,000 px a side
+//!   (1,200 for AVIF) and 100 megapixels.
+//!
+//! Where the real API's code, status or message is not known for sure, the mock assumes the
+//! most plausible one and says so: see the `confirmed` flag of [`ApiError`], the `note`s in
+//! `schemas/upload.schema.json` and `schemas/errors.json`.
+//!
+//! # `url` uploads
+//! The mock is hermetic: it answers a `url` upload with the bytes registered by
+//! [`MockImages::serve_url`], fetches plain `http://` URLs from loopback hosts (your test's own
+//! image server) with a timeout and the size limit, and reaches other hosts only when
+//! [`MockImagesBuilder::allow_network`] allows it. Anything else is refused with `5454`.
+//!
+//! # Checking offline
+//! [`conformance::check_upload`] runs the mock's own parse and validation on a request without a
+//! server; [`conformance::check_response`] checks an envelope against the response schemas of
+//! Cloudflare's official OpenAPI description.
+#![deny(missing_docs, unreachable_pub)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod auth;
+pub mod conformance;
+mod envelope;
+mod error;
+mod fetch;
+mod image;
+mod journal;
+mod multipart;
+mod route;
+mod samples;
+mod schema;
+mod server;
+mod upload;
+
+pub use auth::Credentials;
+pub use error::{ApiError, Error};
+pub use journal::{RequestRecord, Upload, WaitTimeout};
+pub use server::{MockImages, MockImagesBuilder};
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,144 @@
+//! Reads an upload body as a stream with multer, under limits that bound memory.
+//!
+//! The file part is read chunk by chunk and abandoned as soon as it passes the size limit the
+//! schema states, so an oversize upload is decided having read at most the limit plus one chunk.
+//! Text parts are small by nature and have their own limit; the whole body has one too.
+
+use bytes::{Bytes, BytesMut};
+use futures_util::Stream;
+
+use crate::error::ApiError;
+use crate::schema;
+
+/// How much of a body the mock is willing to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limits {
+    /// The largest file accepted; one byte more and the upload is refused (schema bound).
+    pub(crate) max_file: u64,
+    /// The largest text part (creator, id, metadata, ...). Generous: the schema's own limits are
+    /// about 1 KiB, so values just over them still get the schema's precise error.
+    pub(crate) max_text_part: u64,
+    /// The most parts a body may have (the Python SDK sends one part per metadata key).
+    pub(crate) max_parts: usize,
+}
+
+impl Limits {
+    /// The limits of the real API where it states them, and generous bounds elsewhere.
+    pub(crate) fn standard() -> Limits {
+        Limits { max_file: schema::max_file_size(), max_text_part: 64 * 1024, max_parts: 1024 }
+    }
+
+    /// The most bytes a valid body can need: the file, every text part, and the framing.
+    pub(crate) fn max_body(&self) -> u64 {
+        self.max_file + self.max_text_part * 4 + 64 * 1024
+    }
+}
+
+/// The parts of an upload form, as read.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Form {
+    /// The part named `file`, if any.
+    pub(crate) file: Option<FilePart>,
+    /// Every other part, in the order sent, as `(name, text)`.
+    pub(crate) texts: Vec<(String, String)>,
+}
+
+/// The `file` part.
+#[derive(Debug, Clone)]
+pub(crate) struct FilePart {
+    pub(crate) filename: Option<String>,
+    pub(crate) content_type: Option<String>,
+    /// The bytes read: all of them, or, for an oversize file, the limit plus at most one chunk.
+    pub(crate) bytes: Bytes,
+}
+
+/// The boundary of a `multipart/form-data` content type, or the 5415 refusal.
+pub(crate) fn boundary(content_type: Option<&str>) -> Result<String, ApiError> {
+    content_type
+        .and_then(|ct| multer::parse_boundary(ct).ok())
+        .ok_or_else(|| schema::catalogue_error("not_multipart", &[]))
+}
+
+/// Reads the form from `body`, refusing what breaks the transport rules.
+pub(crate) async fn read_form<S, E>(
+    boundary: String,
+    body: S,
+    limits: &Limits,
+) -> Result<Form, ApiError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
+{
+    let constraints = multer::Constraints::new().size_limit(
+        multer::SizeLimit::new()
+            .whole_stream(limits.max_body())
+            .per_field(limits.max_text_part)
+            // The file part is bounded below, by hand, so that it stops at the schema's limit
+            // with the schema's error rather than with multer's.
+            .for_field("file", u64::MAX),
+    );
+    let mut multipart = multer::Multipart::with_constraints(body, boundary, constraints);
+    let mut form = Form::default();
+    let mut parts = 0usize;
+    while let Some(mut field) = multipart.next_field().await.map_err(refusal)? {
+        parts += 1;
+        if parts > limits.max_parts {
+            return Err(malformed(&format!("more than {} parts", limits.max_parts)));
+        }
+        let name = field
+            .name()
+            .ok_or_else(|| malformed("a part has no name in its Content-Disposition"))?
+            .to_owned();
+        if name == "file" {
+            if form.file.is_some() {
+                return Err(malformed("the part \"file\" appears more than once"));
+            }
+            let filename = field.file_name().map(str::to_owned);
+            let content_type = field.content_type().map(|m| m.essence_str().to_owned());
+            let mut bytes = BytesMut::new();
+            let mut oversize = false;
+            while let Some(chunk) = field.chunk().await.map_err(refusal)? {
+                bytes.extend_from_slice(&chunk);
+                if bytes.len() as u64 > limits.max_file {
+                    oversize = true;
+                    break;
+                }
+            }
+            form.file = Some(FilePart { filename, content_type, bytes: bytes.freeze() });
+            if oversize {
+                // Stop here: the schema's size rule decides the answer, and nothing after the
+                // limit is read.
+                return Ok(form);
+            }
+        } else {
+            let text = field.text().await.map_err(refusal)?;
+            form.texts.push((name, text));
+        }
+    }
+    Ok(form)
+}
+
+fn malformed(detail: &str) -> ApiError {
+    schema::catalogue_error("malformed_multipart", &[("detail", detail)])
+}
+
+fn refusal(error: multer::Error) -> ApiError {
+    match error {
+        multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => {
+            let mut e = schema::catalogue_error("body_too_large", &[]);
+            if let multer::Error::FieldSizeExceeded { field_name: Some(name), .. } = &error {
+                e.pointer = Some(format!("/{name}"));
+            }
+            e
+        }
+        other => malformed(&lowercase_first(&other.to_string())),
+    }
+}
+
+fn lowercase_first(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,727 @@
+//! [`MockImages`], its builder, and the server behind it.
+//!
+//! The server runs on a thread of its own with a current-thread tokio runtime, as wiremock's
+//! does: it works under either flavour of `#[tokio::test]` (and outside tokio), and dropping the
+//! handle can stop it synchronously, closing every connection and freeing the port.
+
+use std::convert::Infallible;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener as StdListener};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use futures_util::{FutureExt, TryStreamExt};
+use http_body_util::{BodyExt, BodyStream, Full};
+use hyper::body::Incoming;
+use hyper::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::auth::{self, Credentials};
+use crate::envelope;
+use crate::error::{ApiError, Error};
+use crate::fetch::{self, Fetcher};
+use crate::journal::{Journal, RequestRecord, Upload, WaitTimeout};
+use crate::multipart::{self, Limits};
+use crate::route::{self, Route};
+use crate::upload::{self, Checked};
+
+/// The account id [`MockImages::account_id`] gives when none is pinned: the one the official
+/// SDKs' test suites use.
+const DEFAULT_ACCOUNT_ID: &str = "023e105f4ecef8ad9ca31a8372d0c353";
+
+/// How long an early refusal waits for the rest of a body before answering, so that a client
+/// still sending sees the answer rather than a reset.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A running mock of the Cloudflare Images API, on 127.0.0.1 and a port of its own.
+///
+/// Start one per test; it stops when dropped. Point your client at [`base_url`](Self::base_url)
+/// (what the official SDKs take as their base URL) and use [`account_id`](Self::account_id).
+///
+/// ```
+/// use cloudflare_images_mock::MockImages;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let mock = MockImages::start().await;
+/// assert!(mock.base_url().starts_with("http://127.0.0.1:"));
+/// assert!(mock.base_url().ends_with("/client/v4"));
+/// assert_eq!(
+///     mock.upload_url(),
+///     format!("{}/accounts/{}/images/v1", mock.base_url(), mock.account_id())
+/// );
+/// # }
+/// ```
+#[must_use = "the mock stops as soon as it is dropped: bind it to a variable (`let mock = ...`)"]
+pub struct MockImages {
+    shared: Arc<Shared>,
+    address: SocketAddr,
+    account_id: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Settings of a [`MockImages`], ending in [`start`](Self::start).
+///
+/// ```
+/// use cloudflare_images_mock::{Credentials, MockImages};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let mock = MockImages::builder()
+///     .credentials(Credentials::key("user@example.com", "144c9defac04969c7bfad8efaa8ea194"))
+///     .account_id("023e105f4ecef8ad9ca31a8372d0c353")
+///     .variants(["public", "thumbnail"])
+///     .start()
+///     .await;
+/// assert_eq!(mock.account_id(), "023e105f4ecef8ad9ca31a8372d0c353");
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `.start().await`"]
+pub struct MockImagesBuilder {
+    host: IpAddr,
+    port: u16,
+    credentials: Option<Credentials>,
+    account_id: Option<String>,
+    account_hash: Option<String>,
+    variants: Vec<String>,
+    allow_network: bool,
+    fetch_timeout: Duration,
+}
+
+/// What the connections of one mock share.
+#[derive(Debug)]
+struct Shared {
+    config: Config,
+    journal: Journal,
+    /// Ids taken, with their results: a custom id uploaded twice is refused.
+    store: Mutex<std::collections::HashMap<String, Value>>,
+    fetcher: Fetcher,
+    /// Set when the mock itself failed (a bug): the handle reports it instead of staying silent.
+    failure: Mutex<Option<String>>,
+}
+
+#[derive(Debug)]
+struct Config {
+    credentials: Option<Credentials>,
+    pinned_account: Option<String>,
+    account_hash: String,
+    variants: Vec<String>,
+    limits: Limits,
+}
+
+impl MockImages {
+    /// Starts a mock with the default settings: any credentials, any account id, variant
+    /// `public`, 127.0.0.1 on a free port.
+    ///
+    /// # Panics
+    /// If no port can be bound or no thread started; [`MockImagesBuilder::try_start`] returns
+    /// these as errors.
+    pub async fn start() -> MockImages {
+        MockImages::builder().start().await
+    }
+
+    /// A builder, for credentials to require, an account id to pin, a fixed port, variants, ...
+    pub fn builder() -> MockImagesBuilder {
+        MockImagesBuilder {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            credentials: None,
+            account_id: None,
+            account_hash: None,
+            variants: vec!["public".to_owned()],
+            allow_network: false,
+            fetch_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`, the root of the mock.
+    pub fn uri(&self) -> String {
+        self.check_alive();
+        format!("http://{}", self.address)
+    }
+
+    /// `http://127.0.0.1:PORT/client/v4`: what the official SDKs take as their base URL (the
+    /// real one is `https://api.cloudflare.com/client/v4`).
+    pub fn base_url(&self) -> String {
+        format!("{}/client/v4", self.uri())
+    }
+
+    /// The upload endpoint for [`account_id`](Self::account_id):
+    /// `{base_url}/accounts/{account_id}/images/v1`.
+    pub fn upload_url(&self) -> String {
+        format!("{}/accounts/{}/images/v1", self.base_url(), self.account_id)
+    }
+
+    /// An account id the mock accepts: the pinned one, or else
+    /// `023e105f4ecef8ad9ca31a8372d0c353` (any 32-hex id is accepted when none is pinned).
+    pub fn account_id(&self) -> &str {
+        &self.account_id
+    }
+
+    /// The socket address the mock listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The account hash of the delivery URLs in `variants`
+    /// (`https://imagedelivery.net/<account_hash>/<id>/<variant>`).
+    pub fn account_hash(&self) -> &str {
+        &self.shared.config.account_hash
+    }
+
+    /// Every request received so far, accepted or refused, in order.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.check_alive();
+        self.shared.journal.requests()
+    }
+
+    /// Every upload accepted so far, in order.
+    pub fn uploads(&self) -> Vec<Upload> {
+        self.check_alive();
+        self.shared.journal.uploads()
+    }
+
+    /// Waits until at least `n` uploads were accepted and returns them, or says how many arrived
+    /// when `timeout` passed.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use cloudflare_images_mock::MockImages;
+    ///
+    /// let mock = MockImages::start().await;
+    /// let err = mock.wait_for_uploads(1, Duration::from_millis(10)).await.unwrap_err();
+    /// assert_eq!(err.to_string(), "expected 1 upload(s) within 10ms, 0 accepted (0 request(s) in all)");
+    /// # }
+    /// ```
+    pub async fn wait_for_uploads(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<Vec<Upload>, WaitTimeout> {
+        self.check_alive();
+        match self.shared.journal.wait_for_uploads(n, timeout).await {
+            Ok(()) => Ok(self.uploads()),
+            Err(accepted) => Err(WaitTimeout {
+                expected: n,
+                accepted,
+                requests: self.shared.journal.requests().len(),
+                timeout,
+            }),
+        }
+    }
+
+    /// Answers `url` uploads of exactly this URL with `bytes`, as if the origin served them.
+    pub fn serve_url(&self, url: impl Into<String>, bytes: impl Into<Bytes>) {
+        self.shared.fetcher.serve(url.into(), bytes.into());
+    }
+
+    /// Panics with the cause if the server died: a test must never hang on a dead mock.
+    #[track_caller]
+    fn check_alive(&self) {
+        let failure = self.shared.failure.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(failure) = failure {
+            panic!("cloudflare-images-mock failed: {failure}");
+        }
+        if self.thread.as_ref().is_some_and(JoinHandle::is_finished) {
+            panic!("cloudflare-images-mock's server thread on {} has stopped", self.address);
+        }
+    }
+}
+
+impl Drop for MockImages {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        let joined = self.thread.take().map(JoinHandle::join);
+        if std::thread::panicking() {
+            return;
+        }
+        if let Some(Err(panic)) = joined {
+            let cause = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_default();
+            panic!("cloudflare-images-mock's server thread panicked: {cause}");
+        }
+        if let Some(failure) = self.shared.failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            panic!("cloudflare-images-mock failed: {failure}");
+        }
+    }
+}
+
+impl std::fmt::Debug for MockImages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockImages")
+            .field("address", &self.address)
+            .field("account_id", &self.account_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MockImagesBuilder {
+    /// Requires these credentials; others get `10000 Authentication error`. By default any
+    /// credentials are accepted (none at all still get `9106`).
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// Pins the account: uploads to any other account id get `7003`. By default any id of 32
+    /// lowercase hex digits is accepted.
+    pub fn account_id(mut self, account_id: impl Into<String>) -> Self {
+        self.account_id = Some(account_id.into());
+        self
+    }
+
+    /// Listens on this port instead of a free one (0, the default, picks a free one).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Listens on this address instead of 127.0.0.1 (for the standalone server).
+    pub fn host(mut self, host: IpAddr) -> Self {
+        self.host = host;
+        self
+    }
+
+    /// The account hash of delivery URLs; by default one derived from the account id, 22
+    /// characters like the real ones.
+    pub fn account_hash(mut self, account_hash: impl Into<String>) -> Self {
+        self.account_hash = Some(account_hash.into());
+        self
+    }
+
+    /// The variants configured on the account, one delivery URL each in `result.variants`;
+    /// `["public"]` by default, as on a new account.
+    pub fn variants<I, S>(mut self, variants: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.variants = variants.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Lets `url` uploads fetch `http://` URLs from hosts other than loopback. Off by default:
+    /// a test should not depend on the network.
+    pub fn allow_network(mut self, allow: bool) -> Self {
+        self.allow_network = allow;
+        self
+    }
+
+    /// How long a `url` upload waits for its origin (10 s by default).
+    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.fetch_timeout = timeout;
+        self
+    }
+
+    /// Starts the mock.
+    ///
+    /// # Panics
+    /// With the cause, if the settings are invalid, the port cannot be bound or the server
+    /// thread cannot start; [`try_start`](Self::try_start) returns these as errors.
+    pub async fn start(self) -> MockImages {
+        match self.try_start().await {
+            Ok(mock) => mock,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Starts the mock, or says why it cannot.
+    ///
+    /// ```
+    /// use cloudflare_images_mock::MockImages;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let first = MockImages::start().await;
+    /// let err = MockImages::builder().port(first.address().port()).try_start().await.unwrap_err();
+    /// assert!(err.to_string().starts_with("cloudflare-images-mock could not bind 127.0.0.1:"));
+    /// # }
+    /// ```
+    pub async fn try_start(self) -> Result<MockImages, Error> {
+        if let Some(pinned) = &self.account_id {
+            if !crate::schema::is_account_id(pinned) {
+                return Err(Error::Config(format!(
+                    "account_id {pinned:?} is not 32 lowercase hex digits, so the real API \
+                     would never route to it"
+                )));
+            }
+        }
+        if self.variants.is_empty() {
+            return Err(Error::Config("variants must name at least one variant".to_owned()));
+        }
+        crate::schema::warm_up();
+        envelope::warm_up();
+        let addr = SocketAddr::new(self.host, self.port);
+        let listener = StdListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
+        listener.set_nonblocking(true).map_err(Error::Spawn)?;
+        let address = listener.local_addr().map_err(Error::Spawn)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(Error::Spawn)?;
+        let account_id = self.account_id.clone().unwrap_or_else(|| DEFAULT_ACCOUNT_ID.to_owned());
+        let shared = Arc::new(Shared {
+            config: Config {
+                credentials: self.credentials,
+                pinned_account: self.account_id,
+                account_hash: self.account_hash.unwrap_or_else(|| account_hash(&account_id)),
+                variants: self.variants,
+                limits: Limits::standard(),
+            },
+            journal: Journal::new(),
+            store: Mutex::new(std::collections::HashMap::new()),
+            fetcher: Fetcher::new(self.allow_network, self.fetch_timeout),
+            failure: Mutex::new(None),
+        });
+        let (shutdown, stop) = oneshot::channel();
+        let server_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name(format!("cloudflare-images-mock {address}"))
+            .spawn(move || runtime.block_on(serve(listener, server_shared, stop)))
+            .map_err(Error::Spawn)?;
+        Ok(MockImages { shared, address, account_id, shutdown: Some(shutdown), thread: Some(thread) })
+    }
+}
+
+/// A 22-character, base64url-looking hash like the real ones, stable for an account id.
+fn account_hash(account_id: &str) -> String {
+    const ALPHABET: &[u8; 64] =
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let digest = Sha256::digest(account_id.as_bytes());
+    // 22 characters of 6 bits each: the first 132 bits of the digest.
+    let bits = u128::from_be_bytes(digest[..16].try_into().expect("16 bytes"));
+    let tail = u128::from(digest[16] >> 4);
+    (0..22)
+        .map(|i| {
+            let index = if i < 21 { (bits >> (122 - 6 * i)) & 63 } else { ((bits & 3) << 4) | tail };
+            char::from(ALPHABET[index as usize])
+        })
+        .collect()
+}
+
+async fn serve(listener: StdListener, shared: Arc<Shared>, mut stop: oneshot::Receiver<()>) {
+    let listener = match TcpListener::from_std(listener) {
+        Ok(listener) => listener,
+        Err(e) => {
+            fail(&shared, format!("could not listen: {e}"));
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    tokio::spawn(connection(stream, Arc::clone(&shared)));
+                }
+                // Out of file descriptors and the like: wait for some to free up.
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+        }
+    }
+}
+
+async fn connection(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
+    let service = hyper::service::service_fn(move |request| {
+        let shared = Arc::clone(&shared);
+        async move { Ok::<_, Infallible>(answer_guarded(shared, request).await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30))
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+}
+
+fn fail(shared: &Shared, failure: String) {
+    let mut slot = shared.failure.lock().unwrap_or_else(|p| p.into_inner());
+    slot.get_or_insert(failure);
+}
+
+/// Answers a request; a panic in the mock (a bug) still gets an envelope and is reported on
+/// the handle.
+async fn answer_guarded(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let guarded = std::panic::AssertUnwindSafe(answer(Arc::clone(&shared), request));
+    match guarded.catch_unwind().await {
+        Ok(response) => response,
+        Err(panic) => {
+            let cause = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_default();
+            fail(&shared, format!("a request handler panicked: {cause}"));
+            let error = ApiError {
+                code: 10001,
+                status: 500,
+                message: format!("cloudflare-images-mock failed (a bug in the mock): {cause}"),
+                rule: "mock_bug".to_owned(),
+                pointer: None,
+                schema_path: None,
+                confirmed: false,
+            };
+            respond(StatusCode::INTERNAL_SERVER_ERROR, envelope::failure(&[error]), true)
+        }
+    }
+}
+
+async fn answer(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let received = SystemTime::now();
+    let (parts, body) = request.into_parts();
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let mut record = RequestRecord {
+        method: parts.method.as_str().to_owned(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        headers,
+        status: 200,
+        errors: Vec::new(),
+        upload: None,
+        received,
+    };
+    let outcome = upload(&shared, &parts, body, &record.headers).await;
+    let response = match outcome {
+        Ok(upload) => {
+            let body = envelope::success(upload.result.clone());
+            record.upload = Some(upload);
+            respond(StatusCode::OK, body, false)
+        }
+        Err(Refusal { errors, body_unread }) => {
+            let status = errors.first().map_or(400, |e| e.status);
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+            record.status = status.as_u16();
+            let body = envelope::failure(&errors);
+            record.errors = errors;
+            respond(status, body, body_unread)
+        }
+    };
+    shared.journal.record(record);
+    response
+}
+
+fn respond(status: StatusCode, body: Bytes, close: bool) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    if close {
+        headers.insert(CONNECTION, hyper::header::HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// Why a request was refused, and whether its body was left unread (the connection then closes).
+struct Refusal {
+    errors: Vec<ApiError>,
+    body_unread: bool,
+}
+
+impl From<Vec<ApiError>> for Refusal {
+    fn from(errors: Vec<ApiError>) -> Refusal {
+        Refusal { errors, body_unread: false }
+    }
+}
+
+impl From<ApiError> for Refusal {
+    fn from(error: ApiError) -> Refusal {
+        Refusal { errors: vec![error], body_unread: false }
+    }
+}
+
+async fn upload(
+    shared: &Shared,
+    parts: &hyper::http::request::Parts,
+    body: Incoming,
+    headers: &[(String, String)],
+) -> Result<Upload, Refusal> {
+    let config = &shared.config;
+    let max_body = config.limits.max_body();
+    let before_body = auth::check(&parts.headers, config.credentials.as_ref())
+        .map_err(Refusal::from)
+        .and_then(|()| route::route(&parts.method, parts.uri.path()).map_err(Refusal::from))
+        .and_then(|Route::Upload { account_id }| {
+            route::check_account(account_id, config.pinned_account.as_deref())?;
+            Ok(account_id.to_owned())
+        });
+    let account_id = match before_body {
+        Ok(account_id) => account_id,
+        Err(mut refusal) => {
+            refusal.body_unread = !drain(body, max_body).await;
+            return Err(refusal);
+        }
+    };
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > max_body) {
+        let error = crate::schema::catalogue_error("body_too_large", &[]);
+        return Err(Refusal { errors: vec![error], body_unread: true });
+    }
+    let content_type = parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let boundary = match multipart::boundary(content_type) {
+        Ok(boundary) => boundary,
+        Err(error) => {
+            let body_unread = !drain(body, max_body).await;
+            return Err(Refusal { errors: vec![error], body_unread });
+        }
+    };
+    let stream = BodyStream::new(body)
+        .try_filter_map(|frame| futures_util::future::ready(Ok(frame.into_data().ok())));
+    // Whatever the form says, an answer decided before the end of the body closes the
+    // connection: hyper cannot reuse it with bytes of this request still unread.
+    let form = multipart::read_form(boundary, stream, &config.limits)
+        .await
+        .map_err(|error| Refusal { errors: vec![error], body_unread: true })?;
+    let mut checked = upload::check(form).map_err(|errors| Refusal { errors, body_unread: true })?;
+    let mut fetched = None;
+    if let Some(url) = &checked.url {
+        let bytes = shared.fetcher.fetch(url, config.limits.max_file).await?;
+        let filename = fetch::filename(url);
+        let info = upload::check_fetched(&bytes, filename.as_deref())?;
+        fetched = Some((bytes, filename));
+        checked.image = Some(info);
+    }
+    let id = checked.id.clone().unwrap_or_else(generated_id);
+    let (file, filename, content_type) = match (fetched, &checked.file) {
+        (Some((bytes, filename)), _) => (Some(bytes), filename, None),
+        (None, Some(part)) => {
+            (Some(part.bytes.clone()), part.filename.clone(), part.content_type.clone())
+        }
+        (None, None) => (None, None, None),
+    };
+    let result = result(config, &id, filename.as_deref(), &checked);
+    {
+        let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
+        if store.contains_key(&id) {
+            let mut error = crate::schema::catalogue_error("duplicate_id", &[]);
+            error.pointer = Some("/id".to_owned());
+            return Err(error.into());
+        }
+        store.insert(id.clone(), result.clone());
+    }
+    let image = checked.image.as_ref();
+    Ok(Upload {
+        id,
+        account_id,
+        filename,
+        content_type,
+        format: image.and_then(|i| i.format).map(str::to_owned),
+        dimensions: image.and_then(|i| Some((i.width?, i.height?))),
+        file,
+        url: checked.url,
+        creator: checked.creator,
+        meta: checked.meta,
+        require_signed_urls: checked.require_signed_urls,
+        fields: checked.fields,
+        headers: headers.to_vec(),
+        result,
+    })
+}
+
+/// Reads and drops the rest of a body, up to `limit` bytes and [`DRAIN_TIMEOUT`]; whether it
+/// reached the end.
+async fn drain(body: Incoming, limit: u64) -> bool {
+    let mut body = body;
+    let mut read = 0u64;
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else { return false };
+            if let Ok(data) = frame.into_data() {
+                read += data.len() as u64;
+                if read > limit {
+                    return false;
+                }
+            }
+        }
+        true
+    })
+    .await;
+    drained.unwrap_or(false)
+}
+
+/// A generated image id shaped like the real ones: a UUID whose last byte is zero
+/// (`107b9558-dd06-4bbd-5fef-9c2c16bb7900` in the official examples).
+fn generated_id() -> String {
+    let mut bytes = *uuid::Uuid::new_v4().as_bytes();
+    bytes[15] = 0;
+    uuid::Uuid::from_bytes(bytes).hyphenated().to_string()
+}
+
+fn result(config: &Config, id: &str, filename: Option<&str>, checked: &Checked) -> Value {
+    // Characters a URL path cannot hold are escaped; `/` stays, since custom ids have subpaths.
+    const PATH: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+        .add(b' ')
+        .add(b'"')
+        .add(b'#')
+        .add(b'%')
+        .add(b'<')
+        .add(b'>')
+        .add(b'?')
+        .add(b'`')
+        .add(b'{')
+        .add(b'}')
+        .add(b'\\')
+        .add(b'^')
+        .add(b'|')
+        .add(b'[')
+        .add(b']');
+    let escaped = percent_encoding::utf8_percent_encode(id, PATH).to_string();
+    let variants: Vec<String> = config
+        .variants
+        .iter()
+        .map(|variant| format!("https://imagedelivery.net/{}/{escaped}/{variant}", config.account_hash))
+        .collect();
+    json!({
+        "id": id,
+        "filename": filename,
+        "creator": checked.creator,
+        "meta": checked.meta,
+        "uploaded": envelope::timestamp(time::OffsetDateTime::now_utc()),
+        "requireSignedURLs": checked.require_signed_urls,
+        "variants": variants,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_look_like_the_real_ones() {
+        let id = generated_id();
+        assert_eq!(id.len(), 36);
+        assert!(id.ends_with("00"), "{id}");
+        assert_ne!(generated_id(), id);
+    }
+
+    #[test]
+    fn account_hashes_are_22_base64url_characters_and_stable() {
+        let hash = account_hash(DEFAULT_ACCOUNT_ID);
+        assert_eq!(hash.len(), 22);
+        assert!(hash.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert_eq!(hash, account_hash(DEFAULT_ACCOUNT_ID));
+        assert_ne!(hash, account_hash("123e105f4ecef8ad9ca31a8372d0c353"));
+    }
+}
