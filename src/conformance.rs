@@ -11,7 +11,7 @@
 //! let body = br#"{"success":false,"errors":[{"code":5409,"message":"Resource already exists."}],"messages":[],"result":null}"#;
 //! assert!(conformance::check_response(409, body).is_ok());
 //! let problems = conformance::check_response(200, body).unwrap_err();
-//! assert!(problems[0].to_string().contains("/success"), "{}", problems[0]);
+//! assert!(problems.iter().any(|p| p.instance_path == "/success"), "{problems:?}");
 //! ```
 
 use std::fmt;

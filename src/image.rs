@@ -349,7 +349,10 @@ impl<'a> RootAttributes<'a> {
             (None, None, Some((vw, vh))) => (Some(vw), Some(vh)),
             (w, h, None) => (w, h),
         };
-        (width.and_then(ceil_to_pixels), height.and_then(ceil_to_pixels))
+        (
+            width.and_then(ceil_to_pixels),
+            height.and_then(ceil_to_pixels),
+        )
     }
 }
 
@@ -382,7 +385,10 @@ fn parse_view_box(value: &[u8]) -> Option<(f64, f64)> {
 /// `[+-]digits[.digits]` or `[+-].digits`: deliberately stricter than `f64::from_str`, which
 /// would also take `inf`, `NaN` and exponents that SVG authors do not use for sizes.
 fn parse_decimal(text: &[u8]) -> Option<f64> {
-    let unsigned = text.strip_prefix(b"+").or_else(|| text.strip_prefix(b"-")).unwrap_or(text);
+    let unsigned = text
+        .strip_prefix(b"+")
+        .or_else(|| text.strip_prefix(b"-"))
+        .unwrap_or(text);
     let (integer, fraction) = match unsigned.iter().position(|&c| c == b'.') {
         Some(dot) => (&unsigned[..dot], &unsigned[dot + 1..]),
         None => (unsigned, &b""[..]),
@@ -398,7 +404,10 @@ fn parse_decimal(text: &[u8]) -> Option<f64> {
 fn ceil_to_pixels(value: f64) -> Option<u64> {
     // 2^53: beyond it f64 no longer holds every integer, and no real image is that large.
     const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
-    (value.is_finite() && value >= 0.0 && value <= MAX_EXACT).then(|| value.ceil() as u64)
+    // NaN and infinities fail the range check too.
+    (0.0..=MAX_EXACT)
+        .contains(&value)
+        .then(|| value.ceil() as u64)
 }
 
 /// XML's whitespace: space, tab, carriage return, line feed.
@@ -473,7 +482,8 @@ mod tests {
         // (format, prefix length, expected dimensions). Below 12 bytes imagesize cannot read
         // any header, but the padded magic still names the format. GIF keeps its size in bytes
         // 6..10, so 12 bytes are enough for it; the others need more.
-        let cases: [(&str, usize, Option<(u64, u64)>); 14] = [
+        type Case = (&'static str, usize, Option<(u64, u64)>);
+        let cases: [Case; 14] = [
             ("png", 12, None),
             ("png", 23, None), // IHDR height cut short
             ("png", 8, None),
@@ -516,7 +526,8 @@ mod tests {
             }
             b
         }
-        let cases: [(&[u8; 4], &[&[u8; 4]], &str); 9] = [
+        type Case = (&'static [u8; 4], &'static [&'static [u8; 4]], &'static str);
+        let cases: [Case; 9] = [
             (b"heic", &[b"mif1", b"heic"], "heic"),
             (b"heix", &[], "heic"),
             (b"avif", &[b"mif1", b"miaf"], "avif"),
@@ -531,7 +542,11 @@ mod tests {
         ];
         for (major, compatible, name) in cases {
             let bytes = ftyp(major, compatible);
-            assert_eq!(probe(&bytes), info(Some(name), None, None), "{major:?} {compatible:?}");
+            assert_eq!(
+                probe(&bytes),
+                info(Some(name), None, None),
+                "{major:?} {compatible:?}"
+            );
         }
     }
 
@@ -594,7 +609,10 @@ mod tests {
 
     #[test]
     fn svg_sniffing() {
-        assert_eq!(svg("<svg width=\"10\" height=\"20\"/>"), sized("svg", 10, 20));
+        assert_eq!(
+            svg("<svg width=\"10\" height=\"20\"/>"),
+            sized("svg", 10, 20)
+        );
         assert_eq!(
             svg("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width='100.5px' height='3.0'>"),
             sized("svg", 101, 3)
@@ -633,10 +651,7 @@ mod tests {
         );
         assert_eq!(svg("<svg>"), info(Some("svg"), None, None));
         assert_eq!(svg("<svg/>"), info(Some("svg"), None, None));
-        assert_eq!(
-            svg("<svg width=\"10\">"),
-            info(Some("svg"), Some(10), None)
-        );
+        assert_eq!(svg("<svg width=\"10\">"), info(Some("svg"), Some(10), None));
         assert_eq!(
             svg("<svg width=\"1e3\" height=\"-4\" viewBox=\"0 0 0 5\">"),
             info(Some("svg"), None, None)
@@ -649,7 +664,10 @@ mod tests {
 
         let not_svg = info(None, None, None);
         assert_eq!(svg("<svgfoo width=\"1\" height=\"1\">"), not_svg);
-        assert_eq!(svg("<html><svg width=\"1\" height=\"1\"></svg></html>"), not_svg);
+        assert_eq!(
+            svg("<html><svg width=\"1\" height=\"1\"></svg></html>"),
+            not_svg
+        );
         assert_eq!(svg("<svg"), not_svg);
         assert_eq!(svg("<SVG width=\"1\">"), not_svg);
         assert_eq!(svg("hello <svg>"), not_svg);

@@ -14,7 +14,8 @@
 /// The formats Cloudflare Images accepts, as the mock names them.
 // Only the tests use this until the rest of the crate (uploads, strategies) adopts it.
 #[cfg_attr(not(test), allow(dead_code))]
-pub(crate) const ACCEPTED_FORMATS: [&str; 7] = ["png", "jpeg", "gif", "webp", "svg", "heic", "avif"];
+pub(crate) const ACCEPTED_FORMATS: [&str; 7] =
+    ["png", "jpeg", "gif", "webp", "svg", "heic", "avif"];
 
 /// PNG, GIF and JPEG samples carry real pixel data (and so decode) up to this many pixels;
 /// larger ones are header-only so that a 12000x12000 sample stays a few hundred bytes.
@@ -38,7 +39,9 @@ pub(crate) fn max_side(format: &str) -> u32 {
         "gif" | "jpeg" => u32::from(u16::MAX),
         "webp" => 1 << 24,
         "svg" | "heic" | "avif" => u32::MAX,
-        other => panic!("samples::max_side: unknown format {other:?}, expected one of {ACCEPTED_FORMATS:?}"),
+        other => panic!(
+            "samples::max_side: unknown format {other:?}, expected one of {ACCEPTED_FORMATS:?}"
+        ),
     }
 }
 
@@ -201,7 +204,8 @@ fn gif(width: u32, height: u32) -> Vec<u8> {
     const MIN_CODE_SIZE: u8 = 2;
     out.push(MIN_CODE_SIZE);
     let data = if decodable(width, height) {
-        let pixels = (0..height).flat_map(|y| (0..width).map(move |x| (x.wrapping_add(y) / 4 % 2) as u8));
+        let pixels =
+            (0..height).flat_map(|y| (0..width).map(move |x| (x.wrapping_add(y) / 4 % 2) as u8));
         lzw_encode(MIN_CODE_SIZE, pixels)
     } else {
         // Header-only: a clear code straight followed by end-of-information.
@@ -316,8 +320,12 @@ impl BitWriter {
 fn jpeg(width: u32, height: u32) -> Vec<u8> {
     let (w, h) = (width as u16, height as u16);
     let mut out = vec![0xFF, 0xD8]; // SOI
-    // APP0 JFIF 1.01, no density units, 1:1 aspect, no thumbnail.
-    jpeg_segment(&mut out, 0xE0, b"JFIF\0\x01\x01\x00\x00\x01\x00\x01\x00\x00");
+                                    // APP0 JFIF 1.01, no density units, 1:1 aspect, no thumbnail.
+    jpeg_segment(
+        &mut out,
+        0xE0,
+        b"JFIF\0\x01\x01\x00\x00\x01\x00\x01\x00\x00",
+    );
     // DQT: table 0, 8-bit precision, every quantiser 1.
     let mut dqt = vec![0x00];
     dqt.extend_from_slice(&[1; 64]);
@@ -383,7 +391,7 @@ fn webp(width: u32, height: u32) -> Vec<u8> {
     vp8l.write(0, 1); // no transforms
     vp8l.write(0, 1); // no colour cache
     vp8l.write(0, 1); // no meta prefix codes
-    // Green, red, blue and alpha codes: "simple" code with one 8-bit symbol.
+                      // Green, red, blue and alpha codes: "simple" code with one 8-bit symbol.
     for symbol in [0x33, 0xCC, 0x33, 0xFF] {
         vp8l.write(1, 1); // simple code
         vp8l.write(0, 1); // one symbol
@@ -643,7 +651,11 @@ mod tests {
     /// Inflates a zlib stream made only of stored blocks, checking every framing field.
     fn inflate_stored(zlib: &[u8]) -> Vec<u8> {
         assert_eq!(zlib[0] & 0x0F, 8, "CM must be deflate");
-        assert_eq!((u16::from(zlib[0]) << 8 | u16::from(zlib[1])) % 31, 0, "FCHECK");
+        assert_eq!(
+            (u16::from(zlib[0]) << 8 | u16::from(zlib[1])) % 31,
+            0,
+            "FCHECK"
+        );
         assert_eq!(zlib[1] & 0x20, 0, "no preset dictionary");
         let mut out = Vec::new();
         let mut pos = 2;
@@ -675,7 +687,12 @@ mod tests {
         for (kind, data, crc) in &chunks {
             let mut covered = kind.to_vec();
             covered.extend_from_slice(data);
-            assert_eq!(*crc, crc32(&covered), "CRC of {}", String::from_utf8_lossy(kind));
+            assert_eq!(
+                *crc,
+                crc32(&covered),
+                "CRC of {}",
+                String::from_utf8_lossy(kind)
+            );
         }
         assert_eq!(chunks[0].1, [0, 0, 0, 4, 0, 0, 0, 4, 8, 0, 0, 0, 0]);
         let raw = inflate_stored(chunks[1].1);
@@ -806,7 +823,10 @@ mod tests {
                 (state % 4) as u8
             })
             .collect();
-        assert_eq!(lzw_decode(2, &lzw_encode(2, pixels.iter().copied())), pixels);
+        assert_eq!(
+            lzw_decode(2, &lzw_encode(2, pixels.iter().copied())),
+            pixels
+        );
         assert!(lzw_decode(2, &lzw_encode(2, [])).is_empty());
         assert_eq!(lzw_decode(2, &lzw_encode(2, [3])), [3]);
     }
@@ -902,7 +922,15 @@ mod tests {
             return;
         };
         for format in ACCEPTED_FORMATS {
-            for (w, h) in [(1, 1), (4, 4), (7, 3), (100, 37), (256, 256), (16384, 1)] {
+            for (w, h) in [
+                (1, 1),
+                (4, 4),
+                (7, 3),
+                (100, 37),
+                (256, 256),
+                (16000, 4),
+                (16384, 1),
+            ] {
                 if format != "webp" && format != "svg" && !decodable(w, h) {
                     continue;
                 }
