@@ -33,6 +33,9 @@ const MIN_SNIFF_LEN: usize = 12;
 /// How far into the upload the SVG sniffer looks for the root `<svg>` element.
 const SVG_SNIFF_LEN: usize = 4096;
 
+/// How much of an ISO-BMFF `ftyp` box is scanned for brands (real ones are a few dozen bytes).
+const FTYP_SCAN_LEN: usize = 4096;
+
 /// Reads and seeks imagesize may perform while looking for the size fields. Real headers need
 /// a few dozen (a JPEG costs three per marker segment before SOF); the cap only bites on
 /// crafted files made of thousands of tiny segments, which would otherwise be walked to the end.
@@ -139,7 +142,7 @@ fn heif_name_from_brands(bytes: &[u8]) -> &'static str {
         return "heif";
     };
     let declared = u32::from_be_bytes([size[0], size[1], size[2], size[3]]) as usize;
-    let ftyp = &bytes[..declared.min(bytes.len()).min(SVG_SNIFF_LEN)];
+    let ftyp = &bytes[..declared.min(bytes.len()).min(FTYP_SCAN_LEN)];
     // Major brand at 8..12, minor version at 12..16, compatible brands from 16 on.
     let brands: Vec<&[u8]> = ftyp
         .get(8..12)

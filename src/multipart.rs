@@ -1,11 +1,15 @@
 //! Reads an upload body as a stream with multer, under limits that bound memory.
 //!
 //! The file part is read chunk by chunk and abandoned as soon as it passes the size limit the
-//! schema states, so an oversize upload is decided having read at most the limit plus one chunk.
-//! Text parts are small by nature and have their own limit; the whole body has one too.
+//! schema states. multer reads ahead whatever has already arrived, up to the whole-body limit
+//! (the file limit plus room for the text parts, about 10.3 MiB), so an oversize upload is
+//! decided having read at most that much plus one chunk. Text parts are small by nature and have
+//! their own limit.
 
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
+#[cfg(test)]
+use futures_util::StreamExt;
 
 use crate::error::ApiError;
 use crate::schema;
@@ -140,5 +144,76 @@ fn lowercase_first(s: &str) -> String {
     match chars.next() {
         Some(c) => c.to_lowercase().chain(chars).collect(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(future)
+    }
+
+    #[test]
+    fn an_oversize_file_is_abandoned_near_the_limit() {
+        const CHUNK: usize = 64 * 1024;
+        let head = Bytes::from_static(
+            b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\n",
+        );
+        let pulled = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&pulled);
+        // An endless body: only the limit can stop the reader.
+        let body = futures_util::stream::iter(std::iter::once(head).chain(std::iter::repeat_with(
+            move || {
+                counter.fetch_add(CHUNK as u64, Ordering::Relaxed);
+                Bytes::from(vec![0u8; CHUNK])
+            },
+        )))
+        .map(Ok::<_, std::convert::Infallible>);
+        let limits = Limits::standard();
+        // multer reads ahead while the stream is ready, so an always-ready stream stops at the
+        // whole-body limit; either way the answer is 7011 and reading stops near the limit.
+        match block_on(read_form("b".into(), body, &limits)) {
+            Ok(form) => assert!(form.file.unwrap().bytes.len() as u64 > limits.max_file),
+            Err(error) => assert_eq!((error.code, error.status), (7011, 413)),
+        }
+        let read = pulled.load(Ordering::Relaxed);
+        assert!(read <= limits.max_body() + CHUNK as u64, "read {read} bytes");
+    }
+
+    #[test]
+    fn transport_refusals() {
+        let read = |body: &'static str| {
+            let stream = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(
+                Bytes::from_static(body.as_bytes()),
+            )]);
+            block_on(read_form("b".into(), stream, &Limits::standard()))
+        };
+        let truncated = read("--b\r\nContent-Disposition: form-data; name=\"id\"\r\n\r\nabc");
+        assert_eq!(truncated.unwrap_err().code, 5400);
+        let nameless = read("--b\r\nContent-Disposition: form-data\r\n\r\nabc\r\n--b--\r\n");
+        assert_eq!(nameless.unwrap_err().rule, "malformed_multipart");
+        let two_files = read(
+            "--b\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\na\r\n\
+             --b\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nb\r\n--b--\r\n",
+        );
+        assert!(two_files.unwrap_err().message.contains("more than once"));
+        assert_eq!(boundary(Some("application/json")).unwrap_err().code, 5415);
+        assert_eq!(boundary(Some("multipart/form-data")).unwrap_err().code, 5415);
+        assert_eq!(boundary(None).unwrap_err().code, 5415);
+        assert_eq!(boundary(Some("multipart/form-data; boundary=x")).unwrap(), "x");
+    }
+
+    #[test]
+    fn too_many_parts() {
+        let limits = Limits { max_parts: 3, ..Limits::standard() };
+        let part = "--b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n";
+        let body = format!("{}--b--\r\n", part.repeat(4));
+        let stream = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(Bytes::from(body))]);
+        let error = block_on(read_form("b".into(), stream, &limits)).unwrap_err();
+        assert_eq!(error.message, "Bad request: the multipart/form-data body could not be read: more than 3 parts");
     }
 }

@@ -19,8 +19,6 @@ pub(crate) const ACCEPTED_FORMATS: [&str; 7] =
 
 /// PNG, GIF and JPEG samples carry real pixel data (and so decode) up to this many pixels;
 /// larger ones are header-only so that a 12000x12000 sample stays a few hundred bytes.
-// Only the tests use this until the rest of the crate adopts it.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) const DECODABLE_MAX_PIXELS: u64 = 65_536;
 
 /// Largest width or height `image` can write for `format` (the smallest is always 1).
@@ -31,8 +29,6 @@ pub(crate) const DECODABLE_MAX_PIXELS: u64 = 65_536;
 ///
 /// # Panics
 /// On a format name outside [`ACCEPTED_FORMATS`].
-// Only the tests use this until the rest of the crate adopts it.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn max_side(format: &str) -> u32 {
     match format {
         "png" => 0x7FFF_FFFF,
@@ -152,7 +148,7 @@ fn zlib_stored(data: &[u8]) -> Vec<u8> {
 }
 
 /// CRC-32 (ISO-HDLC, as used by PNG and zlib), bitwise: samples are tiny, a table is not worth it.
-pub(crate) fn crc32(data: &[u8]) -> u32 {
+fn crc32(data: &[u8]) -> u32 {
     let mut crc = !0u32;
     for &byte in data {
         crc ^= u32::from(byte);
@@ -168,7 +164,7 @@ pub(crate) fn crc32(data: &[u8]) -> u32 {
 }
 
 /// Adler-32 checksum that closes a zlib stream.
-pub(crate) fn adler32(data: &[u8]) -> u32 {
+fn adler32(data: &[u8]) -> u32 {
     const MOD: u32 = 65_521;
     let (mut a, mut b) = (1u32, 0u32);
     for &byte in data {
