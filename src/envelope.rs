@@ -15,6 +15,7 @@ const SUCCESS_FIXTURE: &str = include_str!("../fixtures/upload-success.json");
 const ERROR_FIXTURE: &str = include_str!("../fixtures/error.json");
 
 /// The fixtures the mock answers from, by file name, for tests that check them.
+#[cfg(test)]
 pub(crate) const FIXTURES: [(&str, &str); 2] =
     [("upload-success.json", SUCCESS_FIXTURE), ("error.json", ERROR_FIXTURE)];
 

@@ -1,23 +1,83 @@
-//! The standalone mock: `cargo run --release` serves it on 127.0.0.1:4010, the address the
-//! official SDKs' test suites expect, and prints its base URL.
+//! The standalone mock, for clients in any language: `cargo run --release` serves it on
+//! 127.0.0.1:4010 (the address the official SDKs' test suites expect) and prints its base URL.
 
+use std::net::IpAddr;
 use std::process::ExitCode;
 
-use cloudflare_images_mock::MockImages;
+use clap::Parser;
+use cloudflare_images_mock::{Credentials, MockImages};
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
-    let port = match std::env::var("CLOUDFLARE_IMAGES_MOCK_PORT") {
-        Ok(port) => match port.parse() {
-            Ok(port) => port,
-            Err(_) => {
-                eprintln!("CLOUDFLARE_IMAGES_MOCK_PORT={port:?} is not a port number");
-                return ExitCode::from(2);
-            }
-        },
-        Err(_) => 4010,
+/// A faithful mock of the Cloudflare Images upload API.
+///
+/// Point a client at the base URL it prints (e.g. the official SDKs' `base_url`/`baseURL`).
+#[derive(Debug, Parser)]
+#[command(name = "cloudflare-images-mock", version)]
+struct Args {
+    /// The address to listen on; loopback unless you mean it.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// The port to listen on; 0 picks a free one.
+    #[arg(long, default_value_t = 4010, env = "CLOUDFLARE_IMAGES_MOCK_PORT")]
+    port: u16,
+    /// Require this API token (`Authorization: Bearer <token>`); by default any is accepted.
+    #[arg(long, conflicts_with_all = ["email", "key"])]
+    token: Option<String>,
+    /// Require this email (with --key) as `X-Auth-Email`.
+    #[arg(long, requires = "key")]
+    email: Option<String>,
+    /// Require this global API key (with --email) as `X-Auth-Key`.
+    #[arg(long, requires = "email")]
+    key: Option<String>,
+    /// Accept only this account id (32 lowercase hex digits); by default any.
+    #[arg(long)]
+    account_id: Option<String>,
+    /// The account hash of delivery URLs (default: derived from the account id).
+    #[arg(long)]
+    account_hash: Option<String>,
+    /// The variants configured on the account, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "public")]
+    variants: Vec<String>,
+    /// Let `url` uploads fetch http:// URLs from hosts other than loopback.
+    #[arg(long)]
+    allow_network: bool,
+    /// The log level: off, error, warn, info (one line per request) or debug.
+    #[arg(long, default_value = "info")]
+    log_level: tracing::level_filters::LevelFilter,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_max_level(args.log_level)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("cloudflare-images-mock: cannot start a runtime: {e}");
+            return ExitCode::FAILURE;
+        }
     };
-    let mock = match MockImages::builder().port(port).try_start().await {
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: Args) -> ExitCode {
+    let mut builder = MockImages::builder().host(args.host).port(args.port).variants(args.variants);
+    if let Some(token) = args.token {
+        builder = builder.credentials(Credentials::token(token));
+    }
+    if let (Some(email), Some(key)) = (args.email, args.key) {
+        builder = builder.credentials(Credentials::key(email, key));
+    }
+    if let Some(account_id) = args.account_id {
+        builder = builder.account_id(account_id);
+    }
+    if let Some(account_hash) = args.account_hash {
+        builder = builder.account_hash(account_hash);
+    }
+    let mock = match builder.allow_network(args.allow_network).try_start().await {
         Ok(mock) => mock,
         Err(e) => {
             eprintln!("{e}");
@@ -25,9 +85,31 @@ async fn main() -> ExitCode {
         }
     };
     println!("listening on {}", mock.base_url());
-    if let Err(e) = tokio::signal::ctrl_c().await {
-        eprintln!("cannot wait for Ctrl-C: {e}");
-        return ExitCode::FAILURE;
+    match stopped().await {
+        Ok(signal) => {
+            tracing::info!("{signal}: stopping");
+            drop(mock);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cloudflare-images-mock: cannot wait for a signal: {e}");
+            ExitCode::FAILURE
+        }
     }
-    ExitCode::SUCCESS
+}
+
+/// Waits for Ctrl-C, or SIGTERM where there is one.
+async fn stopped() -> std::io::Result<&'static str> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.map(|()| "interrupted"),
+            _ = term.recv() => Ok("terminated"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.map(|()| "interrupted")
+    }
 }

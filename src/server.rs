@@ -515,8 +515,28 @@ async fn answer(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Ful
             respond(status, body, body_unread)
         }
     };
+    log(&record);
     shared.journal.record(record);
     response
+}
+
+/// One line per request for the standalone server's log (and any `tracing` subscriber a test
+/// installs): method, path, status and the error codes answered.
+fn log(record: &RequestRecord) {
+    if record.errors.is_empty() {
+        tracing::info!("{} {} {}", record.method, record.path, record.status);
+    } else {
+        let codes: Vec<String> = record.errors.iter().map(|e| e.code.to_string()).collect();
+        let rules: Vec<&str> = record.errors.iter().map(|e| e.rule.as_str()).collect();
+        tracing::info!(
+            "{} {} {} errors [{}] ({})",
+            record.method,
+            record.path,
+            record.status,
+            codes.join(", "),
+            rules.join(", ")
+        );
+    }
 }
 
 fn respond(status: StatusCode, body: Bytes, close: bool) -> Response<Full<Bytes>> {

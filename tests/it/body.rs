@@ -1,0 +1,364 @@
+//! The body: multipart or 5415; a malformed body is a 5400 envelope, never a dropped
+//! connection; an oversize one is 7011 and answered while the client is still sending.
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use cloudflare_images_mock::MockImages;
+use http_body_util::StreamBody;
+use hyper::body::Frame;
+use reqwest::multipart::{Form, Part};
+use serde_json::json;
+
+use crate::helpers::*;
+
+const NOT_MULTIPART: &str =
+    "Must be uploaded as a form, not as raw image data. Please use multipart/form-data format";
+const MALFORMED: &str = "Bad request: the multipart/form-data body could not be read: ";
+const TOO_LARGE: &str = "Request entity is too large";
+const MIB: usize = 1024 * 1024;
+
+/// A body of `chunks` sent as a stream, without a Content-Length (chunked).
+fn streamed(chunks: Vec<Bytes>) -> reqwest::Body {
+    let frames = futures_util::stream::iter(
+        chunks.into_iter().map(|chunk| Ok::<_, Infallible>(Frame::data(chunk))),
+    );
+    reqwest::Body::wrap(StreamBody::new(frames))
+}
+
+/// Asserts a 5400 refusal for a body that cannot be read, whose detail starts with `detail`.
+fn assert_malformed(status: u16, body: &serde_json::Value, detail: &str) {
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["success"], false);
+    assert_eq!(body["errors"][0]["code"], 5400, "{body}");
+    let message = body["errors"][0]["message"].as_str().expect("a message");
+    let rest = message.strip_prefix(MALFORMED).unwrap_or_else(|| panic!("{message}"));
+    assert!(rest.starts_with(detail), "{message:?} should go on with {detail:?}");
+}
+
+#[tokio::test]
+async fn a_json_body_is_5415() {
+    // Arrange
+    let mock = MockImages::start().await;
+
+    // Act
+    let (status, body) = post(
+        client()
+            .post(mock.upload_url())
+            .bearer_auth(TOKEN)
+            .json(&json!({"url": "https://example.com/a.png"})),
+    )
+    .await;
+
+    // Assert
+    assert_eq!(status, 415, "{body}");
+    assert_error(&body, 5415, NOT_MULTIPART, None);
+    assert_last_refused(&mock, 415, "not_multipart");
+    assert!(mock.uploads().is_empty());
+}
+
+#[tokio::test]
+async fn raw_image_bytes_are_5415() {
+    // Arrange
+    let mock = MockImages::start().await;
+
+    // Act
+    let (status, body) = send_raw(&mock, "image/png", PNG_1X1.to_vec()).await;
+
+    // Assert
+    assert_eq!(status, 415, "{body}");
+    assert_error(&body, 5415, NOT_MULTIPART, None);
+    assert_last_refused(&mock, 415, "not_multipart");
+}
+
+#[tokio::test]
+async fn a_body_without_content_type_is_5415() {
+    // Arrange
+    let mock = MockImages::start().await;
+
+    // Act
+    let (status, body) =
+        post(client().post(mock.upload_url()).bearer_auth(TOKEN).body(PNG_1X1.to_vec())).await;
+
+    // Assert
+    assert_eq!(status, 415, "{body}");
+    assert_error(&body, 5415, NOT_MULTIPART, None);
+}
+
+#[tokio::test]
+async fn multipart_without_a_boundary_is_5415() {
+    // Arrange
+    let mock = MockImages::start().await;
+    let (_, form) = RawForm::new("XyZ").file("file", Some("a.png"), None, PNG_1X1).finish();
+
+    // Act
+    let (status, body) = send_raw(&mock, "multipart/form-data", form).await;
+
+    // Assert
+    assert_eq!(status, 415, "{body}");
+    assert_error(&body, 5415, NOT_MULTIPART, None);
+    assert_last_refused(&mock, 415, "not_multipart");
+}
+
+#[tokio::test]
+async fn the_connection_is_reused_after_a_refusal_that_read_the_whole_body() {
+    // Arrange: one client, so the second request may ride on the first one's connection.
+    let mock = MockImages::start().await;
+    let client = client();
+
+    // Act
+    let (first, _) =
+        post(client.post(mock.upload_url()).bearer_auth(TOKEN).json(&json!({"a": 1}))).await;
+    let (second, body) =
+        post(client.post(mock.upload_url()).bearer_auth(TOKEN).multipart(png_form())).await;
+
+    // Assert
+    assert_eq!(first, 415);
+    assert_eq!(second, 200, "{body}");
+}
+
+#[tokio::test]
+async fn garbage_after_the_boundary_is_5400_not_a_dropped_connection() {
+    // Arrange
+    let mock = MockImages::start().await;
+    let form = RawForm::new("XyZ").raw(b"--XyZ\r\nthis is no header line at all\r\n\r\nvalue\r\n");
+
+    // Act
+    let (content_type, body) = form.finish();
+    let (status, body) = send_raw(&mock, &content_type, body).await;
+
+    // Assert
+    assert_malformed(status, &body, "");
+    assert!(body["errors"][0].get("source").is_none(), "{body}");
+    assert_last_refused(&mock, 400, "malformed_multipart");
+}
+
+#[tokio::test]
+async fn a_truncated_body_is_5400() {
+    // Arrange: the text part and then the file part are cut off before their closing boundary.
+    let mock = MockImages::start().await;
+    let cut_in_text = RawForm::new("XyZ")
+        .raw(b"--XyZ\r\nContent-Disposition: form-data; name=\"creator\"\r\n\r\nhalf a val");
+    let cut_in_file = RawForm::new("XyZ")
+        .text("creator", "me")
+        .raw(b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\n")
+        .raw(&PNG_1X1[..30]);
+
+    for form in [cut_in_text, cut_in_file] {
+        // Act
+        let (content_type, body) = form.unfinished();
+        let (status, body) = send_raw(&mock, &content_type, body).await;
+
+        // Assert
+        assert_malformed(status, &body, "");
+        assert_last_refused(&mock, 400, "malformed_multipart");
+    }
+    assert!(mock.uploads().is_empty());
+}
+
+#[tokio::test]
+async fn a_body_that_never_shows_its_boundary_is_refused_with_an_envelope() {
+    // Arrange
+    let mock = MockImages::start().await;
+
+    // Act
+    let (status, body) =
+        send_raw(&mock, "multipart/form-data; boundary=XyZ", b"just some text".to_vec()).await;
+
+    // Assert: no part was read, so either the reader or the form rule refuses it, as a 400.
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["code"], 5400, "{body}");
+}
+
+#[tokio::test]
+async fn an_empty_form_has_neither_file_nor_url() {
+    // Arrange
+    let mock = MockImages::start().await;
+
+    // Act
+    let (status, body) = send_form(&mock, RawForm::new("XyZ")).await;
+
+    // Assert
+    assert_eq!(status, 400, "{body}");
+    assert_error(&body, 5400, "file: an upload needs a file part or a url", Some("/file"));
+    assert_last_refused(&mock, 400, "file_or_url_required");
+}
+
+#[tokio::test]
+async fn a_part_without_a_name_is_5400() {
+    // Arrange
+    let mock = MockImages::start().await;
+    let form = RawForm::new("XyZ")
+        .file("file", Some("a.png"), Some("image/png"), PNG_1X1)
+        .raw(b"--XyZ\r\nContent-Disposition: form-data\r\n\r\nanonymous\r\n");
+
+    // Act
+    let (status, body) = send_form(&mock, form).await;
+
+    // Assert
+    assert_eq!(status, 400, "{body}");
+    assert_error(
+        &body,
+        5400,
+        &format!("{MALFORMED}a part has no name in its Content-Disposition"),
+        None,
+    );
+    assert_last_refused(&mock, 400, "malformed_multipart");
+}
+
+#[tokio::test]
+async fn a_repeated_part_is_5400() {
+    // Arrange
+    let mock = MockImages::start().await;
+    let two_files = RawForm::new("XyZ")
+        .file("file", Some("a.png"), Some("image/png"), PNG_1X1)
+        .file("file", Some("b.png"), Some("image/png"), PNG_1X1);
+    let two_ids = RawForm::new("XyZ")
+        .file("file", Some("a.png"), Some("image/png"), PNG_1X1)
+        .text("id", "a.png")
+        .text("id", "b.png");
+
+    // Act
+    let (files_status, files_body) = send_form(&mock, two_files).await;
+    let (ids_status, ids_body) = send_form(&mock, two_ids).await;
+
+    // Assert
+    assert_eq!(files_status, 400, "{files_body}");
+    assert_error(
+        &files_body,
+        5400,
+        &format!("{MALFORMED}the part \"file\" appears more than once"),
+        None,
+    );
+    assert_eq!(ids_status, 400, "{ids_body}");
+    assert_error(&ids_body, 5400, &format!("{MALFORMED}the part \"id\" appears more than once"), None);
+    assert_last_refused(&mock, 400, "malformed_multipart");
+    assert!(mock.uploads().is_empty());
+}
+
+#[tokio::test]
+async fn at_most_1024_parts() {
+    // Arrange: the file plus 1023 text parts is the most a form may hold; one more is refused.
+    let mock = MockImages::start().await;
+    let form = |texts: usize| {
+        (0..texts).fold(
+            RawForm::new("XyZ").file("file", Some("a.png"), Some("image/png"), PNG_1X1),
+            |form, i| form.text(&format!("x{i}"), "v"),
+        )
+    };
+
+    // Act
+    let (most, most_body) = send_form(&mock, form(1023)).await;
+    let (over, over_body) = send_form(&mock, form(1024)).await;
+
+    // Assert
+    assert_eq!(most, 200, "{most_body}");
+    assert_eq!(over, 400, "{over_body}");
+    assert_error(&over_body, 5400, &format!("{MALFORMED}more than 1024 parts"), None);
+    assert_last_refused(&mock, 400, "malformed_multipart");
+    assert_eq!(mock.uploads().len(), 1);
+}
+
+#[tokio::test]
+async fn a_huge_text_part_is_refused_without_being_kept() {
+    // Arrange: far beyond any rule of the schema (creator: 1024 characters).
+    let mock = MockImages::start().await;
+    let form = png_form().text("creator", "x".repeat(200_000));
+
+    // Act
+    let (status, body) = send(&mock, form).await;
+
+    // Assert
+    assert_eq!(status, 413, "{body}");
+    assert_error(&body, 7011, TOO_LARGE, Some("/creator"));
+    assert_last_refused(&mock, 413, "body_too_large");
+}
+
+#[tokio::test]
+async fn a_declared_body_over_the_limit_is_7011_before_it_is_read() {
+    // Arrange: 12 MiB with a Content-Length, so the mock can refuse it from the headers.
+    let mock = MockImages::start().await;
+    let form = Form::new().part("file", file_part(png_of_size(12 * MIB), "big.png", "image/png"));
+
+    // Act
+    let (status, body) = send(&mock, form).await;
+
+    // Assert
+    assert_eq!(status, 413, "{body}");
+    assert_error(&body, 7011, TOO_LARGE, None);
+    assert_last_refused(&mock, 413, "body_too_large");
+    assert!(mock.uploads().is_empty());
+}
+
+#[tokio::test]
+async fn a_streamed_file_over_10_mib_is_7011_and_the_answer_arrives() {
+    // Arrange: a hand-made body of a 12 MiB file, sent chunked (no Content-Length), so the mock
+    // must read it to find out.
+    let mock = MockImages::start().await;
+    let boundary = "StreamBoundary";
+    let head = RawForm::new(boundary)
+        .text("creator", "streamer")
+        .raw(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.png\"\r\nContent-Type: image/png\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+    let (content_type, head) = head.unfinished();
+    let mut chunks = vec![Bytes::from(head), Bytes::from(png(640, 480))];
+    chunks.extend(std::iter::repeat_n(Bytes::from(vec![0u8; 64 * 1024]), 12 * 16));
+    chunks.push(Bytes::from(format!("\r\n--{boundary}--\r\n")));
+
+    // Act
+    let (status, body) = post(
+        client()
+            .post(mock.upload_url())
+            .bearer_auth(TOKEN)
+            .header("Content-Type", content_type)
+            .body(streamed(chunks)),
+    )
+    .await;
+
+    // Assert
+    assert_eq!(status, 413, "{body}");
+    assert_error(&body, 7011, TOO_LARGE, Some("/file"));
+    assert_last_refused(&mock, 413, "file_too_large");
+    let record = last_request(&mock);
+    assert!(record.header("content-length").is_none(), "the body was streamed");
+    assert!(mock.uploads().is_empty());
+}
+
+#[tokio::test]
+async fn a_reqwest_stream_part_over_10_mib_is_7011() {
+    // Arrange: what a reqwest user streaming a file writes.
+    let mock = MockImages::start().await;
+    let mut chunks = vec![Bytes::from(png(2, 2))];
+    chunks.extend(std::iter::repeat_n(Bytes::from(vec![7u8; 256 * 1024]), 48));
+    let part = Part::stream(streamed(chunks)).file_name("big.png").mime_str("image/png").unwrap();
+
+    // Act
+    let (status, body) = send(&mock, Form::new().part("file", part)).await;
+
+    // Assert
+    assert_eq!(status, 413, "{body}");
+    assert_error(&body, 7011, TOO_LARGE, Some("/file"));
+    assert_last_refused(&mock, 413, "file_too_large");
+}
+
+#[tokio::test]
+async fn a_streamed_upload_within_the_limit_is_accepted() {
+    // Arrange
+    let mock = MockImages::start().await;
+    let mut chunks = vec![Bytes::from(png(3, 2))];
+    chunks.extend(std::iter::repeat_n(Bytes::from(vec![1u8; 64 * 1024]), 16));
+    let part = Part::stream(streamed(chunks)).file_name("one-mib.png").mime_str("image/png").unwrap();
+
+    // Act
+    let (status, body) = send(&mock, Form::new().part("file", part)).await;
+
+    // Assert
+    assert_eq!(status, 200, "{body}");
+    let upload = &mock.uploads()[0];
+    assert_eq!(upload.file.as_ref().map(Bytes::len), Some(png(3, 2).len() + MIB));
+    assert_eq!(upload.dimensions, Some((3, 2)));
+}
