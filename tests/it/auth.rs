@@ -29,11 +29,18 @@ async fn half_a_key_pair_is_no_credentials() {
     let mock = MockImages::start().await;
 
     // Act
-    let (key_only, key_body) =
-        post(client().post(mock.upload_url()).header("X-Auth-Key", SDK_KEY).multipart(png_form()))
-            .await;
+    let (key_only, key_body) = post(
+        client()
+            .post(mock.upload_url())
+            .header("X-Auth-Key", SDK_KEY)
+            .multipart(png_form()),
+    )
+    .await;
     let (email_only, email_body) = post(
-        client().post(mock.upload_url()).header("X-Auth-Email", SDK_EMAIL).multipart(png_form()),
+        client()
+            .post(mock.upload_url())
+            .header("X-Auth-Email", SDK_EMAIL)
+            .multipart(png_form()),
     )
     .await;
 
@@ -50,13 +57,21 @@ async fn any_bearer_token_is_accepted_by_default() {
     let mock = MockImages::start().await;
 
     // Act
-    let (status, body) =
-        post(client().post(mock.upload_url()).bearer_auth("whatever").multipart(png_form())).await;
+    let (status, body) = post(
+        client()
+            .post(mock.upload_url())
+            .bearer_auth("whatever")
+            .multipart(png_form()),
+    )
+    .await;
 
     // Assert
     assert_eq!(status, 200, "{body}");
     assert_last_accepted(&mock);
-    assert_eq!(mock.uploads()[0].header("Authorization"), Some("Bearer whatever"));
+    assert_eq!(
+        mock.uploads()[0].header("Authorization"),
+        Some("Bearer whatever")
+    );
 }
 
 #[tokio::test]
@@ -85,13 +100,26 @@ async fn any_email_and_key_are_accepted_by_default() {
 #[tokio::test]
 async fn a_required_token_accepts_only_itself() {
     // Arrange
-    let mock = MockImages::builder().credentials(Credentials::token("s3cret")).start().await;
+    let mock = MockImages::builder()
+        .credentials(Credentials::token("s3cret"))
+        .start()
+        .await;
 
     // Act
-    let (right, right_body) =
-        post(client().post(mock.upload_url()).bearer_auth("s3cret").multipart(png_form())).await;
-    let (wrong, wrong_body) =
-        post(client().post(mock.upload_url()).bearer_auth("s3cret2").multipart(png_form())).await;
+    let (right, right_body) = post(
+        client()
+            .post(mock.upload_url())
+            .bearer_auth("s3cret")
+            .multipart(png_form()),
+    )
+    .await;
+    let (wrong, wrong_body) = post(
+        client()
+            .post(mock.upload_url())
+            .bearer_auth("s3cret2")
+            .multipart(png_form()),
+    )
+    .await;
     let refused = last_request(&mock);
     let (key, key_body) = post(
         client()
@@ -106,7 +134,10 @@ async fn a_required_token_accepts_only_itself() {
     assert_eq!(right, 200, "{right_body}");
     assert_eq!(wrong, 403, "{wrong_body}");
     assert_error(&wrong_body, 10000, "Authentication error", None);
-    assert_eq!((refused.status, refused.errors[0].rule.as_str()), (403, "authentication"));
+    assert_eq!(
+        (refused.status, refused.errors[0].rule.as_str()),
+        (403, "authentication")
+    );
     assert_eq!(key, 403, "{key_body}");
     assert_error(&key_body, 10000, "Authentication error", None);
     assert_last_refused(&mock, 403, "authentication");
@@ -116,7 +147,10 @@ async fn a_required_token_accepts_only_itself() {
 #[tokio::test]
 async fn a_required_key_accepts_only_itself() {
     // Arrange
-    let mock = MockImages::builder().credentials(Credentials::key(SDK_EMAIL, SDK_KEY)).start().await;
+    let mock = MockImages::builder()
+        .credentials(Credentials::key(SDK_EMAIL, SDK_KEY))
+        .start()
+        .await;
     let with_key = |email: &str, key: &str| {
         client()
             .post(mock.upload_url())
@@ -127,17 +161,25 @@ async fn a_required_key_accepts_only_itself() {
 
     // Act
     let (right, right_body) = post(with_key(SDK_EMAIL, SDK_KEY)).await;
-    let (wrong_key, wrong_key_body) = post(with_key(SDK_EMAIL, "144c9defac04969c7bfad8efaa8ea195")).await;
+    let (wrong_key, wrong_key_body) =
+        post(with_key(SDK_EMAIL, "144c9defac04969c7bfad8efaa8ea195")).await;
     let (wrong_email, wrong_email_body) = post(with_key("other@example.com", SDK_KEY)).await;
-    let (token, token_body) =
-        post(client().post(mock.upload_url()).bearer_auth(SDK_KEY).multipart(png_form())).await;
+    let (token, token_body) = post(
+        client()
+            .post(mock.upload_url())
+            .bearer_auth(SDK_KEY)
+            .multipart(png_form()),
+    )
+    .await;
     let (none, none_body) = post(client().post(mock.upload_url()).multipart(png_form())).await;
 
     // Assert
     assert_eq!(right, 200, "{right_body}");
-    for (status, body) in
-        [(wrong_key, &wrong_key_body), (wrong_email, &wrong_email_body), (token, &token_body)]
-    {
+    for (status, body) in [
+        (wrong_key, &wrong_key_body),
+        (wrong_email, &wrong_email_body),
+        (token, &token_body),
+    ] {
         assert_eq!(status, 403, "{body}");
         assert_error(body, 10000, "Authentication error", None);
     }
@@ -151,7 +193,10 @@ async fn a_required_key_accepts_only_itself() {
 #[tokio::test]
 async fn credentials_are_checked_before_the_body_is_read() {
     // Arrange: the body would be refused too, but the credentials come first.
-    let mock = MockImages::builder().credentials(Credentials::token("s3cret")).start().await;
+    let mock = MockImages::builder()
+        .credentials(Credentials::token("s3cret"))
+        .start()
+        .await;
 
     // Act
     let (status, body) = post(

@@ -21,7 +21,9 @@ const MIB: usize = 1024 * 1024;
 /// A body of `chunks` sent as a stream, without a Content-Length (chunked).
 fn streamed(chunks: Vec<Bytes>) -> reqwest::Body {
     let frames = futures_util::stream::iter(
-        chunks.into_iter().map(|chunk| Ok::<_, Infallible>(Frame::data(chunk))),
+        chunks
+            .into_iter()
+            .map(|chunk| Ok::<_, Infallible>(Frame::data(chunk))),
     );
     reqwest::Body::wrap(StreamBody::new(frames))
 }
@@ -32,8 +34,13 @@ fn assert_malformed(status: u16, body: &serde_json::Value, detail: &str) {
     assert_eq!(body["success"], false);
     assert_eq!(body["errors"][0]["code"], 5400, "{body}");
     let message = body["errors"][0]["message"].as_str().expect("a message");
-    let rest = message.strip_prefix(MALFORMED).unwrap_or_else(|| panic!("{message}"));
-    assert!(rest.starts_with(detail), "{message:?} should go on with {detail:?}");
+    let rest = message
+        .strip_prefix(MALFORMED)
+        .unwrap_or_else(|| panic!("{message}"));
+    assert!(
+        rest.starts_with(detail),
+        "{message:?} should go on with {detail:?}"
+    );
 }
 
 #[tokio::test]
@@ -77,8 +84,13 @@ async fn a_body_without_content_type_is_5415() {
     let mock = MockImages::start().await;
 
     // Act
-    let (status, body) =
-        post(client().post(mock.upload_url()).bearer_auth(TOKEN).body(PNG_1X1.to_vec())).await;
+    let (status, body) = post(
+        client()
+            .post(mock.upload_url())
+            .bearer_auth(TOKEN)
+            .body(PNG_1X1.to_vec()),
+    )
+    .await;
 
     // Assert
     assert_eq!(status, 415, "{body}");
@@ -89,7 +101,9 @@ async fn a_body_without_content_type_is_5415() {
 async fn multipart_without_a_boundary_is_5415() {
     // Arrange
     let mock = MockImages::start().await;
-    let (_, form) = RawForm::new("XyZ").file("file", Some("a.png"), None, PNG_1X1).finish();
+    let (_, form) = RawForm::new("XyZ")
+        .file("file", Some("a.png"), None, PNG_1X1)
+        .finish();
 
     // Act
     let (status, body) = send_raw(&mock, "multipart/form-data", form).await;
@@ -107,10 +121,20 @@ async fn the_connection_is_reused_after_a_refusal_that_read_the_whole_body() {
     let client = client();
 
     // Act
-    let (first, _) =
-        post(client.post(mock.upload_url()).bearer_auth(TOKEN).json(&json!({"a": 1}))).await;
-    let (second, body) =
-        post(client.post(mock.upload_url()).bearer_auth(TOKEN).multipart(png_form())).await;
+    let (first, _) = post(
+        client
+            .post(mock.upload_url())
+            .bearer_auth(TOKEN)
+            .json(&json!({"a": 1})),
+    )
+    .await;
+    let (second, body) = post(
+        client
+            .post(mock.upload_url())
+            .bearer_auth(TOKEN)
+            .multipart(png_form()),
+    )
+    .await;
 
     // Assert
     assert_eq!(first, 415);
@@ -162,8 +186,12 @@ async fn a_body_that_never_shows_its_boundary_is_refused_with_an_envelope() {
     let mock = MockImages::start().await;
 
     // Act
-    let (status, body) =
-        send_raw(&mock, "multipart/form-data; boundary=XyZ", b"just some text".to_vec()).await;
+    let (status, body) = send_raw(
+        &mock,
+        "multipart/form-data; boundary=XyZ",
+        b"just some text".to_vec(),
+    )
+    .await;
 
     // Assert: no part was read, so either the reader or the form rule refuses it, as a 400.
     assert_eq!(status, 400, "{body}");
@@ -180,7 +208,12 @@ async fn an_empty_form_has_neither_file_nor_url() {
 
     // Assert
     assert_eq!(status, 400, "{body}");
-    assert_error(&body, 5400, "file: an upload needs a file part or a url", Some("/file"));
+    assert_error(
+        &body,
+        5400,
+        "file: an upload needs a file part or a url",
+        Some("/file"),
+    );
     assert_last_refused(&mock, 400, "file_or_url_required");
 }
 
@@ -231,7 +264,12 @@ async fn a_repeated_part_is_5400() {
         None,
     );
     assert_eq!(ids_status, 400, "{ids_body}");
-    assert_error(&ids_body, 5400, &format!("{MALFORMED}the part \"id\" appears more than once"), None);
+    assert_error(
+        &ids_body,
+        5400,
+        &format!("{MALFORMED}the part \"id\" appears more than once"),
+        None,
+    );
     assert_last_refused(&mock, 400, "malformed_multipart");
     assert!(mock.uploads().is_empty());
 }
@@ -254,7 +292,12 @@ async fn at_most_1024_parts() {
     // Assert
     assert_eq!(most, 200, "{most_body}");
     assert_eq!(over, 400, "{over_body}");
-    assert_error(&over_body, 5400, &format!("{MALFORMED}more than 1024 parts"), None);
+    assert_error(
+        &over_body,
+        5400,
+        &format!("{MALFORMED}more than 1024 parts"),
+        None,
+    );
     assert_last_refused(&mock, 400, "malformed_multipart");
     assert_eq!(mock.uploads().len(), 1);
 }
@@ -278,7 +321,10 @@ async fn a_huge_text_part_is_refused_without_being_kept() {
 async fn a_declared_body_over_the_limit_is_7011_before_it_is_read() {
     // Arrange: 12 MiB with a Content-Length, so the mock can refuse it from the headers.
     let mock = MockImages::start().await;
-    let form = Form::new().part("file", file_part(png_of_size(12 * MIB), "big.png", "image/png"));
+    let form = Form::new().part(
+        "file",
+        file_part(png_of_size(12 * MIB), "big.png", "image/png"),
+    );
 
     // Act
     let (status, body) = send(&mock, form).await;
@@ -306,7 +352,10 @@ async fn a_streamed_file_over_10_mib_is_7011_and_the_answer_arrives() {
         );
     let (content_type, head) = head.unfinished();
     let mut chunks = vec![Bytes::from(head), Bytes::from(png(640, 480))];
-    chunks.extend(std::iter::repeat_n(Bytes::from(vec![0u8; 64 * 1024]), 12 * 16));
+    chunks.extend(std::iter::repeat_n(
+        Bytes::from(vec![0u8; 64 * 1024]),
+        12 * 16,
+    ));
     chunks.push(Bytes::from(format!("\r\n--{boundary}--\r\n")));
 
     // Act
@@ -324,7 +373,10 @@ async fn a_streamed_file_over_10_mib_is_7011_and_the_answer_arrives() {
     assert_error(&body, 7011, TOO_LARGE, Some("/file"));
     assert_last_refused(&mock, 413, "file_too_large");
     let record = last_request(&mock);
-    assert!(record.header("content-length").is_none(), "the body was streamed");
+    assert!(
+        record.header("content-length").is_none(),
+        "the body was streamed"
+    );
     assert!(mock.uploads().is_empty());
 }
 
@@ -334,7 +386,10 @@ async fn a_reqwest_stream_part_over_10_mib_is_7011() {
     let mock = MockImages::start().await;
     let mut chunks = vec![Bytes::from(png(2, 2))];
     chunks.extend(std::iter::repeat_n(Bytes::from(vec![7u8; 256 * 1024]), 48));
-    let part = Part::stream(streamed(chunks)).file_name("big.png").mime_str("image/png").unwrap();
+    let part = Part::stream(streamed(chunks))
+        .file_name("big.png")
+        .mime_str("image/png")
+        .unwrap();
 
     // Act
     let (status, body) = send(&mock, Form::new().part("file", part)).await;
@@ -351,7 +406,10 @@ async fn a_streamed_upload_within_the_limit_is_accepted() {
     let mock = MockImages::start().await;
     let mut chunks = vec![Bytes::from(png(3, 2))];
     chunks.extend(std::iter::repeat_n(Bytes::from(vec![1u8; 64 * 1024]), 16));
-    let part = Part::stream(streamed(chunks)).file_name("one-mib.png").mime_str("image/png").unwrap();
+    let part = Part::stream(streamed(chunks))
+        .file_name("one-mib.png")
+        .mime_str("image/png")
+        .unwrap();
 
     // Act
     let (status, body) = send(&mock, Form::new().part("file", part)).await;
@@ -359,6 +417,9 @@ async fn a_streamed_upload_within_the_limit_is_accepted() {
     // Assert
     assert_eq!(status, 200, "{body}");
     let upload = &mock.uploads()[0];
-    assert_eq!(upload.file.as_ref().map(Bytes::len), Some(png(3, 2).len() + MIB));
+    assert_eq!(
+        upload.file.as_ref().map(Bytes::len),
+        Some(png(3, 2).len() + MIB)
+    );
     assert_eq!(upload.dimensions, Some((3, 2)));
 }

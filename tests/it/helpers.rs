@@ -36,7 +36,11 @@ pub fn crc32(data: &[u8]) -> u32 {
     for &byte in data {
         crc ^= u32::from(byte);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -167,7 +171,10 @@ pub fn png_of_size(len: usize) -> Vec<u8> {
 
 /// A reqwest file part, as a user writes it.
 pub fn file_part(bytes: impl Into<Vec<u8>>, filename: &str, mime: &str) -> Part {
-    Part::bytes(bytes.into()).file_name(filename.to_owned()).mime_str(mime).expect("valid mime")
+    Part::bytes(bytes.into())
+        .file_name(filename.to_owned())
+        .mime_str(mime)
+        .expect("valid mime")
 }
 
 /// A form holding the 1x1 PNG as `cat.png`.
@@ -183,7 +190,10 @@ pub struct RawForm {
 
 impl RawForm {
     pub fn new(boundary: &str) -> RawForm {
-        RawForm { boundary: boundary.to_owned(), body: Vec::new() }
+        RawForm {
+            boundary: boundary.to_owned(),
+            body: Vec::new(),
+        }
     }
 
     /// The Content-Type header that goes with this body.
@@ -211,8 +221,10 @@ impl RawForm {
         content_type: Option<&str>,
         bytes: &[u8],
     ) -> RawForm {
-        let mut head =
-            format!("--{}\r\nContent-Disposition: form-data; name=\"{name}\"", self.boundary);
+        let mut head = format!(
+            "--{}\r\nContent-Disposition: form-data; name=\"{name}\"",
+            self.boundary
+        );
         if let Some(filename) = filename {
             head.push_str(&format!("; filename=\"{filename}\""));
         }
@@ -236,7 +248,8 @@ impl RawForm {
     /// The body with its closing boundary, and its Content-Type.
     pub fn finish(mut self) -> (String, Vec<u8>) {
         let content_type = self.content_type();
-        self.body.extend_from_slice(format!("--{}--\r\n", self.boundary).as_bytes());
+        self.body
+            .extend_from_slice(format!("--{}--\r\n", self.boundary).as_bytes());
         (content_type, self.body)
     }
 
@@ -279,7 +292,13 @@ pub async fn post(request: reqwest::RequestBuilder) -> (u16, Value) {
 
 /// Uploads `form` to the mock's upload URL with a bearer token.
 pub async fn send(mock: &MockImages, form: Form) -> (u16, Value) {
-    post(client().post(mock.upload_url()).bearer_auth(TOKEN).multipart(form)).await
+    post(
+        client()
+            .post(mock.upload_url())
+            .bearer_auth(TOKEN)
+            .multipart(form),
+    )
+    .await
 }
 
 /// Uploads a hand-made body with the given Content-Type to the mock's upload URL.
@@ -350,11 +369,15 @@ pub fn assert_last_accepted(mock: &MockImages) {
 pub async fn origin(status_line: &'static str, body: Vec<u8>) -> SocketAddr {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind an origin");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind an origin");
     let address = listener.local_addr().expect("origin address");
     tokio::spawn(async move {
         loop {
-            let Ok((mut stream, _)) = listener.accept().await else { return };
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
             let body = body.clone();
             tokio::spawn(async move {
                 let mut head = Vec::new();

@@ -1,1 +1,15 @@
+//! Integration tests of cloudflare-images-mock: a real HTTP client (reqwest) against a real
+//! mock server, one per test.
 
+mod auth;
+mod body;
+mod concurrency;
+mod helpers;
+mod journal;
+mod metadata;
+mod routes;
+mod rules;
+mod runtime;
+mod sdk;
+mod upload;
+mod url;

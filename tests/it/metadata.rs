@@ -10,9 +10,9 @@ use crate::helpers::*;
 /// Uploads the PNG with these text parts; returns the answered `meta` and the journal's.
 async fn meta_of(parts: &[(&str, &str)]) -> (Value, Value) {
     let mock = MockImages::start().await;
-    let form = parts
-        .iter()
-        .fold(png_form(), |form, (name, value)| form.text(name.to_string(), value.to_string()));
+    let form = parts.iter().fold(png_form(), |form, (name, value)| {
+        form.text(name.to_string(), value.to_string())
+    });
     let (status, body) = send(&mock, form).await;
     assert_eq!(status, 200, "{parts:?}: {body}");
     let journal = Value::Object(mock.uploads()[0].meta.clone());
@@ -26,7 +26,8 @@ async fn the_three_encodings_give_the_same_meta() {
 
     // Act
     let from_json = meta_of(&[("metadata", r#"{"owner":"42","nested":{"a":"true"}}"#)]).await;
-    let from_brackets = meta_of(&[("metadata[owner]", "42"), ("metadata[nested][a]", "true")]).await;
+    let from_brackets =
+        meta_of(&[("metadata[owner]", "42"), ("metadata[nested][a]", "true")]).await;
     let from_dots = meta_of(&[("metadata.owner", "42"), ("metadata.nested.a", "true")]).await;
 
     // Assert
@@ -56,11 +57,17 @@ async fn arrays_in_the_three_encodings() {
 #[tokio::test]
 async fn a_json_part_keeps_its_types() {
     // Act
-    let (answered, _) =
-        meta_of(&[("metadata", r#"{"n":1,"f":1.5,"b":false,"z":null,"l":[1,{"x":"y"}]}"#)]).await;
+    let (answered, _) = meta_of(&[(
+        "metadata",
+        r#"{"n":1,"f":1.5,"b":false,"z":null,"l":[1,{"x":"y"}]}"#,
+    )])
+    .await;
 
     // Assert
-    assert_eq!(answered, json!({"n": 1, "f": 1.5, "b": false, "z": null, "l": [1, {"x": "y"}]}));
+    assert_eq!(
+        answered,
+        json!({"n": 1, "f": 1.5, "b": false, "z": null, "l": [1, {"x": "y"}]})
+    );
 }
 
 #[tokio::test]
@@ -72,8 +79,12 @@ async fn deep_keys_in_both_sdk_encodings() {
         ("metadata[a][e]", "3"),
     ])
     .await;
-    let (dots, _) =
-        meta_of(&[("metadata.a.b.c", "1"), ("metadata.a.b.d", "2"), ("metadata.a.e", "3")]).await;
+    let (dots, _) = meta_of(&[
+        ("metadata.a.b.c", "1"),
+        ("metadata.a.b.d", "2"),
+        ("metadata.a.e", "3"),
+    ])
+    .await;
 
     // Assert
     let expected = json!({"a": {"b": {"c": "1", "d": "2"}, "e": "3"}});
@@ -152,6 +163,9 @@ async fn other_parts_are_kept_in_the_journal_but_not_in_meta() {
     let upload = &mock.uploads()[0];
     assert_eq!(
         upload.fields,
-        [("metadata.owner".to_owned(), "42".to_owned()), ("unknown".to_owned(), "x".to_owned())]
+        [
+            ("metadata.owner".to_owned(), "42".to_owned()),
+            ("unknown".to_owned(), "x".to_owned())
+        ]
     );
 }

@@ -18,14 +18,28 @@ fn not_routable(account_id: &str) -> String {
 async fn the_upload_is_served_under_client_v4_and_at_the_root() {
     // Arrange
     let mock = MockImages::start().await;
-    let prefixed = format!("{}/client/v4/accounts/{}/images/v1", mock.uri(), mock.account_id());
+    let prefixed = format!(
+        "{}/client/v4/accounts/{}/images/v1",
+        mock.uri(),
+        mock.account_id()
+    );
     let root = format!("{}/accounts/{}/images/v1", mock.uri(), mock.account_id());
 
     // Act
-    let (prefixed_status, prefixed_body) =
-        post(client().post(&prefixed).bearer_auth(TOKEN).multipart(png_form())).await;
-    let (root_status, root_body) =
-        post(client().post(&root).bearer_auth(TOKEN).multipart(png_form())).await;
+    let (prefixed_status, prefixed_body) = post(
+        client()
+            .post(&prefixed)
+            .bearer_auth(TOKEN)
+            .multipart(png_form()),
+    )
+    .await;
+    let (root_status, root_body) = post(
+        client()
+            .post(&root)
+            .bearer_auth(TOKEN)
+            .multipart(png_form()),
+    )
+    .await;
 
     // Assert
     assert_eq!(prefixed_status, 200, "{prefixed_body}");
@@ -60,15 +74,24 @@ async fn an_unknown_route_is_7000_in_an_envelope() {
     // Arrange
     let mock = MockImages::start().await;
     let urls = [
-        format!("{}/accounts/{}/images/v3", mock.base_url(), mock.account_id()),
-        format!("{}/accounts/{}/images/v1/extra", mock.base_url(), mock.account_id()),
+        format!(
+            "{}/accounts/{}/images/v3",
+            mock.base_url(),
+            mock.account_id()
+        ),
+        format!(
+            "{}/accounts/{}/images/v1/extra",
+            mock.base_url(),
+            mock.account_id()
+        ),
         format!("{}/zones", mock.base_url()),
         format!("{}/", mock.uri()),
     ];
 
     for url in urls {
         // Act
-        let (status, body) = post(client().post(&url).bearer_auth(TOKEN).multipart(png_form())).await;
+        let (status, body) =
+            post(client().post(&url).bearer_auth(TOKEN).multipart(png_form())).await;
 
         // Assert
         assert_eq!(status, 404, "{url}: {body}");
@@ -85,12 +108,21 @@ async fn a_wrong_method_is_7001_with_405() {
 
     for method in [Method::GET, Method::PUT, Method::DELETE, Method::PATCH] {
         // Act
-        let (status, body) =
-            post(client().request(method.clone(), mock.upload_url()).bearer_auth(TOKEN)).await;
+        let (status, body) = post(
+            client()
+                .request(method.clone(), mock.upload_url())
+                .bearer_auth(TOKEN),
+        )
+        .await;
 
         // Assert
         assert_eq!(status, 405, "{method}: {body}");
-        assert_error(&body, 7001, &format!("Method {method} not available for that URI."), None);
+        assert_error(
+            &body,
+            7001,
+            &format!("Method {method} not available for that URI."),
+            None,
+        );
         assert_last_refused(&mock, 405, "method_not_allowed");
         assert_eq!(last_request(&mock).method, method.as_str());
     }
@@ -102,20 +134,24 @@ async fn a_malformed_account_id_is_7003_with_the_id_in_the_message() {
     let mock = MockImages::start().await;
     let ids = [
         "not-an-account",
-        "023E105F4ECEF8AD9CA31A8372D0C353", // upper case
-        "023e105f4ecef8ad9ca31a8372d0c35",  // 31 digits
+        "023E105F4ECEF8AD9CA31A8372D0C353",  // upper case
+        "023e105f4ecef8ad9ca31a8372d0c35",   // 31 digits
         "023e105f4ecef8ad9ca31a8372d0c3533", // 33 digits
     ];
 
     for id in ids {
         // Act
         let url = format!("{}/accounts/{id}/images/v1", mock.base_url());
-        let (status, body) = post(client().post(url).bearer_auth(TOKEN).multipart(png_form())).await;
+        let (status, body) =
+            post(client().post(url).bearer_auth(TOKEN).multipart(png_form())).await;
 
         // Assert
         assert_eq!(status, 400, "{id}: {body}");
         assert_error(&body, 7003, &not_routable(id), None);
-        assert_eq!(body["errors"][1]["code"], 7000, "7003 comes with 7000: {body}");
+        assert_eq!(
+            body["errors"][1]["code"], 7000,
+            "7003 comes with 7000: {body}"
+        );
         assert_eq!(body["errors"][1]["message"], "No route for that URI");
         assert_last_refused(&mock, 400, "account_not_routable");
     }
@@ -125,7 +161,10 @@ async fn a_malformed_account_id_is_7003_with_the_id_in_the_message() {
 #[tokio::test]
 async fn a_pinned_account_refuses_the_others_with_7003() {
     // Arrange
-    let mock = MockImages::builder().account_id(OTHER_ACCOUNT).start().await;
+    let mock = MockImages::builder()
+        .account_id(OTHER_ACCOUNT)
+        .start()
+        .await;
     let other = "023e105f4ecef8ad9ca31a8372d0c353";
 
     // Act
@@ -166,5 +205,8 @@ async fn the_query_string_does_not_change_the_route() {
     assert_eq!(status, 200, "{body}");
     let record = last_request(&mock);
     assert_eq!(record.query.as_deref(), Some("trace=1"));
-    assert_eq!(record.path, format!("/client/v4/accounts/{}/images/v1", mock.account_id()));
+    assert_eq!(
+        record.path,
+        format!("/client/v4/accounts/{}/images/v1", mock.account_id())
+    );
 }

@@ -42,7 +42,11 @@ async fn refused(mock: &MockImages, form: Form, want: Refusal<'_>) {
     assert_eq!(record.errors[0].code as u64, want.code);
     assert_eq!(record.errors[0].pointer.as_deref(), Some(want.pointer));
     assert_eq!(record.errors[0].field(), Some(&want.pointer[1..]));
-    assert_eq!(mock.uploads().len(), uploads, "a refused upload is not stored");
+    assert_eq!(
+        mock.uploads().len(),
+        uploads,
+        "a refused upload is not stored"
+    );
 }
 
 fn id_error(reason: &str) -> String {
@@ -76,7 +80,8 @@ async fn file_and_url() {
         Refusal {
             status: 400,
             code: 5400,
-            message: "file, url: send either a file or a url, not both (they are mutually exclusive)",
+            message:
+                "file, url: send either a file or a url, not both (they are mutually exclusive)",
             pointer: "/url",
             rule: "file_and_url",
         },
@@ -99,7 +104,12 @@ async fn file_or_url_required() {
     // Act + Assert
     accepted(&mock, png_form().text("creator", "me")).await;
     refused(&mock, Form::new().text("creator", "me"), refusal()).await;
-    refused(&mock, Form::new().text("metadata", r#"{"a":"b"}"#), refusal()).await;
+    refused(
+        &mock,
+        Form::new().text("metadata", r#"{"a":"b"}"#),
+        refusal(),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -108,7 +118,11 @@ async fn id_with_signed_urls() {
     let mock = MockImages::start().await;
 
     // Act + Assert
-    accepted(&mock, with_id("public.png").text("requireSignedURLs", "false")).await;
+    accepted(
+        &mock,
+        with_id("public.png").text("requireSignedURLs", "false"),
+    )
+    .await;
     accepted(&mock, png_form().text("requireSignedURLs", "true")).await;
     refused(
         &mock,
@@ -141,9 +155,23 @@ async fn url_not_http() {
     };
 
     // Act + Assert
-    accepted(&mock, Form::new().text("url", "HTTPS://example.com/upper.png")).await;
-    accepted(&mock, Form::new().text("url", "http://example.com/plain.png?size=1")).await;
-    for url in ["ftp://example.com/a.png", "example.com/a.png", "/a.png", "https://", "https://exa mple.com/a.png"] {
+    accepted(
+        &mock,
+        Form::new().text("url", "HTTPS://example.com/upper.png"),
+    )
+    .await;
+    accepted(
+        &mock,
+        Form::new().text("url", "http://example.com/plain.png?size=1"),
+    )
+    .await;
+    for url in [
+        "ftp://example.com/a.png",
+        "example.com/a.png",
+        "/a.png",
+        "https://",
+        "https://exa mple.com/a.png",
+    ] {
         refused(&mock, Form::new().text("url", url), refusal()).await;
     }
 }
@@ -155,8 +183,18 @@ fn id_refusal(message: &str, rule: &'static str) -> (String, &'static str) {
 }
 
 async fn refused_id(mock: &MockImages, id: &str, (message, rule): (String, &'static str)) {
-    refused(mock, with_id(id), Refusal { status: 400, code: 5411, message: &message, pointer: "/id", rule })
-        .await;
+    refused(
+        mock,
+        with_id(id),
+        Refusal {
+            status: 400,
+            code: 5411,
+            message: &message,
+            pointer: "/id",
+            rule,
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -177,17 +215,30 @@ async fn id_too_long() {
     // Act + Assert: the limit is in characters, not bytes.
     accepted(&mock, with_id(&"a".repeat(1024))).await;
     accepted(&mock, with_id(&"é".repeat(1024))).await;
-    refused_id(&mock, &"a".repeat(1025), id_refusal("Must not exceed 1024 characters", "id_too_long"))
-        .await;
-    refused_id(&mock, &"é".repeat(1025), id_refusal("Must not exceed 1024 characters", "id_too_long"))
-        .await;
+    refused_id(
+        &mock,
+        &"a".repeat(1025),
+        id_refusal("Must not exceed 1024 characters", "id_too_long"),
+    )
+    .await;
+    refused_id(
+        &mock,
+        &"é".repeat(1025),
+        id_refusal("Must not exceed 1024 characters", "id_too_long"),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn id_leading_or_trailing_slash() {
     // Arrange
     let mock = MockImages::start().await;
-    let refusal = || id_refusal("Must not start or end with a slash", "id_leading_or_trailing_slash");
+    let refusal = || {
+        id_refusal(
+            "Must not start or end with a slash",
+            "id_leading_or_trailing_slash",
+        )
+    };
 
     // Act + Assert
     accepted(&mock, with_id("a/b/c")).await;
@@ -203,7 +254,11 @@ async fn id_uuid() {
 
     // Act + Assert
     accepted(&mock, with_id("107b9558-dd06-4bbd-5fef-9c2c16bb7900.png")).await;
-    accepted(&mock, with_id("images/107b9558-dd06-4bbd-5fef-9c2c16bb7900")).await;
+    accepted(
+        &mock,
+        with_id("images/107b9558-dd06-4bbd-5fef-9c2c16bb7900"),
+    )
+    .await;
     refused_id(&mock, "107b9558-dd06-4bbd-5fef-9c2c16bb7900", refusal()).await;
     refused_id(&mock, "107B9558-DD06-4BBD-5FEF-9C2C16BB7900", refusal()).await;
 }
@@ -212,7 +267,12 @@ async fn id_uuid() {
 async fn id_non_image_extension() {
     // Arrange
     let mock = MockImages::start().await;
-    let refusal = || id_refusal("Must not use a non-image file name extension", "id_non_image_extension");
+    let refusal = || {
+        id_refusal(
+            "Must not use a non-image file name extension",
+            "id_non_image_extension",
+        )
+    };
 
     // Act + Assert
     accepted(&mock, with_id("cat.png")).await;
@@ -235,7 +295,12 @@ async fn custom_id_rules_apply_whatever_the_order_of_parts() {
 
     // Assert
     assert_eq!(status, 400, "{body}");
-    assert_error(&body, 5411, &id_error("Must not use a non-image file name extension"), Some("/id"));
+    assert_error(
+        &body,
+        5411,
+        &id_error("Must not use a non-image file name extension"),
+        Some("/id"),
+    );
 }
 
 // ---- creator, metadata, requireSignedURLs -----------------------------------------------------
@@ -256,8 +321,18 @@ async fn creator_too_long() {
     let body = accepted(&mock, png_form().text("creator", "c".repeat(1024))).await;
     assert_eq!(body["result"]["creator"], "c".repeat(1024));
     accepted(&mock, png_form().text("creator", "ü".repeat(1024))).await;
-    refused(&mock, png_form().text("creator", "c".repeat(1025)), refusal()).await;
-    refused(&mock, png_form().text("creator", "ü".repeat(1025)), refusal()).await;
+    refused(
+        &mock,
+        png_form().text("creator", "c".repeat(1025)),
+        refusal(),
+    )
+    .await;
+    refused(
+        &mock,
+        png_form().text("creator", "ü".repeat(1025)),
+        refusal(),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -274,7 +349,14 @@ async fn metadata_not_object() {
 
     // Act + Assert
     accepted(&mock, png_form().text("metadata", "{}")).await;
-    for metadata in ["not json", "[1,2]", "\"text\"", "42", "null", "{\"unclosed\": 1"] {
+    for metadata in [
+        "not json",
+        "[1,2]",
+        "\"text\"",
+        "42",
+        "null",
+        "{\"unclosed\": 1",
+    ] {
         refused(&mock, png_form().text("metadata", metadata), refusal()).await;
     }
 }
@@ -289,7 +371,10 @@ async fn metadata_too_large() {
     let spaced = format!("{{ \"k\" :   \"{}\" }}", "v".repeat(1016));
     // Bytes, not characters: 'é' is two bytes.
     let multibyte = format!(r#"{{"k":"{}"}}"#, "é".repeat(509));
-    assert_eq!((exactly.len(), over.len(), multibyte.len()), (1024, 1025, 1026));
+    assert_eq!(
+        (exactly.len(), over.len(), multibyte.len()),
+        (1024, 1025, 1026)
+    );
     let refusal = || Refusal {
         status: 400,
         code: 5400,
@@ -324,7 +409,12 @@ async fn require_signed_urls_not_boolean() {
     let body = accepted(&mock, png_form().text("requireSignedURLs", "false")).await;
     assert_eq!(body["result"]["requireSignedURLs"], false);
     for value in ["yes", "1", ""] {
-        refused(&mock, png_form().text("requireSignedURLs", value), refusal()).await;
+        refused(
+            &mock,
+            png_form().text("requireSignedURLs", value),
+            refusal(),
+        )
+        .await;
     }
 }
 
@@ -338,7 +428,10 @@ async fn file_too_large() {
     // Act + Assert
     let body = accepted(&mock, file_form(png_of_size(10 * MIB), "ten.png")).await;
     assert_eq!(body["result"]["filename"], "ten.png");
-    assert_eq!(mock.uploads()[0].file.as_ref().map(|f| f.len()), Some(10 * MIB));
+    assert_eq!(
+        mock.uploads()[0].file.as_ref().map(|f| f.len()),
+        Some(10 * MIB)
+    );
     refused(
         &mock,
         file_form(png_of_size(10 * MIB + 1), "ten-and-a-byte.png"),
@@ -366,12 +459,24 @@ async fn file_unsupported_type() {
     };
 
     // Act + Assert: the part's Content-Type is not what decides.
-    accepted(&mock, Form::new().part("file", file_part(PNG_1X1, "a.bin", "text/plain"))).await;
+    accepted(
+        &mock,
+        Form::new().part("file", file_part(PNG_1X1, "a.bin", "text/plain")),
+    )
+    .await;
     accepted(&mock, file_form(svg(4, 3), "a.svg")).await;
-    refused(&mock, Form::new().part("file", file_part(bmp(5, 6), "a.png", "image/png")), refusal())
-        .await;
-    refused(&mock, Form::new().part("file", file_part(GARBAGE, "a.png", "image/png")), refusal())
-        .await;
+    refused(
+        &mock,
+        Form::new().part("file", file_part(bmp(5, 6), "a.png", "image/png")),
+        refusal(),
+    )
+    .await;
+    refused(
+        &mock,
+        Form::new().part("file", file_part(GARBAGE, "a.png", "image/png")),
+        refusal(),
+    )
+    .await;
     refused(&mock, file_form(Vec::new(), "empty.png"), refusal()).await;
 }
 
@@ -391,7 +496,12 @@ async fn file_undecodable() {
     accepted(&mock, file_form(png(7, 3), "whole.png")).await;
     refused(&mock, file_form(png_truncated_ihdr(), "cut.png"), refusal()).await;
     // A JPEG cut inside its SOF0 segment, before the size.
-    refused(&mock, file_form(jpeg(300, 200)[..9].to_vec(), "cut.jpg"), refusal()).await;
+    refused(
+        &mock,
+        file_form(jpeg(300, 200)[..9].to_vec(), "cut.jpg"),
+        refusal(),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -513,7 +623,18 @@ async fn several_broken_rules_are_all_reported_in_schema_order() {
         .iter()
         .map(|e| e["code"].as_u64().unwrap())
         .collect();
-    let rules: Vec<String> = last_request(&mock).errors.into_iter().map(|e| e.rule).collect();
-    assert_eq!(rules, ["id_non_image_extension", "creator_too_long", "require_signed_urls_not_boolean"]);
+    let rules: Vec<String> = last_request(&mock)
+        .errors
+        .into_iter()
+        .map(|e| e.rule)
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            "id_non_image_extension",
+            "creator_too_long",
+            "require_signed_urls_not_boolean"
+        ]
+    );
     assert_eq!(codes, [5411, 5400, 5400]);
 }

@@ -71,12 +71,20 @@ async fn python_sdk_upload_of_bare_bytes() {
         .text("metadata.n", "1")
         .text("metadata.nested.a", "true")
         .text("requireSignedURLs", "false")
-        .file("file", Some("upload"), Some("application/octet-stream"), PNG_1X1);
+        .file(
+            "file",
+            Some("upload"),
+            Some("application/octet-stream"),
+            PNG_1X1,
+        );
     let (content_type, body) = form.finish();
 
     // Act
     let (status, body) = post(python_headers(
-        client().post(root_upload_url(&mock)).header("Content-Type", content_type).body(body),
+        client()
+            .post(root_upload_url(&mock))
+            .header("Content-Type", content_type)
+            .body(body),
     ))
     .await;
 
@@ -85,11 +93,17 @@ async fn python_sdk_upload_of_bare_bytes() {
     let result = &body["result"];
     assert_eq!(result["filename"], "upload");
     assert_eq!(result["creator"], "user-42");
-    assert_eq!(result["meta"], json!({"owner": "42", "n": "1", "nested": {"a": "true"}}));
+    assert_eq!(
+        result["meta"],
+        json!({"owner": "42", "n": "1", "nested": {"a": "true"}})
+    );
     assert_eq!(result["requireSignedURLs"], false);
     let upload = &mock.uploads()[0];
     assert_eq!(upload.account_id, SDK_ACCOUNT);
-    assert_eq!(upload.content_type.as_deref(), Some("application/octet-stream"));
+    assert_eq!(
+        upload.content_type.as_deref(),
+        Some("application/octet-stream")
+    );
     assert_eq!(upload.format.as_deref(), Some("png"));
     assert_eq!(upload.file.as_deref(), Some(PNG_1X1));
     assert_eq!(upload.header("user-agent"), Some("Cloudflare/Python 5.9.0"));
@@ -97,7 +111,9 @@ async fn python_sdk_upload_of_bare_bytes() {
     assert_eq!(upload.header("X-Stainless-Read-Timeout"), Some("60"));
     assert_eq!(upload.header("x-auth-email"), Some(SDK_EMAIL));
     assert_eq!(upload.header("x-auth-key"), Some(SDK_KEY));
-    assert!(upload.fields.contains(&("requireSignedURLs".to_owned(), "false".to_owned())));
+    assert!(upload
+        .fields
+        .contains(&("requireSignedURLs".to_owned(), "false".to_owned())));
     assert_last_accepted(&mock);
 }
 
@@ -112,7 +128,10 @@ async fn python_sdk_upload_with_signed_urls_and_a_tuple_file() {
 
     // Act
     let (status, body) = post(python_headers(
-        client().post(root_upload_url(&mock)).header("Content-Type", content_type).body(body),
+        client()
+            .post(root_upload_url(&mock))
+            .header("Content-Type", content_type)
+            .body(body),
     ))
     .await;
 
@@ -130,7 +149,12 @@ async fn typescript_sdk_upload_of_an_unnamed_buffer() {
     // {owner: "42", nested: {a: true}, tags: ["x", "y"]}, requireSignedURLs: true}).
     let mock = sdk_mock().await;
     let form = RawForm::new("----formdata-undici-038417266712")
-        .file("file", Some("unknown_file"), Some("application/octet-stream"), PNG_1X1)
+        .file(
+            "file",
+            Some("unknown_file"),
+            Some("application/octet-stream"),
+            PNG_1X1,
+        )
         .text("metadata[owner]", "42")
         .text("metadata[nested][a]", "true")
         .text("metadata[tags][]", "x")
@@ -140,7 +164,10 @@ async fn typescript_sdk_upload_of_an_unnamed_buffer() {
 
     // Act
     let (status, body) = post(typescript_headers(
-        client().post(root_upload_url(&mock)).header("content-type", content_type).body(body),
+        client()
+            .post(root_upload_url(&mock))
+            .header("content-type", content_type)
+            .body(body),
     ))
     .await;
 
@@ -149,10 +176,16 @@ async fn typescript_sdk_upload_of_an_unnamed_buffer() {
     let result = &body["result"];
     assert_eq!(result["filename"], "unknown_file");
     assert_eq!(result["creator"], serde_json::Value::Null);
-    assert_eq!(result["meta"], json!({"owner": "42", "nested": {"a": "true"}, "tags": ["x", "y"]}));
+    assert_eq!(
+        result["meta"],
+        json!({"owner": "42", "nested": {"a": "true"}, "tags": ["x", "y"]})
+    );
     assert_eq!(result["requireSignedURLs"], true);
     let upload = &mock.uploads()[0];
-    assert_eq!(upload.content_type.as_deref(), Some("application/octet-stream"));
+    assert_eq!(
+        upload.content_type.as_deref(),
+        Some("application/octet-stream")
+    );
     assert_eq!(upload.format.as_deref(), Some("png"));
     assert_eq!(upload.header("User-Agent"), Some("Cloudflare/JS 7.3.0"));
     assert_eq!(upload.header("X-Stainless-Lang"), Some("js"));
@@ -163,15 +196,23 @@ async fn typescript_sdk_upload_of_an_unnamed_buffer() {
 async fn sdk_uploads_through_the_client_v4_base_url_too() {
     // Arrange: a user pointing the SDK at `mock.base_url()`.
     let mock = sdk_mock().await;
-    let form = RawForm::new("d3b07384d113edec49eaa6238ad5ff00")
-        .file("file", Some("upload"), Some("application/octet-stream"), PNG_1X1);
+    let form = RawForm::new("d3b07384d113edec49eaa6238ad5ff00").file(
+        "file",
+        Some("upload"),
+        Some("application/octet-stream"),
+        PNG_1X1,
+    );
     let (content_type, body) = form.finish();
     let url = format!("{}/accounts/{SDK_ACCOUNT}/images/v1", mock.base_url());
 
     // Act
-    let (status, body) =
-        post(python_headers(client().post(url).header("Content-Type", content_type).body(body)))
-            .await;
+    let (status, body) = post(python_headers(
+        client()
+            .post(url)
+            .header("Content-Type", content_type)
+            .body(body),
+    ))
+    .await;
 
     // Assert
     assert_eq!(status, 200, "{body}");
@@ -182,7 +223,12 @@ async fn the_sdk_test_credentials_are_required_when_configured() {
     // Arrange: the right email with another key.
     let mock = sdk_mock().await;
     let (content_type, body) = RawForm::new("d3b07384d113edec49eaa6238ad5ff00")
-        .file("file", Some("upload"), Some("application/octet-stream"), PNG_1X1)
+        .file(
+            "file",
+            Some("upload"),
+            Some("application/octet-stream"),
+            PNG_1X1,
+        )
         .finish();
 
     // Act
@@ -210,21 +256,33 @@ async fn the_typescript_sdk_test_upload_is_refused_as_the_real_api_would() {
     let form = RawForm::new("----formdata-undici-012345678901")
         .text("id", "id")
         .text("creator", "creator")
-        .file("file", Some("README.md"), Some("application/octet-stream"), b"Example data")
+        .file(
+            "file",
+            Some("README.md"),
+            Some("application/octet-stream"),
+            b"Example data",
+        )
         .text("requireSignedURLs", "true")
         .text("url", "https://example.com/path/to/logo.png");
     let (content_type, body) = form.finish();
 
     // Act
     let (status, body) = post(typescript_headers(
-        client().post(root_upload_url(&mock)).header("content-type", content_type).body(body),
+        client()
+            .post(root_upload_url(&mock))
+            .header("content-type", content_type)
+            .body(body),
     ))
     .await;
 
     // Assert: file and url together, an id with signed URLs, and no image.
     assert_eq!(status, 400, "{body}");
-    let codes: Vec<u64> =
-        body["errors"].as_array().unwrap().iter().map(|e| e["code"].as_u64().unwrap()).collect();
+    let codes: Vec<u64> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["code"].as_u64().unwrap())
+        .collect();
     assert!(codes.contains(&5400), "{body}");
     assert!(codes.contains(&5410), "{body}");
     assert!(codes.contains(&5455), "{body}");

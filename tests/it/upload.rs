@@ -60,21 +60,34 @@ async fn a_file_upload_is_echoed_in_the_recorded_envelope() {
     assert_eq!(body["success"], true);
     assert_eq!(body["errors"], json!([]));
     assert_eq!(body["messages"], json!([]));
-    assert_eq!(body["result_info"], Value::Null, "the recorded envelope carries result_info");
+    assert_eq!(
+        body["result_info"],
+        Value::Null,
+        "the recorded envelope carries result_info"
+    );
     let result = &body["result"];
     let id = result["id"].as_str().expect("an id");
     assert_generated_id(id);
     assert_eq!(result["filename"], "cat.png");
     assert_eq!(result["creator"], Value::Null);
-    assert!(result.as_object().unwrap().contains_key("creator"), "creator is present as null");
+    assert!(
+        result.as_object().unwrap().contains_key("creator"),
+        "creator is present as null"
+    );
     assert_eq!(result["meta"], json!({}));
     assert_eq!(result["requireSignedURLs"], false);
     let uploaded = result["uploaded"].as_str().expect("uploaded is a string");
     assert_rfc3339_utc_millis(uploaded);
-    assert!(before.as_str() <= uploaded && uploaded <= after.as_str(), "{before} {uploaded} {after}");
+    assert!(
+        before.as_str() <= uploaded && uploaded <= after.as_str(),
+        "{before} {uploaded} {after}"
+    );
     assert_eq!(
         result["variants"],
-        json!([format!("https://imagedelivery.net/{}/{id}/public", mock.account_hash())])
+        json!([format!(
+            "https://imagedelivery.net/{}/{id}/public",
+            mock.account_hash()
+        )])
     );
     assert_eq!(mock.account_hash().len(), 22);
 
@@ -93,7 +106,10 @@ async fn a_file_upload_is_echoed_in_the_recorded_envelope() {
     assert!(upload.meta.is_empty());
     assert!(!upload.require_signed_urls);
     assert_eq!(upload.result, *result);
-    assert_eq!(upload.header("authorization"), Some(format!("Bearer {TOKEN}").as_str()));
+    assert_eq!(
+        upload.header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
     assert_last_accepted(&mock);
 }
 
@@ -113,13 +129,20 @@ async fn every_field_is_echoed() {
     assert_eq!(status, 200, "{body}");
     let result = &body["result"];
     assert_eq!(result["creator"], "user-42");
-    assert_eq!(result["meta"], json!({"owner": "42", "n": 1, "nested": {"a": true}}));
+    assert_eq!(
+        result["meta"],
+        json!({"owner": "42", "n": 1, "nested": {"a": true}})
+    );
     assert_eq!(result["requireSignedURLs"], true);
     let upload = &mock.uploads()[0];
     assert_eq!(upload.creator.as_deref(), Some("user-42"));
     assert_eq!(Value::Object(upload.meta.clone()), result["meta"]);
     assert!(upload.require_signed_urls);
-    let names: Vec<&str> = upload.fields.iter().map(|(name, _)| name.as_str()).collect();
+    let names: Vec<&str> = upload
+        .fields
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
     assert_eq!(names, ["creator", "metadata", "requireSignedURLs"]);
 }
 
@@ -139,7 +162,11 @@ async fn every_image_format_is_accepted_and_detected_from_the_bytes() {
         // Act: the part's Content-Type says nothing useful, as the SDKs' does not.
         let form = Form::new().part(
             "file",
-            file_part(bytes.clone(), &format!("image.{format}"), "application/octet-stream"),
+            file_part(
+                bytes.clone(),
+                &format!("image.{format}"),
+                "application/octet-stream",
+            ),
         );
         let (status, body) = send(&mock, form).await;
 
@@ -171,7 +198,11 @@ async fn variants_follow_the_builder() {
     let base = "https://imagedelivery.net/Vi7wi5KSItxGFsWRG2Us6Q/shop/items/cat.png";
     assert_eq!(
         body["result"]["variants"],
-        json!([format!("{base}/public"), format!("{base}/thumbnail"), format!("{base}/hero")])
+        json!([
+            format!("{base}/public"),
+            format!("{base}/thumbnail"),
+            format!("{base}/hero")
+        ])
     );
 }
 
@@ -180,17 +211,28 @@ async fn account_hashes_are_stable_per_account_and_shaped_like_the_real_ones() {
     // Arrange
     let first = MockImages::start().await;
     let second = MockImages::start().await;
-    let other = MockImages::builder().account_id("123e105f4ecef8ad9ca31a8372d0c353").start().await;
+    let other = MockImages::builder()
+        .account_id("123e105f4ecef8ad9ca31a8372d0c353")
+        .start()
+        .await;
 
     // Act
-    let hashes = [first.account_hash(), second.account_hash(), other.account_hash()];
+    let hashes = [
+        first.account_hash(),
+        second.account_hash(),
+        other.account_hash(),
+    ];
 
     // Assert
     assert_eq!(hashes[0], hashes[1]);
     assert_ne!(hashes[0], hashes[2]);
     for hash in hashes {
         assert_eq!(hash.len(), 22, "{hash}");
-        assert!(hash.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{hash}");
+        assert!(
+            hash.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            "{hash}"
+        );
     }
 }
 
@@ -207,7 +249,10 @@ async fn a_custom_id_is_the_image_id() {
     assert_eq!(body["result"]["id"], "products/2024/cat.png");
     assert_eq!(
         body["result"]["variants"][0],
-        format!("https://imagedelivery.net/{}/products/2024/cat.png/public", mock.account_hash())
+        format!(
+            "https://imagedelivery.net/{}/products/2024/cat.png/public",
+            mock.account_hash()
+        )
     );
     assert_eq!(mock.uploads()[0].id, "products/2024/cat.png");
 }
@@ -236,7 +281,11 @@ async fn a_custom_id_uploaded_twice_is_refused_with_5409() {
     assert_eq!(status, 200);
 
     // Act
-    let (status, body) = send(&mock, png_form().text("id", "cat.png").text("creator", "other")).await;
+    let (status, body) = send(
+        &mock,
+        png_form().text("id", "cat.png").text("creator", "other"),
+    )
+    .await;
 
     // Assert
     assert_eq!(status, 409, "{body}");
@@ -272,17 +321,31 @@ async fn every_answer_passes_the_official_response_schemas() {
     let mock = MockImages::start().await;
     let client = client();
     let requests = [
-        client.post(mock.upload_url()).bearer_auth(TOKEN).multipart(png_form()),
+        client
+            .post(mock.upload_url())
+            .bearer_auth(TOKEN)
+            .multipart(png_form()),
         client
             .post(mock.upload_url())
             .bearer_auth(TOKEN)
             .multipart(png_form().text("id", "a.png").text("creator", "me")),
-        client.post(mock.upload_url()).bearer_auth(TOKEN).multipart(png_form().text("id", "a.png")),
+        client
+            .post(mock.upload_url())
+            .bearer_auth(TOKEN)
+            .multipart(png_form().text("id", "a.png")),
         client.post(mock.upload_url()).multipart(png_form()),
-        client.post(mock.upload_url()).bearer_auth(TOKEN).json(&json!({"url": "x"})),
+        client
+            .post(mock.upload_url())
+            .bearer_auth(TOKEN)
+            .json(&json!({"url": "x"})),
         client.get(mock.upload_url()).bearer_auth(TOKEN),
-        client.post(format!("{}/nowhere", mock.uri())).bearer_auth(TOKEN),
-        client.post(mock.upload_url()).bearer_auth(TOKEN).multipart(Form::new().text("creator", "x")),
+        client
+            .post(format!("{}/nowhere", mock.uri()))
+            .bearer_auth(TOKEN),
+        client
+            .post(mock.upload_url())
+            .bearer_auth(TOKEN)
+            .multipart(Form::new().text("creator", "x")),
     ];
 
     for request in requests {
@@ -293,7 +356,10 @@ async fn every_answer_passes_the_official_response_schemas() {
 
         // Assert
         if let Err(problems) = conformance::check_response(status, &bytes) {
-            panic!("{status}: {problems:?}\n{}", String::from_utf8_lossy(&bytes));
+            panic!(
+                "{status}: {problems:?}\n{}",
+                String::from_utf8_lossy(&bytes)
+            );
         }
     }
     assert_eq!(mock.requests().len(), 8);
@@ -316,6 +382,10 @@ async fn accessors_describe_the_running_mock() {
     assert_eq!(mock.account_id(), "023e105f4ecef8ad9ca31a8372d0c353");
     assert_eq!(
         mock.upload_url(),
-        format!("{}/accounts/{}/images/v1", mock.base_url(), mock.account_id())
+        format!(
+            "{}/accounts/{}/images/v1",
+            mock.base_url(),
+            mock.account_id()
+        )
     );
 }

@@ -1,0 +1,190 @@
+//! The journal: every request, accepted or refused, with what was answered; waiting for uploads.
+
+use std::time::Duration;
+
+use cloudflare_images_mock::MockImages;
+use reqwest::multipart::Form;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn every_request_is_recorded_in_order_with_its_answer() {
+    // Arrange
+    let mock = MockImages::start().await;
+
+    // Act
+    let (s1, _) = post(client().post(mock.upload_url()).multipart(png_form())).await;
+    let (s2, b2) = send(&mock, png_form().text("creator", "me")).await;
+    let (s3, _) = send(&mock, png_form().text("id", "notes.txt")).await;
+    let (s4, _) = post(
+        client()
+            .get(format!("{}?page=2", mock.upload_url()))
+            .bearer_auth(TOKEN),
+    )
+    .await;
+    let (s5, _) = send_raw(&mock, "application/json", b"{}".to_vec()).await;
+
+    // Assert
+    assert_eq!([s1, s2, s3, s4, s5], [400, 200, 400, 405, 415]);
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 5);
+    let summary: Vec<(u16, Option<u32>, Option<&str>)> = requests
+        .iter()
+        .map(|r| {
+            (
+                r.status,
+                r.errors.first().map(|e| e.code),
+                r.errors.first().map(|e| e.rule.as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (400, Some(9106), Some("missing_auth")),
+            (200, None, None),
+            (400, Some(5411), Some("id_non_image_extension")),
+            (405, Some(7001), Some("method_not_allowed")),
+            (415, Some(5415), Some("not_multipart")),
+        ]
+    );
+    let accepted: Vec<bool> = requests.iter().map(|r| r.is_accepted()).collect();
+    assert_eq!(accepted, [false, true, false, false, false]);
+    assert_eq!(requests[0].method, "POST");
+    assert_eq!(requests[3].method, "GET");
+    assert_eq!(requests[3].query.as_deref(), Some("page=2"));
+    assert_eq!(
+        requests[1].header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    assert_eq!(requests[2].errors[0].pointer.as_deref(), Some("/id"));
+    assert_eq!(requests[2].errors[0].field(), Some("id"));
+    assert!(!requests[2].errors[0].confirmed);
+    assert!(
+        requests[0].errors[0].confirmed,
+        "9106 is confirmed in schemas/errors.json"
+    );
+    assert!(requests.windows(2).all(|w| w[0].received <= w[1].received));
+
+    let uploads = mock.uploads();
+    assert_eq!(uploads.len(), 1);
+    assert_eq!(uploads[0].result, b2["result"]);
+    assert_eq!(
+        requests[1].upload.as_ref().map(|u| u.id.as_str()),
+        Some(uploads[0].id.as_str())
+    );
+}
+
+#[tokio::test]
+async fn the_journal_errors_are_the_answered_errors() {
+    // Arrange
+    let mock = MockImages::start().await;
+
+    // Act
+    let (_, body) = send(
+        &mock,
+        png_form()
+            .text("creator", "c".repeat(2000))
+            .text("requireSignedURLs", "yes"),
+    )
+    .await;
+
+    // Assert
+    let record = last_request(&mock);
+    let answered = body["errors"].as_array().unwrap();
+    assert_eq!(record.errors.len(), answered.len());
+    for (recorded, sent) in record.errors.iter().zip(answered) {
+        assert_eq!(u64::from(recorded.code), sent["code"].as_u64().unwrap());
+        assert_eq!(recorded.message, sent["message"].as_str().unwrap());
+        assert_eq!(
+            recorded.pointer.as_deref(),
+            sent["source"]["pointer"].as_str()
+        );
+    }
+}
+
+#[tokio::test]
+async fn wait_for_uploads_returns_when_they_arrive() {
+    // Arrange
+    let mock = MockImages::start().await;
+    let url = mock.upload_url();
+    let uploader = tokio::spawn(async move {
+        let client = client();
+        for i in 0..3 {
+            let form = png_form().text("creator", format!("c{i}"));
+            let response = client
+                .post(&url)
+                .bearer_auth(TOKEN)
+                .multipart(form)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+        }
+    });
+
+    // Act
+    let uploads = mock.wait_for_uploads(3, Duration::from_secs(30)).await;
+
+    // Assert
+    let uploads = uploads.expect("three uploads arrive");
+    assert_eq!(uploads.len(), 3);
+    let creators: Vec<Option<&str>> = uploads.iter().map(|u| u.creator.as_deref()).collect();
+    assert_eq!(creators, [Some("c0"), Some("c1"), Some("c2")]);
+    uploader.await.unwrap();
+}
+
+#[tokio::test]
+async fn wait_for_uploads_already_there_returns_at_once() {
+    // Arrange
+    let mock = MockImages::start().await;
+    send(&mock, png_form()).await;
+
+    // Act
+    let uploads = mock.wait_for_uploads(1, Duration::from_millis(1)).await;
+
+    // Assert
+    assert_eq!(uploads.expect("one upload").len(), 1);
+}
+
+#[tokio::test]
+async fn wait_for_uploads_times_out_and_says_what_arrived() {
+    // Arrange: one accepted and one refused request, but two uploads awaited.
+    let mock = MockImages::start().await;
+    send(&mock, png_form()).await;
+    send(&mock, Form::new().text("creator", "no file")).await;
+
+    // Act
+    let error = mock
+        .wait_for_uploads(2, Duration::from_millis(20))
+        .await
+        .unwrap_err();
+
+    // Assert
+    assert_eq!(error.expected, 2);
+    assert_eq!(error.accepted, 1);
+    assert_eq!(error.requests, 2);
+    assert_eq!(error.timeout, Duration::from_millis(20));
+    assert_eq!(
+        error.to_string(),
+        "expected 2 upload(s) within 20ms, 1 accepted (2 request(s) in all)"
+    );
+}
+
+#[tokio::test]
+async fn refused_requests_are_not_uploads() {
+    // Arrange
+    let mock = MockImages::start().await;
+
+    // Act
+    send(&mock, Form::new().text("creator", "no file")).await;
+    send_raw(&mock, "text/plain", b"hello".to_vec()).await;
+
+    // Assert
+    assert_eq!(mock.requests().len(), 2);
+    assert!(mock.uploads().is_empty());
+    assert!(mock
+        .requests()
+        .iter()
+        .all(|r| r.upload.is_none() && !r.errors.is_empty()));
+}
