@@ -40,7 +40,10 @@ impl Credentials {
 
     /// A global API key, sent as `X-Auth-Email` and `X-Auth-Key`.
     pub fn key(email: impl Into<String>, key: impl Into<String>) -> Credentials {
-        Credentials::Key { email: email.into(), key: key.into() }
+        Credentials::Key {
+            email: email.into(),
+            key: key.into(),
+        }
     }
 }
 
@@ -49,7 +52,9 @@ impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Credentials::Token(_) => f.write_str("Credentials::Token(..)"),
-            Credentials::Key { email, .. } => write!(f, "Credentials::Key {{ email: {email:?}, .. }}"),
+            Credentials::Key { email, .. } => {
+                write!(f, "Credentials::Key {{ email: {email:?}, .. }}")
+            }
         }
     }
 }
@@ -60,7 +65,10 @@ pub(crate) fn check(headers: &HeaderMap, required: Option<&Credentials>) -> Resu
     let text = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or(""));
     let token = text("authorization").map(|value| {
         let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
-        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim())
+            .filter(|t| !t.is_empty())
     });
     let key = match (text("x-auth-email"), text("x-auth-key")) {
         (Some(email), Some(key)) => Some((email, key)),
@@ -70,7 +78,9 @@ pub(crate) fn check(headers: &HeaderMap, required: Option<&Credentials>) -> Resu
         return Err(catalogue_error("missing_auth", &[]));
     }
     let authentic = match required {
-        None => token.flatten().is_some() || key.is_some_and(|(e, k)| !e.is_empty() && !k.is_empty()),
+        None => {
+            token.flatten().is_some() || key.is_some_and(|(e, k)| !e.is_empty() && !k.is_empty())
+        }
         Some(Credentials::Token(want)) => token.flatten().is_some_and(|got| same(got, want)),
         Some(Credentials::Key { email, key: want }) => {
             key.is_some_and(|(e, k)| same(e, email) & same(k, want))
@@ -99,7 +109,10 @@ mod tests {
     use super::*;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        pairs.iter().map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap()))
+            .collect()
     }
 
     #[test]
@@ -111,14 +124,29 @@ mod tests {
         assert_eq!(code(&[("x-auth-key", "k")], None), Some(9106));
         assert_eq!(code(&[("authorization", "Bearer t")], None), None);
         assert_eq!(code(&[("authorization", "Basic dTpw")], None), Some(10000));
-        assert_eq!(code(&[("x-auth-email", "a@b"), ("x-auth-key", "k")], None), None);
+        assert_eq!(
+            code(&[("x-auth-email", "a@b"), ("x-auth-key", "k")], None),
+            None
+        );
         let token = Credentials::token("t");
         assert_eq!(code(&[("authorization", "bearer t")], Some(&token)), None);
-        assert_eq!(code(&[("authorization", "Bearer tt")], Some(&token)), Some(10000));
+        assert_eq!(
+            code(&[("authorization", "Bearer tt")], Some(&token)),
+            Some(10000)
+        );
         let key = Credentials::key("a@b", "k");
-        assert_eq!(code(&[("x-auth-email", "a@b"), ("x-auth-key", "k")], Some(&key)), None);
-        assert_eq!(code(&[("x-auth-email", "a@c"), ("x-auth-key", "k")], Some(&key)), Some(10000));
-        assert_eq!(code(&[("authorization", "Bearer k")], Some(&key)), Some(10000));
+        assert_eq!(
+            code(&[("x-auth-email", "a@b"), ("x-auth-key", "k")], Some(&key)),
+            None
+        );
+        assert_eq!(
+            code(&[("x-auth-email", "a@c"), ("x-auth-key", "k")], Some(&key)),
+            Some(10000)
+        );
+        assert_eq!(
+            code(&[("authorization", "Bearer k")], Some(&key)),
+            Some(10000)
+        );
     }
 
     #[test]

@@ -89,7 +89,11 @@ pub fn check_upload(content_type: &str, body: &[u8]) -> Result<ValidUpload, Vec<
         require_signed_urls: checked.require_signed_urls,
         url: checked.url,
         filename: checked.file.as_ref().and_then(|f| f.filename.clone()),
-        format: checked.image.as_ref().and_then(|i| i.format).map(str::to_owned),
+        format: checked
+            .image
+            .as_ref()
+            .and_then(|i| i.format)
+            .map(str::to_owned),
         file_size: checked.file.as_ref().map(|f| f.bytes.len() as u64),
         fields: checked.fields,
     })
@@ -122,7 +126,11 @@ pub struct ResponseViolation {
 
 impl fmt::Display for ResponseViolation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let at = if self.instance_path.is_empty() { "/" } else { &self.instance_path };
+        let at = if self.instance_path.is_empty() {
+            "/"
+        } else {
+            &self.instance_path
+        };
         write!(f, "at {at}: {} (schema {})", self.message, self.schema_path)
     }
 }
@@ -137,8 +145,8 @@ struct ResponseSchemas {
 static RESPONSES: LazyLock<ResponseSchemas> = LazyLock::new(|| {
     let mut openapi: Value = serde_json::from_str(OPENAPI)
         .unwrap_or_else(|e| panic!("schemas/cloudflare-images-openapi.json: {e}"));
-    let patches: Value =
-        serde_json::from_str(PATCHES).unwrap_or_else(|e| panic!("schemas/openapi-patches.json: {e}"));
+    let patches: Value = serde_json::from_str(PATCHES)
+        .unwrap_or_else(|e| panic!("schemas/openapi-patches.json: {e}"));
     for patch in patches["patches"].as_array().expect("patches is an array") {
         let path = patch["path"].as_str().expect("a patch has a path");
         let (parent, key) = path.rsplit_once('/').expect("a patch path has a parent");
@@ -146,7 +154,10 @@ static RESPONSES: LazyLock<ResponseSchemas> = LazyLock::new(|| {
             .pointer_mut(parent)
             .and_then(Value::as_object_mut)
             .and_then(|object| object.remove(key));
-        assert!(removed.is_some(), "schemas/openapi-patches.json: nothing at {path}");
+        assert!(
+            removed.is_some(),
+            "schemas/openapi-patches.json: nothing at {path}"
+        );
     }
     let mut components = openapi["components"].take();
     to_json_schema(&mut components);
@@ -168,7 +179,10 @@ static RESPONSES: LazyLock<ResponseSchemas> = LazyLock::new(|| {
             .build(schema)
             .unwrap_or_else(|e| panic!("the official response schemas do not compile: {e}"))
     };
-    ResponseSchemas { success: build(&success), failure: build(&failure) }
+    ResponseSchemas {
+        success: build(&success),
+        failure: build(&failure),
+    }
 });
 
 /// Reads an OpenAPI 3.0 schema as JSON Schema: `nullable: true` and an `enum` holding `null`
@@ -178,7 +192,10 @@ fn to_json_schema(node: &mut Value) {
     match node {
         Value::Object(map) => {
             let nullable = map.get("nullable") == Some(&Value::Bool(true))
-                || map.get("enum").and_then(Value::as_array).is_some_and(|e| e.contains(&Value::Null));
+                || map
+                    .get("enum")
+                    .and_then(Value::as_array)
+                    .is_some_and(|e| e.contains(&Value::Null));
             if nullable {
                 if let Some(Value::String(kind)) = map.get("type") {
                     let kind = kind.clone();
@@ -190,7 +207,10 @@ fn to_json_schema(node: &mut Value) {
                     }
                 }
             }
-            if map.get("enum").and_then(Value::as_array).is_some_and(|e| e == &[Value::Null])
+            if map
+                .get("enum")
+                .and_then(Value::as_array)
+                .is_some_and(|e| e == &[Value::Null])
                 && map.get("properties").is_some()
             {
                 map.remove("enum");
@@ -222,7 +242,11 @@ pub fn check_response(status: u16, body: &[u8]) -> Result<(), Vec<ResponseViolat
         }]
     })?;
     let schemas = &*RESPONSES;
-    let validator = if (200..300).contains(&status) { &schemas.success } else { &schemas.failure };
+    let validator = if (200..300).contains(&status) {
+        &schemas.success
+    } else {
+        &schemas.failure
+    };
     let violations: Vec<ResponseViolation> = validator
         .iter_errors(&value)
         .map(|error| ResponseViolation {
@@ -251,7 +275,10 @@ mod tests {
             if let Err(problems) = check_response(status, &body) {
                 panic!("fixtures/{name}: {problems:?}");
             }
-            assert!(fixture["provenance"]["source"].is_string(), "fixtures/{name} has no source");
+            assert!(
+                fixture["provenance"]["source"].is_string(),
+                "fixtures/{name} has no source"
+            );
         }
     }
 

@@ -16,12 +16,14 @@ const ERROR_FIXTURE: &str = include_str!("../fixtures/error.json");
 
 /// The fixtures the mock answers from, by file name, for tests that check them.
 #[cfg(test)]
-pub(crate) const FIXTURES: [(&str, &str); 2] =
-    [("upload-success.json", SUCCESS_FIXTURE), ("error.json", ERROR_FIXTURE)];
+pub(crate) const FIXTURES: [(&str, &str); 2] = [
+    ("upload-success.json", SUCCESS_FIXTURE),
+    ("error.json", ERROR_FIXTURE),
+];
 
 fn fixture_body(name: &str, text: &str) -> Value {
-    let fixture: Value = serde_json::from_str(text)
-        .unwrap_or_else(|e| panic!("fixtures/{name} is not JSON: {e}"));
+    let fixture: Value =
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("fixtures/{name} is not JSON: {e}"));
     fixture
         .get("body")
         .cloned()
@@ -84,7 +86,8 @@ mod tests {
 
     #[test]
     fn timestamps_have_milliseconds_and_z() {
-        let at = time::OffsetDateTime::from_unix_timestamp_nanos(1_388_629_200_123_456_789).unwrap();
+        let at =
+            time::OffsetDateTime::from_unix_timestamp_nanos(1_388_629_200_123_456_789).unwrap();
         assert_eq!(timestamp(at), "2014-01-02T02:20:00.123Z");
     }
 

@@ -88,9 +88,14 @@ impl fmt::Display for Error {
                 write!(f, "cloudflare-images-mock could not bind {addr}: {source}")
             }
             Error::Spawn(source) => {
-                write!(f, "cloudflare-images-mock could not start its server thread: {source}")
+                write!(
+                    f,
+                    "cloudflare-images-mock could not start its server thread: {source}"
+                )
             }
-            Error::Config(message) => write!(f, "invalid cloudflare-images-mock setting: {message}"),
+            Error::Config(message) => {
+                write!(f, "invalid cloudflare-images-mock setting: {message}")
+            }
         }
     }
 }

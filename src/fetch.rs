@@ -26,25 +26,42 @@ pub(crate) struct Fetcher {
 
 impl Fetcher {
     pub(crate) fn new(allow_network: bool, timeout: Duration) -> Fetcher {
-        Fetcher { served: Mutex::new(HashMap::new()), allow_network, timeout }
+        Fetcher {
+            served: Mutex::new(HashMap::new()),
+            allow_network,
+            timeout,
+        }
     }
 
     pub(crate) fn serve(&self, url: String, bytes: Bytes) {
-        self.served.lock().unwrap_or_else(|p| p.into_inner()).insert(url, bytes);
+        self.served
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(url, bytes);
     }
 
     /// The bytes at `url`: at most `limit` + one chunk of them, so that an oversize image is
     /// refused by the schema's size rule without being read whole.
     pub(crate) async fn fetch(&self, url: &str, limit: u64) -> Result<Bytes, ApiError> {
-        let served = self.served.lock().unwrap_or_else(|p| p.into_inner()).get(url).cloned();
+        let served = self
+            .served
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(url)
+            .cloned();
         if let Some(bytes) = served {
             return Ok(bytes);
         }
         let failed = |detail: &str| catalogue_error("fetch_failed", &[("detail", detail)]);
-        let uri: Uri = url.parse().map_err(|_| failed("the url cannot be parsed"))?;
+        let uri: Uri = url
+            .parse()
+            .map_err(|_| failed("the url cannot be parsed"))?;
         let host = uri.host().unwrap_or("");
         let loopback = host.eq_ignore_ascii_case("localhost")
-            || host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+            || host
+                .trim_matches(['[', ']'])
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
         if !loopback && !self.allow_network {
             return Err(failed(
                 "cloudflare-images-mock is hermetic: register the bytes of this url with \
@@ -52,7 +69,10 @@ impl Fetcher {
                  MockImagesBuilder::allow_network",
             ));
         }
-        if !uri.scheme_str().is_some_and(|s| s.eq_ignore_ascii_case("http")) {
+        if !uri
+            .scheme_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case("http"))
+        {
             return Err(failed(
                 "cloudflare-images-mock fetches only http:// urls; register the bytes of \
                  https urls with MockImages::serve_url",
@@ -67,7 +87,10 @@ impl Fetcher {
 
 async fn get(uri: Uri, limit: u64) -> Result<Bytes, String> {
     let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-    let response = client.get(uri).await.map_err(|e| format!("the origin cannot be reached: {e}"))?;
+    let response = client
+        .get(uri)
+        .await
+        .map_err(|e| format!("the origin cannot be reached: {e}"))?;
     if !response.status().is_success() {
         return Err(format!("the origin answered {}", response.status()));
     }
@@ -91,7 +114,10 @@ pub(crate) fn filename(url: &str) -> Option<String> {
     let path = url.split(['?', '#']).next().unwrap_or(url);
     let path = path.split_once("://").map_or(path, |(_, rest)| rest);
     let (_, path) = path.split_once('/')?;
-    path.rsplit('/').next().filter(|s| !s.is_empty()).map(str::to_owned)
+    path.rsplit('/')
+        .next()
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -100,7 +126,10 @@ mod tests {
 
     #[test]
     fn filenames() {
-        assert_eq!(filename("https://e.com/a/logo.png?x=1").as_deref(), Some("logo.png"));
+        assert_eq!(
+            filename("https://e.com/a/logo.png?x=1").as_deref(),
+            Some("logo.png")
+        );
         assert_eq!(filename("https://e.com/").as_deref(), None);
         assert_eq!(filename("https://e.com").as_deref(), None);
     }

@@ -143,7 +143,10 @@ pub(crate) struct Journal {
 
 impl Journal {
     pub(crate) fn new() -> Journal {
-        Journal { records: Mutex::new(Vec::new()), uploads: watch::Sender::new(0) }
+        Journal {
+            records: Mutex::new(Vec::new()),
+            uploads: watch::Sender::new(0),
+        }
     }
 
     pub(crate) fn record(&self, record: RequestRecord) {
@@ -159,7 +162,10 @@ impl Journal {
     }
 
     pub(crate) fn uploads(&self) -> Vec<Upload> {
-        self.lock().iter().filter_map(|record| record.upload.clone()).collect()
+        self.lock()
+            .iter()
+            .filter_map(|record| record.upload.clone())
+            .collect()
     }
 
     /// Waits until at least `n` uploads were accepted, or `timeout` passes.
@@ -174,7 +180,9 @@ impl Journal {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<RequestRecord>> {
         // A panic while holding this lock cannot leave the Vec half-written: recover the data.
-        self.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.records
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

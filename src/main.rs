@@ -53,7 +53,10 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("cloudflare-images-mock: cannot start a runtime: {e}");
@@ -64,7 +67,10 @@ fn main() -> ExitCode {
 }
 
 async fn serve(args: Args) -> ExitCode {
-    let mut builder = MockImages::builder().host(args.host).port(args.port).variants(args.variants);
+    let mut builder = MockImages::builder()
+        .host(args.host)
+        .port(args.port)
+        .variants(args.variants);
     if let Some(token) = args.token {
         builder = builder.credentials(Credentials::token(token));
     }

@@ -29,7 +29,11 @@ pub(crate) struct Limits {
 impl Limits {
     /// The limits of the real API where it states them, and generous bounds elsewhere.
     pub(crate) fn standard() -> Limits {
-        Limits { max_file: schema::max_file_size(), max_text_part: 64 * 1024, max_parts: 1024 }
+        Limits {
+            max_file: schema::max_file_size(),
+            max_text_part: 64 * 1024,
+            max_parts: 1024,
+        }
     }
 
     /// The most bytes a valid body can need: the file, every text part, and the framing.
@@ -64,14 +68,14 @@ pub(crate) fn boundary(content_type: Option<&str>) -> Result<String, ApiError> {
 }
 
 /// Reads the form from `body`, refusing what breaks the transport rules.
-pub(crate) async fn read_form<S, E>(
+pub(crate) async fn read_form<'r, S, E>(
     boundary: String,
     body: S,
     limits: &Limits,
 ) -> Result<Form, ApiError>
 where
-    S: Stream<Item = Result<Bytes, E>> + Send + 'static,
-    E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
+    S: Stream<Item = Result<Bytes, E>> + Send + 'r,
+    E: Into<Box<dyn std::error::Error + Send + Sync>> + 'r,
 {
     let constraints = multer::Constraints::new().size_limit(
         multer::SizeLimit::new()
@@ -108,7 +112,11 @@ where
                     break;
                 }
             }
-            form.file = Some(FilePart { filename, content_type, bytes: bytes.freeze() });
+            form.file = Some(FilePart {
+                filename,
+                content_type,
+                bytes: bytes.freeze(),
+            });
             if oversize {
                 // Stop here: the schema's size rule decides the answer, and nothing after the
                 // limit is read.
@@ -130,7 +138,11 @@ fn refusal(error: multer::Error) -> ApiError {
     match error {
         multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => {
             let mut e = schema::catalogue_error("body_too_large", &[]);
-            if let multer::Error::FieldSizeExceeded { field_name: Some(name), .. } = &error {
+            if let multer::Error::FieldSizeExceeded {
+                field_name: Some(name),
+                ..
+            } = &error
+            {
                 e.pointer = Some(format!("/{name}"));
             }
             e
@@ -154,7 +166,10 @@ mod tests {
     use std::sync::Arc;
 
     fn block_on<F: std::future::Future>(future: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(future)
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
     }
 
     #[test]
@@ -181,7 +196,10 @@ mod tests {
             Err(error) => assert_eq!((error.code, error.status), (7011, 413)),
         }
         let read = pulled.load(Ordering::Relaxed);
-        assert!(read <= limits.max_body() + CHUNK as u64, "read {read} bytes");
+        assert!(
+            read <= limits.max_body() + CHUNK as u64,
+            "read {read} bytes"
+        );
     }
 
     #[test]
@@ -202,18 +220,31 @@ mod tests {
         );
         assert!(two_files.unwrap_err().message.contains("more than once"));
         assert_eq!(boundary(Some("application/json")).unwrap_err().code, 5415);
-        assert_eq!(boundary(Some("multipart/form-data")).unwrap_err().code, 5415);
+        assert_eq!(
+            boundary(Some("multipart/form-data")).unwrap_err().code,
+            5415
+        );
         assert_eq!(boundary(None).unwrap_err().code, 5415);
-        assert_eq!(boundary(Some("multipart/form-data; boundary=x")).unwrap(), "x");
+        assert_eq!(
+            boundary(Some("multipart/form-data; boundary=x")).unwrap(),
+            "x"
+        );
     }
 
     #[test]
     fn too_many_parts() {
-        let limits = Limits { max_parts: 3, ..Limits::standard() };
+        let limits = Limits {
+            max_parts: 3,
+            ..Limits::standard()
+        };
         let part = "--b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n";
         let body = format!("{}--b--\r\n", part.repeat(4));
-        let stream = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(Bytes::from(body))]);
+        let stream =
+            futures_util::stream::iter([Ok::<_, std::convert::Infallible>(Bytes::from(body))]);
         let error = block_on(read_form("b".into(), stream, &limits)).unwrap_err();
-        assert_eq!(error.message, "Bad request: the multipart/form-data body could not be read: more than 3 parts");
+        assert_eq!(
+            error.message,
+            "Bad request: the multipart/form-data body could not be read: more than 3 parts"
+        );
     }
 }

@@ -24,7 +24,10 @@ pub(crate) fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, Api
         .filter(|account_id| !account_id.contains('/'));
     match upload {
         Some(account_id) if method == Method::POST => Ok(Route::Upload { account_id }),
-        Some(_) => Err(catalogue_error("method_not_allowed", &[("method", method.as_str())])),
+        Some(_) => Err(catalogue_error(
+            "method_not_allowed",
+            &[("method", method.as_str())],
+        )),
         None => Err(catalogue_error("no_route", &[])),
     }
 }
@@ -49,10 +52,26 @@ mod tests {
     fn both_prefixes_and_only_post() {
         let id = "023e105f4ecef8ad9ca31a8372d0c353";
         let upload = Route::Upload { account_id: id };
-        assert_eq!(route(&Method::POST, &format!("/client/v4/accounts/{id}/images/v1")), Ok(upload));
+        assert_eq!(
+            route(
+                &Method::POST,
+                &format!("/client/v4/accounts/{id}/images/v1")
+            ),
+            Ok(upload)
+        );
         assert!(route(&Method::POST, &format!("/accounts/{id}/images/v1")).is_ok());
-        assert_eq!(route(&Method::PUT, &format!("/accounts/{id}/images/v1")).unwrap_err().code, 7001);
-        assert_eq!(route(&Method::POST, "/accounts/a/b/images/v1").unwrap_err().code, 7000);
+        assert_eq!(
+            route(&Method::PUT, &format!("/accounts/{id}/images/v1"))
+                .unwrap_err()
+                .code,
+            7001
+        );
+        assert_eq!(
+            route(&Method::POST, "/accounts/a/b/images/v1")
+                .unwrap_err()
+                .code,
+            7000
+        );
         assert_eq!(route(&Method::POST, "/").unwrap_err().code, 7000);
     }
 
@@ -63,7 +82,10 @@ mod tests {
         assert!(check_account(id, Some(id)).is_ok());
         let other = "123e105f4ecef8ad9ca31a8372d0c353";
         let errors = check_account(other, Some(id)).unwrap_err();
-        assert_eq!(errors.iter().map(|e| e.code).collect::<Vec<_>>(), [7003, 7000]);
+        assert_eq!(
+            errors.iter().map(|e| e.code).collect::<Vec<_>>(),
+            [7003, 7000]
+        );
         assert!(errors[0].message.contains(other));
         assert!(check_account("..%2f..", None).is_err());
     }

@@ -53,10 +53,18 @@ static SCHEMA: LazyLock<UploadSchema> = LazyLock::new(|| {
         .pointer("/$defs/account_id")
         .expect("schemas/upload.schema.json has no $defs/account_id")
         .clone();
-    let account_id = compile(&account_schema, "schemas/upload.schema.json#/$defs/account_id");
+    let account_id = compile(
+        &account_schema,
+        "schemas/upload.schema.json#/$defs/account_id",
+    );
     let mut rules = HashMap::new();
     collect_rules(&document, String::new(), &mut rules);
-    UploadSchema { validator, account_id, rules, document }
+    UploadSchema {
+        validator,
+        account_id,
+        rules,
+        document,
+    }
 });
 
 fn compile(schema: &Value, name: &str) -> Validator {
@@ -77,7 +85,10 @@ impl<'i> Keyword<'i> for MaxJsonBytes {
         if self.is_valid(instance) {
             Ok(())
         } else {
-            Err(ValidationError::custom(format!("is longer than {} bytes as JSON", self.0)))
+            Err(ValidationError::custom(format!(
+                "is longer than {} bytes as JSON",
+                self.0
+            )))
         }
     }
 
@@ -93,7 +104,9 @@ fn max_json_bytes<'a>(
 ) -> Result<Box<dyn for<'i> Keyword<'i>>, ValidationError<'a>> {
     match value.as_u64() {
         Some(limit) => Ok(Box::new(MaxJsonBytes(limit))),
-        None => Err(ValidationError::schema("x-max-json-bytes must be a non-negative integer")),
+        None => Err(ValidationError::schema(
+            "x-max-json-bytes must be a non-negative integer",
+        )),
     }
 }
 
@@ -153,8 +166,14 @@ fn rule_from(annotation: &Value, subschema: &Value, path: &str, order: usize) ->
         code: field("code").as_u64().expect("code is a number") as u32,
         status: field("status").as_u64().expect("status is a number") as u16,
         message: fill_from_schema(template, subschema),
-        pointer: annotation.get("pointer").and_then(Value::as_str).map(str::to_owned),
-        confirmed: annotation.get("confirmed").and_then(Value::as_bool).unwrap_or(false),
+        pointer: annotation
+            .get("pointer")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        confirmed: annotation
+            .get("confirmed")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         schema_path: path.to_owned(),
         order,
     }
@@ -166,7 +185,9 @@ fn fill_from_schema(template: &str, subschema: &Value) -> String {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(start) = rest.find('{') {
-        let Some(len) = rest[start..].find('}') else { break };
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
         let name = &rest[start + 1..start + len];
         out.push_str(&rest[..start]);
         match subschema.pointer(&format!("/{name}")) {
@@ -205,14 +226,26 @@ pub(crate) fn validate(instance: &Value) -> Vec<ApiError> {
                  (error: {error})"
             )
         });
-        if found.iter().any(|(seen, _)| seen.schema_path == rule.schema_path) {
+        if found
+            .iter()
+            .any(|(seen, _)| seen.schema_path == rule.schema_path)
+        {
             continue;
         }
-        let field = error.instance_path().as_str().split('/').nth(1).unwrap_or("").to_owned();
+        let field = error
+            .instance_path()
+            .as_str()
+            .split('/')
+            .nth(1)
+            .unwrap_or("")
+            .to_owned();
         found.push((rule, field));
     }
     found.sort_by_key(|(rule, _)| rule.order);
-    found.into_iter().map(|(rule, field)| to_api_error(rule, &field)).collect()
+    found
+        .into_iter()
+        .map(|(rule, field)| to_api_error(rule, &field))
+        .collect()
 }
 
 fn to_api_error(rule: &Rule, field: &str) -> ApiError {
@@ -233,7 +266,9 @@ fn to_api_error(rule: &Rule, field: &str) -> ApiError {
 
 /// Whether `account_id` is shaped like a real account id (`$defs/account_id`).
 pub(crate) fn is_account_id(account_id: &str) -> bool {
-    SCHEMA.account_id.is_valid(&Value::String(account_id.to_owned()))
+    SCHEMA
+        .account_id
+        .is_valid(&Value::String(account_id.to_owned()))
 }
 
 /// A number the schema states in the subschema of `rule`, at `pointer` below it (e.g. the file
@@ -251,7 +286,26 @@ pub(crate) fn bound(rule: &str, pointer: &str) -> u64 {
         .document
         .pointer(&format!("{rule_path}{pointer}"))
         .and_then(Value::as_u64)
-        .unwrap_or_else(|| panic!("schemas/upload.schema.json: rule {rule:?} has no number at {pointer}"))
+        .unwrap_or_else(|| {
+            panic!("schemas/upload.schema.json: rule {rule:?} has no number at {pointer}")
+        })
+}
+
+/// Any value the schema states in the subschema of `rule`, at `pointer` below it (a pattern, an
+/// enum), for generators that must derive what they generate from the schema.
+#[cfg(feature = "proptest")]
+pub(crate) fn keyword(rule: &str, pointer: &str) -> &'static Value {
+    let schema = &*SCHEMA;
+    let rule_path = schema
+        .rules
+        .values()
+        .find(|r| r.name == rule)
+        .map(|r| r.schema_path.as_str())
+        .unwrap_or_else(|| panic!("schemas/upload.schema.json has no rule {rule:?}"));
+    schema
+        .document
+        .pointer(&format!("{rule_path}{pointer}"))
+        .unwrap_or_else(|| panic!("schemas/upload.schema.json: rule {rule:?} has nothing at {pointer}"))
 }
 
 /// The largest file the API takes, in bytes.
@@ -274,7 +328,10 @@ pub(crate) fn catalogue_error(name: &str, args: &[(&str, &str)]) -> ApiError {
     let entry = CATALOGUE
         .pointer(&format!("/errors/{name}"))
         .unwrap_or_else(|| panic!("schemas/errors.json has no error {name:?}"));
-    let mut message = entry["message"].as_str().expect("message is a string").to_owned();
+    let mut message = entry["message"]
+        .as_str()
+        .expect("message is a string")
+        .to_owned();
     for (key, value) in args {
         message = message.replace(&format!("{{{key}}}"), value);
     }
@@ -321,14 +378,19 @@ mod tests {
     #[test]
     fn messages_take_their_limits_from_the_schema() {
         let errors = validate(&json!({"url": "https://a.b/c", "creator": "x".repeat(1025)}));
-        assert_eq!(errors[0].message, "creator: must be at most 1024 characters");
+        assert_eq!(
+            errors[0].message,
+            "creator: must be at most 1024 characters"
+        );
         assert_eq!(errors[0].pointer.as_deref(), Some("/creator"));
     }
 
     #[test]
     fn a_clean_form_passes() {
         let file = json!({"size": 10, "format": "png", "width": 1, "height": 1, "area": 1});
-        assert!(validate(&json!({"file": file, "id": "a/b.png", "metadata": {"k": "v"}})).is_empty());
+        assert!(
+            validate(&json!({"file": file, "id": "a/b.png", "metadata": {"k": "v"}})).is_empty()
+        );
     }
 
     #[test]
@@ -347,7 +409,10 @@ mod tests {
         assert_eq!(json_len(&ok), 1022);
         assert!(rules_of(json!({"url": "http://a", "metadata": ok})).is_empty());
         let over = json!({"k": "é".repeat(509)});
-        assert_eq!(rules_of(json!({"url": "http://a", "metadata": over})), ["metadata_too_large"]);
+        assert_eq!(
+            rules_of(json!({"url": "http://a", "metadata": over})),
+            ["metadata_too_large"]
+        );
     }
 
     #[test]

@@ -13,8 +13,9 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use futures_util::{FutureExt, TryStreamExt};
 use http_body_util::{BodyExt, BodyStream, Full};
+use hyper::body::Body as _;
 use hyper::body::Incoming;
-use hyper::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{json, Value};
@@ -35,9 +36,12 @@ use crate::upload::{self, Checked};
 /// SDKs' test suites use.
 const DEFAULT_ACCOUNT_ID: &str = "023e105f4ecef8ad9ca31a8372d0c353";
 
-/// How long an early refusal waits for the rest of a body before answering, so that a client
-/// still sending sees the answer rather than a reset.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// After an answer decided before the end of the body, the rest of the body is read and dropped
+/// in the background, so that a client still sending can finish and read the answer instead of
+/// meeting a reset. Draining stops (and the connection closes) past this many bytes...
+const DRAIN_LIMIT: u64 = 2 << 30;
+/// ...or when the client sends nothing for this long.
+const DRAIN_IDLE: Duration = Duration::from_secs(10);
 
 /// A running mock of the Cloudflare Images API, on 127.0.0.1 and a port of its own.
 ///
@@ -228,12 +232,20 @@ impl MockImages {
     /// Panics with the cause if the server died: a test must never hang on a dead mock.
     #[track_caller]
     fn check_alive(&self) {
-        let failure = self.shared.failure.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let failure = self
+            .shared
+            .failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         if let Some(failure) = failure {
             panic!("cloudflare-images-mock failed: {failure}");
         }
         if self.thread.as_ref().is_some_and(JoinHandle::is_finished) {
-            panic!("cloudflare-images-mock's server thread on {} has stopped", self.address);
+            panic!(
+                "cloudflare-images-mock's server thread on {} has stopped",
+                self.address
+            );
         }
     }
 }
@@ -255,7 +267,13 @@ impl Drop for MockImages {
                 .unwrap_or_default();
             panic!("cloudflare-images-mock's server thread panicked: {cause}");
         }
-        if let Some(failure) = self.shared.failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(failure) = self
+            .shared
+            .failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
             panic!("cloudflare-images-mock failed: {failure}");
         }
     }
@@ -362,7 +380,9 @@ impl MockImagesBuilder {
             }
         }
         if self.variants.is_empty() {
-            return Err(Error::Config("variants must name at least one variant".to_owned()));
+            return Err(Error::Config(
+                "variants must name at least one variant".to_owned(),
+            ));
         }
         crate::schema::warm_up();
         envelope::warm_up();
@@ -374,12 +394,17 @@ impl MockImagesBuilder {
             .enable_all()
             .build()
             .map_err(Error::Spawn)?;
-        let account_id = self.account_id.clone().unwrap_or_else(|| DEFAULT_ACCOUNT_ID.to_owned());
+        let account_id = self
+            .account_id
+            .clone()
+            .unwrap_or_else(|| DEFAULT_ACCOUNT_ID.to_owned());
         let shared = Arc::new(Shared {
             config: Config {
                 credentials: self.credentials,
                 pinned_account: self.account_id,
-                account_hash: self.account_hash.unwrap_or_else(|| account_hash(&account_id)),
+                account_hash: self
+                    .account_hash
+                    .unwrap_or_else(|| account_hash(&account_id)),
                 variants: self.variants,
                 limits: Limits::standard(),
             },
@@ -394,21 +419,30 @@ impl MockImagesBuilder {
             .name(format!("cloudflare-images-mock {address}"))
             .spawn(move || runtime.block_on(serve(listener, server_shared, stop)))
             .map_err(Error::Spawn)?;
-        Ok(MockImages { shared, address, account_id, shutdown: Some(shutdown), thread: Some(thread) })
+        Ok(MockImages {
+            shared,
+            address,
+            account_id,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        })
     }
 }
 
 /// A 22-character, base64url-looking hash like the real ones, stable for an account id.
 fn account_hash(account_id: &str) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let digest = Sha256::digest(account_id.as_bytes());
     // 22 characters of 6 bits each: the first 132 bits of the digest.
     let bits = u128::from_be_bytes(digest[..16].try_into().expect("16 bytes"));
     let tail = u128::from(digest[16] >> 4);
     (0..22)
         .map(|i| {
-            let index = if i < 21 { (bits >> (122 - 6 * i)) & 63 } else { ((bits & 3) << 4) | tail };
+            let index = if i < 21 {
+                (bits >> (122 - 6 * i)) & 63
+            } else {
+                ((bits & 3) << 4) | tail
+            };
             char::from(ALPHABET[index as usize])
         })
         .collect()
@@ -476,18 +510,26 @@ async fn answer_guarded(shared: Arc<Shared>, request: Request<Incoming>) -> Resp
                 schema_path: None,
                 confirmed: false,
             };
-            respond(StatusCode::INTERNAL_SERVER_ERROR, envelope::failure(&[error]), true)
+            respond(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                envelope::failure(&[error]),
+            )
         }
     }
 }
 
 async fn answer(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Full<Bytes>> {
     let received = SystemTime::now();
-    let (parts, body) = request.into_parts();
+    let (parts, mut body) = request.into_parts();
     let headers: Vec<(String, String)> = parts
         .headers
         .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let mut record = RequestRecord {
         method: parts.method.as_str().to_owned(),
@@ -499,22 +541,26 @@ async fn answer(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Ful
         upload: None,
         received,
     };
-    let outcome = upload(&shared, &parts, body, &record.headers).await;
+    let outcome = upload(&shared, &parts, &mut body, &record.headers).await;
     let response = match outcome {
         Ok(upload) => {
             let body = envelope::success(upload.result.clone());
             record.upload = Some(upload);
-            respond(StatusCode::OK, body, false)
+            respond(StatusCode::OK, body)
         }
-        Err(Refusal { errors, body_unread }) => {
+        Err(errors) => {
             let status = errors.first().map_or(400, |e| e.status);
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
             record.status = status.as_u16();
             let body = envelope::failure(&errors);
             record.errors = errors;
-            respond(status, body, body_unread)
+            respond(status, body)
         }
     };
+    if !body.is_end_stream() {
+        // The answer goes out now; the rest of the body is read and dropped meanwhile.
+        tokio::spawn(drain(body));
+    }
     log(&record);
     shared.journal.record(record);
     response
@@ -539,85 +585,55 @@ fn log(record: &RequestRecord) {
     }
 }
 
-fn respond(status: StatusCode, body: Bytes, close: bool) -> Response<Full<Bytes>> {
+fn respond(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
-    if close {
-        headers.insert(CONNECTION, hyper::header::HeaderValue::from_static("close"));
-    }
+    let json = hyper::header::HeaderValue::from_static("application/json");
+    response.headers_mut().insert(CONTENT_TYPE, json);
     response
-}
-
-/// Why a request was refused, and whether its body was left unread (the connection then closes).
-struct Refusal {
-    errors: Vec<ApiError>,
-    body_unread: bool,
-}
-
-impl From<Vec<ApiError>> for Refusal {
-    fn from(errors: Vec<ApiError>) -> Refusal {
-        Refusal { errors, body_unread: false }
-    }
-}
-
-impl From<ApiError> for Refusal {
-    fn from(error: ApiError) -> Refusal {
-        Refusal { errors: vec![error], body_unread: false }
-    }
 }
 
 async fn upload(
     shared: &Shared,
     parts: &hyper::http::request::Parts,
-    body: Incoming,
+    body: &mut Incoming,
     headers: &[(String, String)],
-) -> Result<Upload, Refusal> {
+) -> Result<Upload, Vec<ApiError>> {
     let config = &shared.config;
-    let max_body = config.limits.max_body();
-    let before_body = auth::check(&parts.headers, config.credentials.as_ref())
-        .map_err(Refusal::from)
-        .and_then(|()| route::route(&parts.method, parts.uri.path()).map_err(Refusal::from))
-        .and_then(|Route::Upload { account_id }| {
-            route::check_account(account_id, config.pinned_account.as_deref())?;
-            Ok(account_id.to_owned())
-        });
-    let account_id = match before_body {
-        Ok(account_id) => account_id,
-        Err(mut refusal) => {
-            refusal.body_unread = !drain(body, max_body).await;
-            return Err(refusal);
-        }
-    };
+    auth::check(&parts.headers, config.credentials.as_ref()).map_err(|e| vec![e])?;
+    let Route::Upload { account_id } =
+        route::route(&parts.method, parts.uri.path()).map_err(|e| vec![e])?;
+    route::check_account(account_id, config.pinned_account.as_deref())?;
+    let account_id = account_id.to_owned();
     let declared = parts
         .headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > max_body) {
-        let error = crate::schema::catalogue_error("body_too_large", &[]);
-        return Err(Refusal { errors: vec![error], body_unread: true });
+    if declared.is_some_and(|length| length > config.limits.max_body()) {
+        return Err(vec![crate::schema::catalogue_error("body_too_large", &[])]);
     }
-    let content_type = parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let boundary = match multipart::boundary(content_type) {
-        Ok(boundary) => boundary,
-        Err(error) => {
-            let body_unread = !drain(body, max_body).await;
-            return Err(Refusal { errors: vec![error], body_unread });
-        }
-    };
+    let content_type = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let boundary = multipart::boundary(content_type).map_err(|e| vec![e])?;
     let stream = BodyStream::new(body)
         .try_filter_map(|frame| futures_util::future::ready(Ok(frame.into_data().ok())));
-    // Whatever the form says, an answer decided before the end of the body closes the
-    // connection: hyper cannot reuse it with bytes of this request still unread.
     let form = multipart::read_form(boundary, stream, &config.limits)
         .await
-        .map_err(|error| Refusal { errors: vec![error], body_unread: true })?;
-    let mut checked = upload::check(form).map_err(|errors| Refusal { errors, body_unread: true })?;
+        .map_err(|e| vec![e])?;
+    let mut checked = upload::check(form)?;
     let mut fetched = None;
     if let Some(url) = &checked.url {
-        let bytes = shared.fetcher.fetch(url, config.limits.max_file).await?;
+        let bytes = shared
+            .fetcher
+            .fetch(url, config.limits.max_file)
+            .await
+            .map_err(|mut e| {
+                e.pointer = Some("/url".to_owned());
+                vec![e]
+            })?;
         let filename = fetch::filename(url);
         let info = upload::check_fetched(&bytes, filename.as_deref())?;
         fetched = Some((bytes, filename));
@@ -626,9 +642,11 @@ async fn upload(
     let id = checked.id.clone().unwrap_or_else(generated_id);
     let (file, filename, content_type) = match (fetched, &checked.file) {
         (Some((bytes, filename)), _) => (Some(bytes), filename, None),
-        (None, Some(part)) => {
-            (Some(part.bytes.clone()), part.filename.clone(), part.content_type.clone())
-        }
+        (None, Some(part)) => (
+            Some(part.bytes.clone()),
+            part.filename.clone(),
+            part.content_type.clone(),
+        ),
         (None, None) => (None, None, None),
     };
     let result = result(config, &id, filename.as_deref(), &checked);
@@ -637,7 +655,7 @@ async fn upload(
         if store.contains_key(&id) {
             let mut error = crate::schema::catalogue_error("duplicate_id", &[]);
             error.pointer = Some("/id".to_owned());
-            return Err(error.into());
+            return Err(vec![error]);
         }
         store.insert(id.clone(), result.clone());
     }
@@ -660,25 +678,18 @@ async fn upload(
     })
 }
 
-/// Reads and drops the rest of a body, up to `limit` bytes and [`DRAIN_TIMEOUT`]; whether it
-/// reached the end.
-async fn drain(body: Incoming, limit: u64) -> bool {
-    let mut body = body;
+/// Reads and drops the rest of a body, up to [`DRAIN_LIMIT`] bytes and while the client keeps
+/// sending; then drops it, which closes the connection if the body did not end.
+async fn drain(mut body: Incoming) {
     let mut read = 0u64;
-    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
-        while let Some(frame) = body.frame().await {
-            let Ok(frame) = frame else { return false };
-            if let Ok(data) = frame.into_data() {
-                read += data.len() as u64;
-                if read > limit {
-                    return false;
-                }
+    while read <= DRAIN_LIMIT {
+        match tokio::time::timeout(DRAIN_IDLE, body.frame()).await {
+            Ok(Some(Ok(frame))) => {
+                read += frame.data_ref().map_or(0, |data| data.len() as u64);
             }
+            _ => return,
         }
-        true
-    })
-    .await;
-    drained.unwrap_or(false)
+    }
 }
 
 /// A generated image id shaped like the real ones: a UUID whose last byte is zero
@@ -711,9 +722,17 @@ fn result(config: &Config, id: &str, filename: Option<&str>, checked: &Checked) 
     let variants: Vec<String> = config
         .variants
         .iter()
-        .map(|variant| format!("https://imagedelivery.net/{}/{escaped}/{variant}", config.account_hash))
+        .map(|variant| {
+            format!(
+                "https://imagedelivery.net/{}/{escaped}/{variant}",
+                config.account_hash
+            )
+        })
         .collect();
-    json!({
+    // The official description types filename as a string: when there is none to echo (a file
+    // part without a filename, a url without a last path segment), the key is left out (assumed;
+    // what the real API sends then is not known).
+    let mut result = json!({
         "id": id,
         "filename": filename,
         "creator": checked.creator,
@@ -721,7 +740,13 @@ fn result(config: &Config, id: &str, filename: Option<&str>, checked: &Checked) 
         "uploaded": envelope::timestamp(time::OffsetDateTime::now_utc()),
         "requireSignedURLs": checked.require_signed_urls,
         "variants": variants,
-    })
+    });
+    if filename.is_none() {
+        if let Some(result) = result.as_object_mut() {
+            result.remove("filename");
+        }
+    }
+    result
 }
 
 #[cfg(test)]
@@ -740,7 +765,9 @@ mod tests {
     fn account_hashes_are_22_base64url_characters_and_stable() {
         let hash = account_hash(DEFAULT_ACCOUNT_ID);
         assert_eq!(hash.len(), 22);
-        assert!(hash.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(hash
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         assert_eq!(hash, account_hash(DEFAULT_ACCOUNT_ID));
         assert_ne!(hash, account_hash("123e105f4ecef8ad9ca31a8372d0c353"));
     }

@@ -44,7 +44,11 @@ pub(crate) fn check(form: Form) -> Result<Checked, Vec<ApiError>> {
     Ok(Checked {
         id: text("id"),
         creator: text("creator"),
-        meta: instance.get("metadata").and_then(Value::as_object).cloned().unwrap_or_default(),
+        meta: instance
+            .get("metadata")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default(),
         require_signed_urls: instance.get("requireSignedURLs") == Some(&Value::Bool(true)),
         url: text("url"),
         file: form.file,
@@ -55,7 +59,10 @@ pub(crate) fn check(form: Form) -> Result<Checked, Vec<ApiError>> {
 
 /// Validates bytes fetched for a `url` upload by the same image rules as a `file` part; the
 /// errors point at `/url`.
-pub(crate) fn check_fetched(bytes: &[u8], filename: Option<&str>) -> Result<ImageInfo, Vec<ApiError>> {
+pub(crate) fn check_fetched(
+    bytes: &[u8],
+    filename: Option<&str>,
+) -> Result<ImageInfo, Vec<ApiError>> {
     let info = image::probe(bytes);
     let file = file_instance(filename, None, bytes.len() as u64, &info);
     let mut errors = schema::validate(&Value::Object(Map::from_iter([("file".to_owned(), file)])));
@@ -73,8 +80,12 @@ pub(crate) fn instance(form: &Form, image: Option<&ImageInfo>) -> Result<Value, 
     let mut instance = Map::new();
     if let (Some(file), Some(info)) = (&form.file, image) {
         let size = file.bytes.len() as u64;
-        let value =
-            file_instance(file.filename.as_deref(), file.content_type.as_deref(), size, info);
+        let value = file_instance(
+            file.filename.as_deref(),
+            file.content_type.as_deref(),
+            size,
+            info,
+        );
         instance.insert("file".to_owned(), value);
     }
     let mut metadata: Option<Value> = None;
@@ -130,10 +141,19 @@ fn file_instance(
     info: &ImageInfo,
 ) -> Value {
     let mut file = Map::new();
-    file.insert("filename".to_owned(), filename.map_or(Value::Null, Value::from));
-    file.insert("content_type".to_owned(), content_type.map_or(Value::Null, Value::from));
+    file.insert(
+        "filename".to_owned(),
+        filename.map_or(Value::Null, Value::from),
+    );
+    file.insert(
+        "content_type".to_owned(),
+        content_type.map_or(Value::Null, Value::from),
+    );
     file.insert("size".to_owned(), size.into());
-    file.insert("format".to_owned(), info.format.map_or(Value::Null, Value::from));
+    file.insert(
+        "format".to_owned(),
+        info.format.map_or(Value::Null, Value::from),
+    );
     if let (Some(width), Some(height)) = (info.width, info.height) {
         file.insert("width".to_owned(), width.into());
         file.insert("height".to_owned(), height.into());
@@ -145,7 +165,10 @@ fn file_instance(
 fn duplicate(name: &str) -> ApiError {
     schema::catalogue_error(
         "malformed_multipart",
-        &[("detail", &format!("the part {name:?} appears more than once"))],
+        &[(
+            "detail",
+            &format!("the part {name:?} appears more than once"),
+        )],
     )
 }
 
@@ -162,7 +185,10 @@ fn metadata_path(name: &str) -> Result<Option<Vec<Step>>, ApiError> {
     let bad = || {
         schema::catalogue_error(
             "malformed_multipart",
-            &[("detail", &format!("the part name {name:?} is not a metadata key"))],
+            &[(
+                "detail",
+                &format!("the part name {name:?} is not a metadata key"),
+            )],
         )
     };
     let path = if let Some(rest) = name.strip_prefix("metadata[") {
@@ -171,7 +197,11 @@ fn metadata_path(name: &str) -> Result<Option<Vec<Step>>, ApiError> {
         loop {
             let close = rest.find(']').ok_or_else(bad)?;
             let key = &rest[..close];
-            steps.push(if key.is_empty() { Step::Push } else { Step::Key(key.to_owned()) });
+            steps.push(if key.is_empty() {
+                Step::Push
+            } else {
+                Step::Key(key.to_owned())
+            });
             rest = &rest[close + 1..];
             if rest.is_empty() {
                 break;
@@ -180,7 +210,9 @@ fn metadata_path(name: &str) -> Result<Option<Vec<Step>>, ApiError> {
         }
         steps
     } else if let Some(rest) = name.strip_prefix("metadata.") {
-        rest.split('.').map(|key| Step::Key(key.to_owned())).collect()
+        rest.split('.')
+            .map(|key| Step::Key(key.to_owned()))
+            .collect()
     } else {
         return Ok(None);
     };
@@ -202,7 +234,9 @@ fn metadata_path(name: &str) -> Result<Option<Vec<Step>>, ApiError> {
 /// Inserts `text` at `path`. A key sent twice becomes an array of its values (how the Python SDK
 /// repeats array items); a later part replaces an earlier one of another shape.
 fn insert_path(map: &mut Map<String, Value>, path: &[Step], text: &str) {
-    let Some((Step::Key(key), rest)) = path.split_first() else { return };
+    let Some((Step::Key(key), rest)) = path.split_first() else {
+        return;
+    };
     match rest.first() {
         None => match map.get_mut(key) {
             Some(Value::Array(items)) => items.push(Value::from(text)),
@@ -215,7 +249,9 @@ fn insert_path(map: &mut Map<String, Value>, path: &[Step], text: &str) {
             }
         },
         Some(Step::Push) => {
-            let entry = map.entry(key.clone()).or_insert_with(|| Value::Array(Vec::new()));
+            let entry = map
+                .entry(key.clone())
+                .or_insert_with(|| Value::Array(Vec::new()));
             if !entry.is_array() {
                 *entry = Value::Array(Vec::new());
             }
@@ -224,7 +260,9 @@ fn insert_path(map: &mut Map<String, Value>, path: &[Step], text: &str) {
             }
         }
         Some(Step::Key(_)) => {
-            let entry = map.entry(key.clone()).or_insert_with(|| Value::Object(Map::new()));
+            let entry = map
+                .entry(key.clone())
+                .or_insert_with(|| Value::Object(Map::new()));
             if !entry.is_object() {
                 *entry = Value::Object(Map::new());
             }
@@ -243,7 +281,10 @@ mod tests {
     fn meta(parts: &[(&str, &str)]) -> Value {
         let form = Form {
             file: None,
-            texts: parts.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect(),
+            texts: parts
+                .iter()
+                .map(|(n, t)| (n.to_string(), t.to_string()))
+                .collect(),
         };
         instance(&form, None).unwrap()["metadata"].clone()
     }
@@ -260,8 +301,14 @@ mod tests {
 
     #[test]
     fn arrays_from_both_sdks() {
-        assert_eq!(meta(&[("metadata[t][]", "a"), ("metadata[t][]", "b")]), json!({"t": ["a", "b"]}));
-        assert_eq!(meta(&[("metadata.t", "a"), ("metadata.t", "b")]), json!({"t": ["a", "b"]}));
+        assert_eq!(
+            meta(&[("metadata[t][]", "a"), ("metadata[t][]", "b")]),
+            json!({"t": ["a", "b"]})
+        );
+        assert_eq!(
+            meta(&[("metadata.t", "a"), ("metadata.t", "b")]),
+            json!({"t": ["a", "b"]})
+        );
     }
 
     #[test]
@@ -279,7 +326,10 @@ mod tests {
         assert_eq!(instance(&form, None).unwrap_err().code, 5400);
         let form = Form {
             file: None,
-            texts: vec![("metadata".into(), "{}".into()), ("metadata".into(), "{}".into())],
+            texts: vec![
+                ("metadata".into(), "{}".into()),
+                ("metadata".into(), "{}".into()),
+            ],
         };
         assert_eq!(instance(&form, None).unwrap_err().code, 5400);
     }
@@ -300,6 +350,9 @@ mod tests {
             file: None,
             texts: vec![("requireSignedURLs".into(), "true".into())],
         };
-        assert_eq!(instance(&form, None).unwrap()["requireSignedURLs"], json!(true));
+        assert_eq!(
+            instance(&form, None).unwrap()["requireSignedURLs"],
+            json!(true)
+        );
     }
 }

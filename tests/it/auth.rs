@@ -213,3 +213,25 @@ async fn credentials_are_checked_before_the_body_is_read() {
     assert_error(&body, 10000, "Authentication error", None);
     assert_last_refused(&mock, 403, "authentication");
 }
+
+#[tokio::test]
+async fn a_malformed_authorization_is_an_authentication_error() {
+    // Arrange: credentials are present, but not a bearer token.
+    let mock = MockImages::start().await;
+
+    for authorization in ["Basic dXNlcjpwYXNz", "Bearer ", "Bearer"] {
+        // Act
+        let (status, body) = post(
+            client()
+                .post(mock.upload_url())
+                .header("Authorization", authorization)
+                .multipart(png_form()),
+        )
+        .await;
+
+        // Assert
+        assert_eq!(status, 403, "{authorization:?}: {body}");
+        assert_error(&body, 10000, "Authentication error", None);
+        assert_last_refused(&mock, 403, "authentication");
+    }
+}

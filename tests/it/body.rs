@@ -381,6 +381,26 @@ async fn a_streamed_file_over_10_mib_is_7011_and_the_answer_arrives() {
 }
 
 #[tokio::test]
+async fn a_streamed_file_of_40_mib_still_gets_its_answer() {
+    // Arrange: far more than socket buffers hold once the mock stops reading at 10 MiB.
+    let mock = MockImages::start().await;
+    let mut chunks = vec![Bytes::from(png(2, 2))];
+    chunks.extend(std::iter::repeat_n(Bytes::from(vec![7u8; 256 * 1024]), 160));
+    let part = Part::stream(streamed(chunks))
+        .file_name("huge.png")
+        .mime_str("image/png")
+        .unwrap();
+
+    // Act
+    let (status, body) = send(&mock, Form::new().part("file", part)).await;
+
+    // Assert
+    assert_eq!(status, 413, "{body}");
+    assert_error(&body, 7011, TOO_LARGE, Some("/file"));
+    assert_last_refused(&mock, 413, "file_too_large");
+}
+
+#[tokio::test]
 async fn a_reqwest_stream_part_over_10_mib_is_7011() {
     // Arrange: what a reqwest user streaming a file writes.
     let mock = MockImages::start().await;
@@ -422,4 +442,97 @@ async fn a_streamed_upload_within_the_limit_is_accepted() {
         Some(png(3, 2).len() + MIB)
     );
     assert_eq!(upload.dimensions, Some((3, 2)));
+}
+
+#[tokio::test]
+async fn a_large_raw_body_still_gets_its_5415() {
+    // Arrange: a 5 MiB image sent as the raw body, the classic mistake.
+    let mock = MockImages::start().await;
+
+    // Act
+    let (status, body) = send_raw(&mock, "image/png", png_of_size(5 * MIB)).await;
+
+    // Assert
+    assert_eq!(status, 415, "{body}");
+    assert_error(&body, 5415, NOT_MULTIPART, None);
+    assert_last_refused(&mock, 415, "not_multipart");
+}
+
+#[tokio::test]
+async fn a_large_upload_without_credentials_still_gets_its_9106() {
+    // Arrange: a 12 MiB file and no credentials.
+    let mock = MockImages::start().await;
+    let form = Form::new().part(
+        "file",
+        file_part(png_of_size(12 * MIB), "big.png", "image/png"),
+    );
+
+    // Act
+    let (status, body) = post(client().post(mock.upload_url()).multipart(form)).await;
+
+    // Assert
+    assert_eq!(status, 400, "{body}");
+    assert_error(
+        &body,
+        9106,
+        "Missing X-Auth-Key, X-Auth-Email or Authorization headers",
+        None,
+    );
+    assert_last_refused(&mock, 400, "missing_auth");
+}
+
+#[tokio::test]
+async fn a_curl_style_expect_100_continue_upload() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    // Arrange: curl sends `Expect: 100-continue` for bodies over 1 KiB and waits for the
+    // interim answer before sending the body.
+    let mock = MockImages::start().await;
+    let (content_type, body) = RawForm::new("------------------------curl0123456789")
+        .file(
+            "file",
+            Some("cat.png"),
+            Some("image/png"),
+            &png_of_size(4096),
+        )
+        .finish();
+    let head = format!(
+        "POST /client/v4/accounts/{}/images/v1 HTTP/1.1\r\nHost: {}\r\nUser-Agent: curl/8.5.0\r\n\
+         Accept: */*\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: {}\r\n\
+         Content-Type: {content_type}\r\nExpect: 100-continue\r\n\r\n",
+        mock.account_id(),
+        mock.address(),
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(mock.address())
+        .await
+        .unwrap();
+
+    // Act
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut interim = vec![0u8; 25];
+    stream.read_exact(&mut interim).await.unwrap();
+    stream.write_all(&body).await.unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&answer).contains("\"success\"") {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert_ne!(
+            n,
+            0,
+            "the connection closed: {}",
+            String::from_utf8_lossy(&answer)
+        );
+        answer.extend_from_slice(&buf[..n]);
+    }
+
+    // Assert
+    assert_eq!(
+        String::from_utf8_lossy(&interim),
+        "HTTP/1.1 100 Continue\r\n\r\n"
+    );
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert_eq!(mock.uploads().len(), 1);
+    assert_eq!(mock.uploads()[0].header("user-agent"), Some("curl/8.5.0"));
 }

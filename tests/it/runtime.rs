@@ -144,3 +144,10 @@ fn works_from_a_runtime_built_by_hand() {
     // Assert
     assert_eq!(status, 200);
 }
+
+#[test]
+fn the_handle_can_be_shared_between_tasks() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<MockImages>();
+    shareable::<std::sync::Arc<MockImages>>();
+}

@@ -146,11 +146,14 @@ async fn every_field_is_echoed() {
     assert_eq!(names, ["creator", "metadata", "requireSignedURLs"]);
 }
 
+/// Width and height, as the journal gives them.
+type Dimensions = Option<(u64, u64)>;
+
 #[tokio::test]
 async fn every_image_format_is_accepted_and_detected_from_the_bytes() {
     // Arrange
     let mock = MockImages::start().await;
-    let cases: [(&str, Vec<u8>, Option<(u64, u64)>); 5] = [
+    let cases: [(&str, Vec<u8>, Dimensions); 5] = [
         ("png", png(640, 480), Some((640, 480))),
         ("gif", gif(7, 3), Some((7, 3))),
         ("jpeg", jpeg(300, 200), Some((300, 200))),
@@ -388,4 +391,45 @@ async fn accessors_describe_the_running_mock() {
             mock.account_id()
         )
     );
+}
+
+#[tokio::test]
+async fn ids_are_percent_encoded_in_delivery_urls() {
+    // Arrange: FACTS.md: a `%` in an id is written `%25` in delivery URLs.
+    let mock = MockImages::start().await;
+
+    // Act
+    let (status, body) = send(&mock, png_form().text("id", "summer 2024/100%/a.png")).await;
+
+    // Assert
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["id"], "summer 2024/100%/a.png");
+    assert_eq!(
+        body["result"]["variants"][0],
+        format!(
+            "https://imagedelivery.net/{}/summer%202024/100%25/a.png/public",
+            mock.account_hash()
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_refused_upload_does_not_take_its_custom_id() {
+    // Arrange
+    let mock = MockImages::start().await;
+    let (status, _) = send(
+        &mock,
+        png_form()
+            .text("id", "cat.png")
+            .text("creator", "c".repeat(1025)),
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // Act
+    let (status, body) = send(&mock, png_form().text("id", "cat.png")).await;
+
+    // Assert
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(mock.uploads().len(), 1);
 }

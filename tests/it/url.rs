@@ -276,3 +276,35 @@ async fn a_url_upload_with_a_custom_id() {
     assert_eq!(body["result"]["filename"], "logo.svg");
     assert_eq!(mock.uploads()[0].format.as_deref(), Some("svg"));
 }
+
+#[tokio::test]
+async fn a_url_without_a_file_name_is_accepted_with_a_conforming_answer() {
+    // Arrange: nothing after the host to take a file name from.
+    let mock = MockImages::start().await;
+    mock.serve_url("https://example.com/", PNG_1X1);
+
+    // Act: `send` checks the answer against the official description (filename: a string).
+    let (status, body) = send(&mock, url_form("https://example.com/")).await;
+
+    // Assert
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(mock.uploads()[0].filename, None);
+}
+
+#[tokio::test]
+async fn allow_network_lets_the_mock_try_other_hosts() {
+    // Arrange: 192.0.2.1 is TEST-NET-1, never routed; a tiny timeout bounds the attempt.
+    let mock = MockImages::builder()
+        .allow_network(true)
+        .fetch_timeout(Duration::from_millis(50))
+        .start()
+        .await;
+
+    // Act
+    let (status, body) = send(&mock, url_form("http://192.0.2.1/a.png")).await;
+
+    // Assert: refused because the fetch failed, not because the mock is hermetic.
+    assert_fetch_failed(status, &body, "");
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(!message.contains("hermetic"), "{message}");
+}
