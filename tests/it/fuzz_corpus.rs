@@ -1,0 +1,100 @@
+//! The fuzz target's inputs, replayed in the normal suite: the committed seed corpus (and any
+//! crash reproducer added to it), and arbitrary bytes from proptest, through the same
+//! `fuzz/fuzz_targets/input.rs` the fuzzer runs, and through a real server.
+
+use proptest::prelude::*;
+
+#[path = "../../fuzz/fuzz_targets/input.rs"]
+mod input;
+
+/// The number of cases: `default`, or `CF_IMAGES_MOCK_PROPTEST_CASES` when set.
+fn cases(default: u32) -> u32 {
+    std::env::var("CF_IMAGES_MOCK_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn corpus() -> Vec<(String, Vec<u8>)> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus/upload");
+    let mut inputs: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot read the seed corpus {dir}: {e}"))
+        .map(|entry| {
+            let path = entry.expect("a corpus entry").path();
+            let bytes = std::fs::read(&path).expect("a corpus file");
+            (path.display().to_string(), bytes)
+        })
+        .collect();
+    inputs.sort();
+    inputs
+}
+
+#[test]
+fn the_seed_corpus_replays_without_a_panic() {
+    let inputs = corpus();
+    assert!(inputs.len() >= 7, "the seed corpus has only {} inputs", inputs.len());
+    for (name, bytes) in inputs {
+        let outcome = std::panic::catch_unwind(|| input::run(&bytes));
+        assert!(outcome.is_ok(), "{name} panics");
+    }
+}
+
+#[test]
+fn the_seed_uploads_are_valid_ones() {
+    // The seeds are meant to start the fuzzer from accepted uploads: check that they still are.
+    use cloudflare_images_mock::conformance::check_upload;
+    for (name, bytes) in corpus() {
+        if name.ends_with("json-body") || bytes.first() != Some(&0) {
+            continue;
+        }
+        let split = bytes.iter().position(|&b| b == b'\n').unwrap();
+        let content_type = std::str::from_utf8(&bytes[1..split]).unwrap();
+        if let Err(errors) = check_upload(content_type, &bytes[split + 1..]) {
+            panic!("{name} is refused: {errors:?}");
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases(1000)))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic_the_pipeline(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        input::run(&data);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arbitrary_bodies_get_an_envelope_from_a_real_server() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+
+    let mock = cloudflare_images_mock::MockImages::start().await;
+    let client = reqwest::Client::new();
+    let mut runner = TestRunner::deterministic();
+    let strategy = (
+        prop_oneof![
+            Just("multipart/form-data; boundary=B".to_owned()),
+            "[ -~]{0,60}",
+        ],
+        proptest::collection::vec(any::<u8>(), 0..1024),
+    );
+    let cases = cases(200);
+    for _ in 0..cases {
+        let (content_type, body) = strategy.new_tree(&mut runner).unwrap().current();
+        let response = client
+            .post(mock.upload_url())
+            .bearer_auth("t")
+            .header("content-type", content_type.clone())
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("no answer to {content_type:?} {body:?}: {e}"));
+        let status = response.status().as_u16();
+        let text = response.bytes().await.unwrap();
+        assert!((400..500).contains(&status), "{status} for {content_type:?} {body:?}");
+        cloudflare_images_mock::conformance::check_response(status, &text)
+            .unwrap_or_else(|e| panic!("{e:?}"));
+    }
+    assert_eq!(mock.requests().len(), cases as usize, "every request is in the journal");
+}
