@@ -7,9 +7,9 @@
 //! their own limit.
 
 use bytes::{Bytes, BytesMut};
-use futures_util::Stream;
-#[cfg(test)]
-use futures_util::StreamExt;
+use std::time::Duration;
+
+use futures_util::{Stream, StreamExt};
 
 use crate::error::ApiError;
 use crate::schema;
@@ -130,6 +130,40 @@ where
     Ok(form)
 }
 
+/// The body stalled for longer than the mock waits between two chunks.
+#[derive(Debug)]
+pub(crate) struct Stalled(Duration);
+
+impl std::fmt::Display for Stalled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the body stalled for {:?}", self.0)
+    }
+}
+
+impl std::error::Error for Stalled {}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// `body`, failing with [`Stalled`] when no chunk arrives for `idle`: a client that stops
+/// sending half-way must not hold its upload open for ever.
+pub(crate) fn idle_timeout<S, E>(
+    body: S,
+    idle: Duration,
+) -> impl Stream<Item = Result<Bytes, BoxError>> + Send
+where
+    S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
+    E: Into<BoxError>,
+{
+    futures_util::stream::unfold(Some(body), move |body| async move {
+        let mut body = body?;
+        match tokio::time::timeout(idle, body.next()).await {
+            Ok(Some(item)) => Some((item.map_err(Into::into), Some(body))),
+            Ok(None) => None,
+            Err(_) => Some((Err(Box::new(Stalled(idle)) as BoxError), None)),
+        }
+    })
+}
+
 fn malformed(detail: &str) -> ApiError {
     schema::catalogue_error("malformed_multipart", &[("detail", detail)])
 }
@@ -146,6 +180,10 @@ fn refusal(error: multer::Error) -> ApiError {
                 e.pointer = Some(format!("/{name}"));
             }
             e
+        }
+        multer::Error::StreamReadFailed(cause) if cause.is::<Stalled>() => {
+            let seconds = cause.to_string();
+            schema::catalogue_error("body_stalled", &[("detail", &seconds)])
         }
         other => malformed(&lowercase_first(&other.to_string())),
     }

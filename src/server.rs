@@ -98,6 +98,8 @@ pub struct MockImagesBuilder {
     variants: Vec<String>,
     allow_network: bool,
     fetch_timeout: Duration,
+    header_timeout: Duration,
+    body_timeout: Duration,
 }
 
 /// What the connections of one mock share.
@@ -119,6 +121,8 @@ struct Config {
     account_hash: String,
     variants: Vec<String>,
     limits: Limits,
+    header_timeout: Duration,
+    body_timeout: Duration,
 }
 
 impl MockImages {
@@ -143,6 +147,8 @@ impl MockImages {
             variants: vec!["public".to_owned()],
             allow_network: false,
             fetch_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(30),
         }
     }
 
@@ -346,6 +352,21 @@ impl MockImagesBuilder {
         self
     }
 
+    /// How long a client may take to send the request line and headers (30 s by default); a
+    /// connection that says nothing for that long is closed, so stuck clients cost nothing.
+    pub fn header_timeout(mut self, timeout: Duration) -> Self {
+        self.header_timeout = timeout;
+        self
+    }
+
+    /// How long the body of an upload may stall between two chunks (30 s by default); past it
+    /// the upload is refused with a `408` envelope (assumed: Cloudflare's own answer to a stalled
+    /// body is not documented).
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
+        self
+    }
+
     /// Starts the mock.
     ///
     /// # Panics
@@ -407,6 +428,8 @@ impl MockImagesBuilder {
                     .unwrap_or_else(|| account_hash(&account_id)),
                 variants: self.variants,
                 limits: Limits::standard(),
+                header_timeout: self.header_timeout,
+                body_timeout: self.body_timeout,
             },
             journal: Journal::new(),
             store: Mutex::new(std::collections::HashMap::new()),
@@ -472,13 +495,14 @@ async fn serve(listener: StdListener, shared: Arc<Shared>, mut stop: oneshot::Re
 }
 
 async fn connection(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
+    let header_timeout = shared.config.header_timeout;
     let service = hyper::service::service_fn(move |request| {
         let shared = Arc::clone(&shared);
         async move { Ok::<_, Infallible>(answer_guarded(shared, request).await) }
     });
     let _ = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30))
+        .header_read_timeout(header_timeout)
         .serve_connection(TokioIo::new(stream), service)
         .await;
 }
@@ -620,6 +644,7 @@ async fn upload(
     let boundary = multipart::boundary(content_type).map_err(|e| vec![e])?;
     let stream = BodyStream::new(body)
         .try_filter_map(|frame| futures_util::future::ready(Ok(frame.into_data().ok())));
+    let stream = multipart::idle_timeout(stream, config.body_timeout);
     let form = multipart::read_form(boundary, stream, &config.limits)
         .await
         .map_err(|e| vec![e])?;

@@ -1,0 +1,128 @@
+//! Slow, stuck and hostile clients: each gets an envelope or a clean close, and none slows the
+//! others down.
+
+use std::time::Duration;
+
+use cloudflare_images_mock::MockImages;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::helpers::*;
+
+/// Reads everything the mock sends until it closes the connection.
+async fn read_to_close(stream: &mut TcpStream) -> String {
+    let mut answer = Vec::new();
+    stream
+        .read_to_end(&mut answer)
+        .await
+        .expect("the mock closes cleanly");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_gets_a_408_envelope() {
+    // Arrange
+    let mock = MockImages::builder()
+        .body_timeout(Duration::from_millis(200))
+        .start()
+        .await;
+    let mut stream = TcpStream::connect(mock.address()).await.unwrap();
+    let path = format!("/accounts/{}/images/v1", mock.account_id());
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer t\r\n\
+         content-type: multipart/form-data; boundary=B\r\ncontent-length: 1000\r\n\r\n\
+         --B\r\nContent-Disposition: form-data; name=\"creator\"\r\n\r\nhal"
+    );
+
+    // Act: send a third of the body, then nothing.
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = stream.read(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+
+    // Assert
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains(r#""code":5400"#), "{answer}");
+    assert!(
+        answer.contains("Request timeout: the body stalled for 200ms"),
+        "{answer}"
+    );
+    assert_last_refused(&mock, 408, "body_stalled");
+}
+
+#[tokio::test]
+async fn a_connection_that_says_nothing_is_closed_after_the_header_timeout() {
+    let mock = MockImages::builder()
+        .header_timeout(Duration::from_millis(200))
+        .start()
+        .await;
+    let mut stream = TcpStream::connect(mock.address()).await.unwrap();
+
+    let answer = read_to_close(&mut stream).await;
+
+    // hyper closes a connection whose head never comes; nothing reached the journal as a request.
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+    assert!(mock.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_stuck_connections_do_not_delay_a_valid_upload() {
+    // Arrange: 25 clients that connect and say nothing, 25 that send half a body and stall.
+    let mock = MockImages::start().await;
+    let path = format!("/accounts/{}/images/v1", mock.account_id());
+    let mut stuck = Vec::new();
+    for i in 0..50 {
+        let mut stream = TcpStream::connect(mock.address()).await.unwrap();
+        if i % 2 == 1 {
+            let head = format!(
+                "POST {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer t\r\n\
+                 content-type: multipart/form-data; boundary=B\r\ncontent-length: 100000\r\n\r\n--B\r\n"
+            );
+            stream.write_all(head.as_bytes()).await.unwrap();
+        }
+        stuck.push(stream);
+    }
+
+    // Act
+    let (status, body) = send(&mock, png_form()).await;
+
+    // Assert: the upload went through while all fifty still hang.
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(mock.uploads().len(), 1);
+    assert_eq!(stuck.len(), 50);
+}
+
+#[tokio::test]
+async fn a_client_that_hangs_up_mid_body_is_journalled() {
+    // Arrange
+    let mock = MockImages::start().await;
+    let path = format!("/accounts/{}/images/v1", mock.account_id());
+    let mut stream = TcpStream::connect(mock.address()).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer t\r\n\
+         content-type: multipart/form-data; boundary=B\r\ncontent-length: 5000\r\n\r\n\
+         --B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\n"
+    );
+
+    // Act: half a body, then the write side closes.
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&[0u8; 100]).await.unwrap();
+    stream.shutdown().await.unwrap();
+    let _ = read_to_close(&mut stream).await;
+
+    // Assert: the refusal is in the journal, with its reason.
+    let mut requests = mock.requests();
+    for _ in 0..100 {
+        if !requests.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        requests = mock.requests();
+    }
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].errors[0].rule, "malformed_multipart");
+    assert_eq!(requests[0].status, 400);
+}
