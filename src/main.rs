@@ -90,8 +90,16 @@ async fn serve(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Listen for signals before saying we are up: a supervisor may stop us right after the line.
+    let stop = match stop_signals() {
+        Ok(stop) => stop,
+        Err(e) => {
+            eprintln!("cloudflare-images-mock: cannot wait for a signal: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     println!("listening on {}", mock.base_url());
-    match stopped().await {
+    match stop.await {
         Ok(signal) => {
             tracing::info!("{signal}: stopping");
             drop(mock);
@@ -104,18 +112,25 @@ async fn serve(args: Args) -> ExitCode {
     }
 }
 
-/// Waits for Ctrl-C, or SIGTERM where there is one.
-async fn stopped() -> std::io::Result<&'static str> {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+/// A future that ends on Ctrl-C, or SIGTERM where there is one; on Unix the handlers are
+/// installed before it is returned.
+#[cfg(unix)]
+fn stop_signals(
+) -> std::io::Result<impl std::future::Future<Output = std::io::Result<&'static str>>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    Ok(async move {
         tokio::select! {
-            result = tokio::signal::ctrl_c() => result.map(|()| "interrupted"),
+            _ = interrupt.recv() => Ok("interrupted"),
             _ = term.recv() => Ok("terminated"),
         }
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await.map(|()| "interrupted")
-    }
+    })
+}
+
+/// A future that ends on Ctrl-C.
+#[cfg(not(unix))]
+fn stop_signals(
+) -> std::io::Result<impl std::future::Future<Output = std::io::Result<&'static str>>> {
+    Ok(async { tokio::signal::ctrl_c().await.map(|()| "interrupted") })
 }

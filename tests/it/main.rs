@@ -4,8 +4,11 @@
 mod auth;
 mod body;
 mod concurrency;
+mod fuzz_corpus;
 mod helpers;
+mod hostile;
 mod journal;
+mod load;
 mod metadata;
 mod routes;
 mod rules;

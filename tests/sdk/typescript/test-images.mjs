@@ -1,0 +1,388 @@
+// The official Cloudflare TypeScript SDK (cloudflare 7.3.0) against the standalone mock.
+//
+// Calls `client.images.v1.create(...)` as a user would and checks the `Image` it returns, or the
+// SDK's own `APIError` subclass (status and Cloudflare error code) for refusals. Plain Node ESM:
+// `node test-images.mjs` after `npm ci`.
+//
+// Environment (`tests/sdk/run` sets all of it):
+// - CF_IMAGES_MOCK_URL: base URL of an instance started with `--token $CF_IMAGES_MOCK_TOKEN`
+//   (default http://127.0.0.1:4010/client/v4).
+// - CF_IMAGES_MOCK_TOKEN: the token that instance requires.
+// - CF_IMAGES_MOCK_KEY_URL: base URL of an instance started with
+//   `--email $CF_IMAGES_MOCK_EMAIL --key $CF_IMAGES_MOCK_KEY` (the key cases fail without it).
+// - CF_IMAGES_MOCK_ACCOUNT_ID, CF_IMAGES_MOCK_ACCOUNT_HASH, CF_IMAGES_MOCK_VARIANTS: what both
+//   instances were started with (--account-id, --account-hash, --variants).
+//
+// Prints `PASS name` or `FAIL name: detail` per case, then `N passed, M failed`; exits 1 on any
+// failure.
+
+import http from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { isDeepStrictEqual, inspect } from 'node:util';
+
+// The SDK reads these when an option is left out; a developer's own credentials must not leak into
+// the cases.
+for (const name of [
+  'CLOUDFLARE_API_TOKEN',
+  'CLOUDFLARE_API_KEY',
+  'CLOUDFLARE_EMAIL',
+  'CLOUDFLARE_API_USER_SERVICE_KEY',
+  'CLOUDFLARE_BASE_URL',
+  'CLOUDFLARE_CUSTOM_HEADERS',
+  'CLOUDFLARE_LOG',
+]) {
+  delete process.env[name];
+}
+
+const { default: Cloudflare, toFile } = await import('cloudflare');
+const { VERSION } = await import('cloudflare/version');
+
+const env = process.env;
+const URL = env.CF_IMAGES_MOCK_URL ?? 'http://127.0.0.1:4010/client/v4';
+const KEY_URL = env.CF_IMAGES_MOCK_KEY_URL;
+const TOKEN = env.CF_IMAGES_MOCK_TOKEN ?? 'mock-api-token';
+const EMAIL = env.CF_IMAGES_MOCK_EMAIL ?? 'user@example.com';
+const KEY = env.CF_IMAGES_MOCK_KEY ?? '144c9defac04969c7bfad8efaa8ea194';
+const ACCOUNT_ID = env.CF_IMAGES_MOCK_ACCOUNT_ID ?? '023e105f4ecef8ad9ca31a8372d0c353';
+const ACCOUNT_HASH = env.CF_IMAGES_MOCK_ACCOUNT_HASH; // undefined: any 22-char base64url hash
+const VARIANTS = (env.CF_IMAGES_MOCK_VARIANTS ?? 'public').split(',');
+
+// Custom ids are unique per run, so the script can run again against a live instance.
+const RUN = `${Math.floor(Date.now() / 1000)}-${randomBytes(4).toString('hex')}`;
+
+// A valid 1x1 RGBA PNG.
+const PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==',
+  'base64',
+);
+
+const GENERATED_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const HASH = /^[A-Za-z0-9_-]{22}$/;
+const MSG_DUPLICATE = 'Resource already exists. Verify the resource information and try again.';
+const MSG_PRIVATE_CUSTOM_ID =
+  'The image contains a custom ID and cannot be set to private. To make the image private, ' +
+  'delete and upload the image again using a regular ID.';
+
+class CheckFailed extends Error {}
+
+/** A client as a user makes one; no retries, so a refusal is the first answer, not the last. */
+function client(auth = { apiToken: TOKEN }, baseURL = URL) {
+  return new Cloudflare({ baseURL, maxRetries: 0, ...auth });
+}
+
+function keyClient(auth = { apiEmail: EMAIL, apiKey: KEY }) {
+  if (!KEY_URL) throw new CheckFailed('CF_IMAGES_MOCK_KEY_URL is not set (no instance requiring email/key)');
+  return client(auth, KEY_URL);
+}
+
+const cat = () => toFile(PNG, 'cat.png', { type: 'image/png' });
+const bare = () => toFile(PNG);
+
+// --- the image server for url uploads ---------------------------------------------------------
+
+/** Serves PNG at /cat.png on 127.0.0.1 (the mock fetches loopback http URLs) and counts GETs. */
+async function imageServer() {
+  const requests = [];
+  const server = http.createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    if (req.method === 'GET' && req.url === '/cat.png') {
+      res.writeHead(200, { 'content-type': 'image/png', 'content-length': PNG.length });
+      res.end(PNG);
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address();
+  return {
+    requests,
+    url: (path) => `http://127.0.0.1:${port}${path}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function withImageServer(fn) {
+  const server = await imageServer();
+  try {
+    return await fn(server);
+  } finally {
+    await server.close();
+  }
+}
+
+// --- checks -----------------------------------------------------------------------------------
+
+function eq(what, got, want) {
+  if (!isDeepStrictEqual(got, want)) {
+    throw new CheckFailed(`${what}: got ${inspect(got, { depth: 5 })}, want ${inspect(want, { depth: 5 })}`);
+  }
+}
+
+function checkImage(image, { id, filename, creator, meta = {}, signed = false }) {
+  if (id === undefined) {
+    if (!GENERATED_ID.test(image.id ?? '')) throw new CheckFailed(`id: ${inspect(image.id)} is not a generated UUID-shaped id`);
+  } else {
+    eq('id', image.id, id);
+  }
+  eq('filename', image.filename, filename);
+  // The mock answers `"creator": null` for an upload without one (the spec marks it nullable).
+  eq('creator', image.creator, creator ?? null);
+  eq('meta', image.meta, meta);
+  eq('requireSignedURLs', image.requireSignedURLs, signed);
+  const uploaded = Date.parse(image.uploaded ?? '');
+  if (Number.isNaN(uploaded) || !/(Z|[+-]\d\d:\d\d)$/.test(image.uploaded)) {
+    throw new CheckFailed(`uploaded: ${inspect(image.uploaded)} is not an ISO-8601 time with a zone`);
+  }
+  const skew = Math.abs(Date.now() - uploaded) / 1000;
+  if (skew > 300) throw new CheckFailed(`uploaded: ${image.uploaded} is ${skew.toFixed(0)}s from now`);
+  const variants = image.variants ?? [];
+  eq('number of variants', variants.length, VARIANTS.length);
+  variants.forEach((url, i) => {
+    const m = /^https:\/\/imagedelivery\.net\/([^/]+)\/(.+)\/([^/]+)$/.exec(url);
+    if (!m) throw new CheckFailed(`variant ${url} is not https://imagedelivery.net/<hash>/<id>/<v>`);
+    const [, hash, imageId, variant] = m;
+    if (ACCOUNT_HASH !== undefined) eq('variant account hash', hash, ACCOUNT_HASH);
+    else if (!HASH.test(hash)) throw new CheckFailed(`variant ${url}: hash ${hash} is not 22 base64url chars`);
+    eq('variant image id', imageId, image.id);
+    eq('variant name', variant, VARIANTS[i]);
+  });
+}
+
+async function expectError(call, status, code, ErrorClass, message) {
+  let image;
+  try {
+    image = await call();
+  } catch (e) {
+    if (!(e instanceof Cloudflare.APIError) || e.status === undefined) throw e;
+    if (!(e instanceof ErrorClass)) {
+      throw new CheckFailed(`threw ${e.constructor.name}, want ${ErrorClass.name}; body ${JSON.stringify(e.error)}`);
+    }
+    eq('status', e.status, status);
+    const codes = (e.errors ?? []).map((err) => err.code);
+    if (!codes.includes(code)) throw new CheckFailed(`error codes ${inspect(codes)}, want ${code}; body ${JSON.stringify(e.error)}`);
+    eq('body.success', e.error?.success, false);
+    eq('body.result', e.error?.result, null);
+    if (message !== undefined) eq('message', e.errors.find((err) => err.code === code).message, message);
+    return;
+  }
+  throw new CheckFailed(`accepted (id ${inspect(image?.id)}), want ${status}/${code}`);
+}
+
+// --- cases ------------------------------------------------------------------------------------
+
+const cases = [];
+const test = (name, fn) => cases.push([name, fn]);
+
+test('accepted: file bytes with a filename (bearer token)', async () => {
+  const image = await client().images.v1.create({ account_id: ACCOUNT_ID, file: await cat() });
+  checkImage(image, { filename: 'cat.png' });
+});
+
+test('accepted: file bytes without a filename', async () => {
+  const image = await client().images.v1.create({ account_id: ACCOUNT_ID, file: await bare() });
+  checkImage(image, { filename: 'unknown_file' });
+});
+
+test('accepted: nested metadata (bracket parts; numbers and booleans come back as strings)', async () => {
+  const metadata = { owner: '42', nested: { a: 'b' }, count: 7, flag: true, tags: ['x', 'y'] };
+  const image = await client().images.v1.create({ account_id: ACCOUNT_ID, file: await cat(), metadata });
+  const want = { owner: '42', nested: { a: 'b' }, count: '7', flag: 'true', tags: ['x', 'y'] };
+  checkImage(image, { filename: 'cat.png', meta: want });
+});
+
+test('accepted: metadata of exactly 1024 bytes as compact JSON', async () => {
+  const metadata = { note: 'x'.repeat(1024 - '{"note":""}'.length) };
+  eq('test setup', Buffer.byteLength(JSON.stringify(metadata)), 1024);
+  const image = await client().images.v1.create({ account_id: ACCOUNT_ID, file: await bare(), metadata });
+  checkImage(image, { filename: 'unknown_file', meta: metadata });
+});
+
+test('accepted: creator', async () => {
+  const image = await client().images.v1.create({ account_id: ACCOUNT_ID, file: await bare(), creator: 'user-1234' });
+  checkImage(image, { filename: 'unknown_file', creator: 'user-1234' });
+});
+
+test('accepted: creator of 1024 characters (2048 UTF-8 bytes)', async () => {
+  const creator = 'é'.repeat(1024);
+  const image = await client().images.v1.create({ account_id: ACCOUNT_ID, file: await bare(), creator });
+  checkImage(image, { filename: 'unknown_file', creator });
+});
+
+test('accepted: custom id with subpaths', async () => {
+  const id = `sdk/typescript/${RUN}/custom-cat`;
+  const image = await client().images.v1.create({ account_id: ACCOUNT_ID, id, file: await cat() });
+  checkImage(image, { id, filename: 'cat.png' });
+});
+
+test('accepted: requireSignedURLs true without id', async () => {
+  const image = await client().images.v1.create({
+    account_id: ACCOUNT_ID,
+    file: await bare(),
+    requireSignedURLs: true,
+  });
+  checkImage(image, { filename: 'unknown_file', signed: true });
+});
+
+test('accepted: every field at once (requireSignedURLs false)', async () => {
+  const id = `sdk/typescript/${RUN}/everything.png`;
+  const image = await client().images.v1.create({
+    account_id: ACCOUNT_ID,
+    id,
+    creator: 'someone',
+    file: await toFile(PNG, 'everything.png', { type: 'image/png' }),
+    metadata: { k: 'v' },
+    requireSignedURLs: false,
+  });
+  checkImage(image, { id, filename: 'everything.png', creator: 'someone', meta: { k: 'v' } });
+});
+
+test('accepted: url upload from a loopback image server', () =>
+  withImageServer(async (server) => {
+    const image = await client().images.v1.create({ account_id: ACCOUNT_ID, url: server.url('/cat.png') });
+    checkImage(image, { filename: 'cat.png' });
+    eq('requests the image server saw', server.requests, ['GET /cat.png']);
+  }));
+
+test('accepted: X-Auth-Email/X-Auth-Key', async () => {
+  const image = await keyClient().images.v1.create({ account_id: ACCOUNT_ID, file: await cat() });
+  checkImage(image, { filename: 'cat.png' });
+});
+
+test('accepted: raw envelope of a success', async () => {
+  const response = await client()
+    .images.v1.create({ account_id: ACCOUNT_ID, file: await bare() })
+    .asResponse();
+  eq('status', response.status, 200);
+  eq('content-type', response.headers.get('content-type')?.split(';')[0], 'application/json');
+  const body = await response.json();
+  eq('success', body.success, true);
+  eq('errors', body.errors, []);
+  eq('messages', body.messages, []);
+  checkImage(body.result, { filename: 'unknown_file' });
+});
+
+test('refused: both file and url (400, 5400)', () =>
+  withImageServer(async (server) => {
+    await expectError(
+      async () =>
+        client().images.v1.create({ account_id: ACCOUNT_ID, file: await cat(), url: server.url('/cat.png') }),
+      400,
+      5400,
+      Cloudflare.BadRequestError,
+    );
+    eq('requests the image server saw (a refused upload fetches nothing)', server.requests, []);
+  }));
+
+test('refused: neither file nor url (400, 5400)', () =>
+  expectError(
+    () => client().images.v1.create({ account_id: ACCOUNT_ID, creator: 'nobody' }),
+    400,
+    5400,
+    Cloudflare.BadRequestError,
+  ));
+
+test('refused: metadata over 1024 bytes (400, 5400)', async () => {
+  const metadata = { note: 'x'.repeat(1025 - '{"note":""}'.length) };
+  await expectError(
+    async () => client().images.v1.create({ account_id: ACCOUNT_ID, file: await bare(), metadata }),
+    400,
+    5400,
+    Cloudflare.BadRequestError,
+  );
+});
+
+test('refused: creator over 1024 characters (400, 5400)', () =>
+  expectError(
+    async () => client().images.v1.create({ account_id: ACCOUNT_ID, file: await bare(), creator: 'c'.repeat(1025) }),
+    400,
+    5400,
+    Cloudflare.BadRequestError,
+  ));
+
+test('refused: custom id with signed URLs (400, 5410)', () =>
+  expectError(
+    async () =>
+      client().images.v1.create({
+        account_id: ACCOUNT_ID,
+        id: `sdk/typescript/${RUN}/private`,
+        file: await bare(),
+        requireSignedURLs: true,
+      }),
+    400,
+    5410,
+    Cloudflare.BadRequestError,
+    MSG_PRIVATE_CUSTOM_ID,
+  ));
+
+test('refused: duplicate id (409, 5409)', async () => {
+  const id = `sdk/typescript/${RUN}/twice`;
+  const first = await client().images.v1.create({ account_id: ACCOUNT_ID, id, file: await bare() });
+  checkImage(first, { id, filename: 'unknown_file' });
+  await expectError(
+    async () => client().images.v1.create({ account_id: ACCOUNT_ID, id, file: await bare() }),
+    409,
+    5409,
+    Cloudflare.ConflictError,
+    MSG_DUPLICATE,
+  );
+});
+
+test('refused: wrong bearer token (403, 10000)', () =>
+  expectError(
+    async () => client({ apiToken: `${TOKEN}-wrong` }).images.v1.create({ account_id: ACCOUNT_ID, file: await bare() }),
+    403,
+    10000,
+    Cloudflare.PermissionDeniedError,
+    'Authentication error',
+  ));
+
+test('refused: wrong X-Auth-Key (403, 10000)', () =>
+  expectError(
+    async () =>
+      keyClient({ apiEmail: EMAIL, apiKey: '0'.repeat(37) }).images.v1.create({
+        account_id: ACCOUNT_ID,
+        file: await bare(),
+      }),
+    403,
+    10000,
+    Cloudflare.PermissionDeniedError,
+    'Authentication error',
+  ));
+
+test('refused: a bearer token where email/key are required (403, 10000)', () =>
+  expectError(
+    async () => keyClient({ apiToken: TOKEN }).images.v1.create({ account_id: ACCOUNT_ID, file: await bare() }),
+    403,
+    10000,
+    Cloudflare.PermissionDeniedError,
+  ));
+
+// --- runner -----------------------------------------------------------------------------------
+
+console.log(`typescript SDK cloudflare ${VERSION} on node ${process.version} against ${URL} (key instance ${KEY_URL})`);
+let passed = 0;
+let failed = 0;
+for (const [name, fn] of cases) {
+  try {
+    await fn();
+    passed += 1;
+    console.log(`PASS ${name}`);
+  } catch (e) {
+    failed += 1;
+    let detail;
+    if (e instanceof CheckFailed) detail = e.message;
+    else if (e instanceof Cloudflare.APIError) detail = `${e.constructor.name} (status ${e.status}): ${e.message}`;
+    else detail = `${e?.constructor?.name ?? 'error'}: ${e?.message ?? e}`;
+    console.log(`FAIL ${name}: ${detail}`);
+    if (env.CF_IMAGES_MOCK_TRACEBACK) console.error(e);
+  }
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exitCode = failed > 0 ? 1 : 0;
