@@ -112,6 +112,8 @@ struct Shared {
     fetcher: Fetcher,
     /// Set when the mock itself failed (a bug): the handle reports it instead of staying silent.
     failure: Mutex<Option<String>>,
+    /// Makes the server thread panic: how the tests of fault reporting stage a fault.
+    crash: tokio::sync::Notify,
 }
 
 #[derive(Debug)]
@@ -254,6 +256,13 @@ impl MockImages {
             );
         }
     }
+
+    /// Makes the server thread fail, as a bug in the mock would: for the tests that check that
+    /// such a fault is reported on the handle rather than hanging the test.
+    #[doc(hidden)]
+    pub fn stage_server_fault(&self) {
+        self.shared.crash.notify_one();
+    }
 }
 
 impl Drop for MockImages {
@@ -261,17 +270,12 @@ impl Drop for MockImages {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
-        let joined = self.thread.take().map(JoinHandle::join);
+        if let Some(thread) = self.thread.take() {
+            // The server thread catches its own panics (they land in `failure`).
+            let _ = thread.join();
+        }
         if std::thread::panicking() {
             return;
-        }
-        if let Some(Err(panic)) = joined {
-            let cause = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                .unwrap_or_default();
-            panic!("cloudflare-images-mock's server thread panicked: {cause}");
         }
         if let Some(failure) = self
             .shared
@@ -435,12 +439,23 @@ impl MockImagesBuilder {
             store: Mutex::new(std::collections::HashMap::new()),
             fetcher: Fetcher::new(self.allow_network, self.fetch_timeout),
             failure: Mutex::new(None),
+            crash: tokio::sync::Notify::new(),
         });
         let (shutdown, stop) = oneshot::channel();
         let server_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name(format!("cloudflare-images-mock {address}"))
-            .spawn(move || runtime.block_on(serve(listener, server_shared, stop)))
+            .spawn(move || {
+                let serving = std::panic::AssertUnwindSafe(|| {
+                    runtime.block_on(serve(listener, Arc::clone(&server_shared), stop));
+                });
+                if let Err(panic) = std::panic::catch_unwind(serving) {
+                    fail(
+                        &server_shared,
+                        format!("its server thread panicked: {}", cause(&*panic)),
+                    );
+                }
+            })
             .map_err(Error::Spawn)?;
         Ok(MockImages {
             shared,
@@ -482,6 +497,7 @@ async fn serve(listener: StdListener, shared: Arc<Shared>, mut stop: oneshot::Re
     loop {
         tokio::select! {
             _ = &mut stop => break,
+            () = shared.crash.notified() => panic!("a fault staged by MockImages::stage_server_fault"),
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
@@ -507,6 +523,15 @@ async fn connection(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
         .await;
 }
 
+/// The message of a panic payload.
+fn cause(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "(no message)".to_owned())
+}
+
 fn fail(shared: &Shared, failure: String) {
     let mut slot = shared.failure.lock().unwrap_or_else(|p| p.into_inner());
     slot.get_or_insert(failure);
@@ -519,11 +544,7 @@ async fn answer_guarded(shared: Arc<Shared>, request: Request<Incoming>) -> Resp
     match guarded.catch_unwind().await {
         Ok(response) => response,
         Err(panic) => {
-            let cause = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                .unwrap_or_default();
+            let cause = cause(&*panic);
             fail(&shared, format!("a request handler panicked: {cause}"));
             let error = ApiError {
                 code: 10001,

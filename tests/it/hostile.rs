@@ -126,3 +126,40 @@ async fn a_client_that_hangs_up_mid_body_is_journalled() {
     assert_eq!(requests[0].errors[0].rule, "malformed_multipart");
     assert_eq!(requests[0].status, 400);
 }
+
+#[tokio::test]
+#[should_panic(
+    expected = "cloudflare-images-mock failed: its server thread panicked: a fault staged by MockImages::stage_server_fault"
+)]
+async fn a_server_that_dies_is_reported_by_the_next_call_on_the_handle() {
+    let mock = MockImages::start().await;
+    mock.stage_server_fault();
+    // The fault happens on the server thread; the handle reports it from the next call on.
+    for _ in 0..1000 {
+        let _ = mock.requests();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[test]
+#[should_panic(
+    expected = "cloudflare-images-mock failed: its server thread panicked: a fault staged by MockImages::stage_server_fault"
+)]
+fn a_server_that_dies_is_reported_when_the_handle_drops() {
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let mock = runtime.block_on(MockImages::start());
+    mock.stage_server_fault();
+    while !mock_is_dead(&mock) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(mock);
+}
+
+/// Whether the handle already reports a fault (without panicking the test here).
+fn mock_is_dead(mock: &MockImages) -> bool {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let dead = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| mock.requests())).is_err();
+    std::panic::set_hook(hook);
+    dead
+}
