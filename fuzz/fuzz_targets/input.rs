@@ -11,7 +11,9 @@ use cloudflare_images_mock::conformance::check_upload;
 
 /// Runs one input through `check_upload`; any panic is a finding.
 pub fn run(data: &[u8]) {
-    let Some((&mode, rest)) = data.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
     if mode % 2 == 0 {
         let split = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
         let content_type = String::from_utf8_lossy(&rest[..split]);

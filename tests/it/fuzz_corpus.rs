@@ -1,4 +1,4 @@
-//! The fuzz target's inputs, replayed in the normal suite: the committed seed corpus (and any
+//! The fuzz target's inputs, replayed in the normal suite: the committed seeds and corpus (and any
 //! crash reproducer added to it), and arbitrary bytes from proptest, through the same
 //! `fuzz/fuzz_targets/input.rs` the fuzzer runs, and through a real server.
 
@@ -15,10 +15,12 @@ fn cases(default: u32) -> u32 {
         .unwrap_or(default)
 }
 
-fn corpus() -> Vec<(String, Vec<u8>)> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus/upload");
-    let mut inputs: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("cannot read the seed corpus {dir}: {e}"))
+/// The hand-made seeds (`fuzz/seeds/upload`, valid uploads of every shape) or the corpus the
+/// fuzzer grew from them (`fuzz/corpus/upload`, minimised with `cargo fuzz cmin`).
+fn inputs(dir: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = format!("{}/fuzz/{dir}/upload", env!("CARGO_MANIFEST_DIR"));
+    let mut inputs: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {dir}: {e}"))
         .map(|entry| {
             let path = entry.expect("a corpus entry").path();
             let bytes = std::fs::read(&path).expect("a corpus file");
@@ -30,10 +32,12 @@ fn corpus() -> Vec<(String, Vec<u8>)> {
 }
 
 #[test]
-fn the_seed_corpus_replays_without_a_panic() {
-    let inputs = corpus();
-    assert!(inputs.len() >= 7, "the seed corpus has only {} inputs", inputs.len());
-    for (name, bytes) in inputs {
+fn the_seeds_and_the_corpus_replay_without_a_panic() {
+    let seeds = inputs("seeds");
+    let corpus = inputs("corpus");
+    assert!(seeds.len() >= 7, "only {} seeds", seeds.len());
+    assert!(corpus.len() >= 1000, "only {} inputs in the corpus", corpus.len());
+    for (name, bytes) in seeds.into_iter().chain(corpus) {
         let outcome = std::panic::catch_unwind(|| input::run(&bytes));
         assert!(outcome.is_ok(), "{name} panics");
     }
@@ -43,7 +47,7 @@ fn the_seed_corpus_replays_without_a_panic() {
 fn the_seed_uploads_are_valid_ones() {
     // The seeds are meant to start the fuzzer from accepted uploads: check that they still are.
     use cloudflare_images_mock::conformance::check_upload;
-    for (name, bytes) in corpus() {
+    for (name, bytes) in inputs("seeds") {
         if name.ends_with("json-body") || bytes.first() != Some(&0) {
             continue;
         }
@@ -92,9 +96,16 @@ async fn arbitrary_bodies_get_an_envelope_from_a_real_server() {
             .unwrap_or_else(|e| panic!("no answer to {content_type:?} {body:?}: {e}"));
         let status = response.status().as_u16();
         let text = response.bytes().await.unwrap();
-        assert!((400..500).contains(&status), "{status} for {content_type:?} {body:?}");
+        assert!(
+            (400..500).contains(&status),
+            "{status} for {content_type:?} {body:?}"
+        );
         cloudflare_images_mock::conformance::check_response(status, &text)
             .unwrap_or_else(|e| panic!("{e:?}"));
     }
-    assert_eq!(mock.requests().len(), cases as usize, "every request is in the journal");
+    assert_eq!(
+        mock.requests().len(),
+        cases as usize,
+        "every request is in the journal"
+    );
 }
