@@ -4,6 +4,8 @@
 //! [`MockImages::uploads`](crate::MockImages::uploads), or wait on it with
 //! [`MockImages::wait_for_uploads`](crate::MockImages::wait_for_uploads).
 
+use std::collections::VecDeque;
+use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
@@ -102,8 +104,16 @@ pub struct Upload {
     pub format: Option<String>,
     /// The image width and height read from its header (none for an SVG without a size).
     pub dimensions: Option<(u64, u64)>,
-    /// The file bytes (of the `file` part, or fetched from `url`).
+    /// The file bytes (of the `file` part, or fetched from `url`), while the journal keeps them:
+    /// the bytes of the most recent uploads are kept up to a budget (see
+    /// [`MockImagesBuilder::retain_file_bytes`](crate::MockImagesBuilder::retain_file_bytes));
+    /// older uploads keep only [`file_size`](Self::file_size) and
+    /// [`file_sha256`](Self::file_sha256).
     pub file: Option<Bytes>,
+    /// The size of the file in bytes (kept when the bytes are not).
+    pub file_size: Option<u64>,
+    /// The SHA-256 of the file, lowercase hex: set when the journal let go of the bytes.
+    pub file_sha256: Option<String>,
     /// The `url` sent, if the image was uploaded from a URL.
     pub url: Option<String>,
     /// The `creator` sent.
@@ -127,6 +137,16 @@ impl Upload {
     }
 }
 
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(bytes);
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
+}
+
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
@@ -137,35 +157,91 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 /// The requests of one mock, in the order their answers were decided.
 #[derive(Debug)]
 pub(crate) struct Journal {
-    records: Mutex<Vec<RequestRecord>>,
+    records: Mutex<Records>,
     uploads: watch::Sender<usize>,
 }
 
+#[derive(Debug, Default)]
+struct Records {
+    all: Vec<RequestRecord>,
+    /// Indices into `all` of the uploads whose bytes are still kept, oldest first.
+    holding: VecDeque<usize>,
+    /// The bytes they hold.
+    held: u64,
+    /// The most bytes to hold.
+    budget: u64,
+}
+
 impl Journal {
-    pub(crate) fn new() -> Journal {
+    /// A journal keeping the file bytes of recent uploads up to `budget` bytes.
+    pub(crate) fn new(budget: u64) -> Journal {
+        let records = Records {
+            budget,
+            ..Records::default()
+        };
         Journal {
-            records: Mutex::new(Vec::new()),
+            records: Mutex::new(records),
             uploads: watch::Sender::new(0),
         }
     }
 
     pub(crate) fn record(&self, record: RequestRecord) {
         let accepted = record.is_accepted();
-        self.lock().push(record);
+        let size = record
+            .upload
+            .as_ref()
+            .and_then(|u| u.file.as_ref())
+            .map(|f| f.len() as u64);
+        let mut evicted = Vec::new();
+        {
+            let mut records = self.lock();
+            let index = records.all.len();
+            records.all.push(record);
+            if let Some(size) = size {
+                records.holding.push_back(index);
+                records.held += size;
+            }
+            while records.held > records.budget {
+                let Some(oldest) = records.holding.pop_front() else {
+                    break;
+                };
+                let upload = records.all[oldest]
+                    .upload
+                    .as_mut()
+                    .expect("held uploads exist");
+                if let Some(bytes) = upload.file.take() {
+                    records.held -= bytes.len() as u64;
+                    evicted.push((oldest, bytes));
+                }
+            }
+        }
+        // Digests are computed outside the lock: readers of the journal never wait on them.
+        for (index, bytes) in evicted {
+            let digest = sha256_hex(&bytes);
+            drop(bytes);
+            if let Some(upload) = self.lock().all[index].upload.as_mut() {
+                upload.file_sha256 = Some(digest);
+            }
+        }
         if accepted {
             self.uploads.send_modify(|count| *count += 1);
         }
     }
 
     pub(crate) fn requests(&self) -> Vec<RequestRecord> {
-        self.lock().clone()
+        self.lock().all.clone()
     }
 
     pub(crate) fn uploads(&self) -> Vec<Upload> {
         self.lock()
+            .all
             .iter()
             .filter_map(|record| record.upload.clone())
             .collect()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.lock().all.len()
     }
 
     /// Waits until at least `n` uploads were accepted, or `timeout` passes.
@@ -178,7 +254,7 @@ impl Journal {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<RequestRecord>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Records> {
         // A panic while holding this lock cannot leave the Vec half-written: recover the data.
         self.records
             .lock()

@@ -36,6 +36,9 @@ use crate::upload::{self, Checked};
 /// SDKs' test suites use.
 const DEFAULT_ACCOUNT_ID: &str = "023e105f4ecef8ad9ca31a8372d0c353";
 
+/// How many bytes of uploaded files the journal keeps by default (the most recent ones).
+const DEFAULT_RETAINED_FILE_BYTES: u64 = 32 << 20;
+
 /// After an answer decided before the end of the body, the rest of the body is read and dropped
 /// in the background, so that a client still sending can finish and read the answer instead of
 /// meeting a reset. Draining stops (and the connection closes) past this many bytes...
@@ -100,6 +103,7 @@ pub struct MockImagesBuilder {
     fetch_timeout: Duration,
     header_timeout: Duration,
     body_timeout: Duration,
+    retain_file_bytes: u64,
 }
 
 /// What the connections of one mock share.
@@ -151,6 +155,7 @@ impl MockImages {
             fetch_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(30),
+            retain_file_bytes: DEFAULT_RETAINED_FILE_BYTES,
         }
     }
 
@@ -226,7 +231,7 @@ impl MockImages {
             Err(accepted) => Err(WaitTimeout {
                 expected: n,
                 accepted,
-                requests: self.shared.journal.requests().len(),
+                requests: self.shared.journal.len(),
                 timeout,
             }),
         }
@@ -356,6 +361,24 @@ impl MockImagesBuilder {
         self
     }
 
+    /// How many bytes of uploaded files the journal keeps: the bytes of the most recent uploads
+    /// up to this budget (32 MiB by default), so that a long test run stays bounded in memory;
+    /// older uploads keep their size and SHA-256 instead
+    /// ([`Upload::file_size`], [`Upload::file_sha256`]). `u64::MAX` keeps everything.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cloudflare_images_mock::MockImages;
+    ///
+    /// let mock = MockImages::builder().retain_file_bytes(100 << 20).start().await;
+    /// # }
+    /// ```
+    pub fn retain_file_bytes(mut self, budget: u64) -> Self {
+        self.retain_file_bytes = budget;
+        self
+    }
+
     /// How long a client may take to send the request line and headers (30 s by default); a
     /// connection that says nothing for that long is closed, so stuck clients cost nothing.
     pub fn header_timeout(mut self, timeout: Duration) -> Self {
@@ -435,7 +458,7 @@ impl MockImagesBuilder {
                 header_timeout: self.header_timeout,
                 body_timeout: self.body_timeout,
             },
-            journal: Journal::new(),
+            journal: Journal::new(self.retain_file_bytes),
             store: Mutex::new(std::collections::HashMap::new()),
             fetcher: Fetcher::new(self.allow_network, self.fetch_timeout),
             failure: Mutex::new(None),
@@ -713,6 +736,8 @@ async fn upload(
         content_type,
         format: image.and_then(|i| i.format).map(str::to_owned),
         dimensions: image.and_then(|i| Some((i.width?, i.height?))),
+        file_size: file.as_ref().map(|f| f.len() as u64),
+        file_sha256: None,
         file,
         url: checked.url,
         creator: checked.creator,

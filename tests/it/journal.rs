@@ -188,3 +188,52 @@ async fn refused_requests_are_not_uploads() {
         .iter()
         .all(|r| r.upload.is_none() && !r.errors.is_empty()));
 }
+
+#[tokio::test]
+async fn the_journal_keeps_the_bytes_of_recent_uploads_within_its_budget() {
+    // Arrange: room for two files of 1 KiB, not three.
+    let mock = MockImages::builder().retain_file_bytes(2048).start().await;
+    let files: Vec<Vec<u8>> = (0..3u8)
+        .map(|i| {
+            let mut bytes = png(1 + u32::from(i), 1);
+            bytes.resize(1024, i);
+            bytes
+        })
+        .collect();
+
+    // Act
+    for bytes in &files {
+        let form = Form::new().part("file", file_part(bytes.clone(), "a.png", "image/png"));
+        assert_eq!(send(&mock, form).await.0, 200);
+    }
+
+    // Assert: the oldest upload keeps its size and digest, the two recent ones their bytes.
+    let uploads = mock.uploads();
+    assert_eq!(uploads[0].file, None);
+    assert_eq!(uploads[0].file_size, Some(1024));
+    let sha256 = uploads[0]
+        .file_sha256
+        .as_deref()
+        .expect("a digest for the evicted upload");
+    assert_eq!(sha256.len(), 64);
+    assert!(sha256
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    for (upload, bytes) in uploads[1..].iter().zip(&files[1..]) {
+        assert_eq!(upload.file.as_deref(), Some(&bytes[..]));
+        assert_eq!(upload.file_size, Some(1024));
+        assert_eq!(upload.file_sha256, None);
+    }
+}
+
+#[tokio::test]
+async fn the_digest_of_an_evicted_file_is_its_sha256() {
+    let mock = MockImages::builder().retain_file_bytes(0).start().await;
+    assert_eq!(send(&mock, png_form()).await.0, 200);
+    let upload = &mock.uploads()[0];
+    assert_eq!(upload.file, None);
+    assert_eq!(upload.file_sha256.as_deref(), Some(PNG_1X1_SHA256));
+}
+
+/// `sha256sum` of [`PNG_1X1`], computed outside this crate.
+const PNG_1X1_SHA256: &str = "ebf4f635a17d10d6eb46ba680b70142419aa3220f228001a036d311a22ee9d2a";
