@@ -92,6 +92,9 @@ mod route;
 mod samples;
 mod schema;
 mod server;
+#[cfg(feature = "proptest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
+pub mod strategies;
 mod upload;
 
 pub use auth::Credentials;

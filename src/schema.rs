@@ -305,7 +305,9 @@ pub(crate) fn keyword(rule: &str, pointer: &str) -> &'static Value {
     schema
         .document
         .pointer(&format!("{rule_path}{pointer}"))
-        .unwrap_or_else(|| panic!("schemas/upload.schema.json: rule {rule:?} has nothing at {pointer}"))
+        .unwrap_or_else(|| {
+            panic!("schemas/upload.schema.json: rule {rule:?} has nothing at {pointer}")
+        })
 }
 
 /// The largest file the API takes, in bytes.
@@ -314,6 +316,7 @@ pub(crate) fn max_file_size() -> u64 {
 }
 
 /// Every rule of the upload schema, in schema order.
+#[cfg(any(test, feature = "proptest"))]
 pub(crate) fn rules() -> Vec<Rule> {
     let mut rules: Vec<Rule> = SCHEMA.rules.values().cloned().collect();
     rules.sort_by_key(|rule| rule.order);

@@ -10,6 +10,8 @@ mod hostile;
 mod journal;
 mod load;
 mod metadata;
+#[cfg(feature = "proptest")]
+mod properties;
 mod routes;
 mod rules;
 mod runtime;

@@ -1,0 +1,68 @@
+//! proptest strategies for uploads: every shape the API accepts, and every way to break one of
+//! its rules.
+//!
+//! [`valid_upload`] yields [`UploadForm`]s the API accepts, each written as a real client writes
+//! it (curl, reqwest, the official Python and TypeScript SDKs: see [`ClientStyle`]), with the
+//! `result` to expect. [`invalid_upload`] yields forms that break exactly one rule, paired with
+//! that [`InvalidRule`]; [`upload_breaking`] yields forms that break a given one. Every bound
+//! (lengths, sizes, dimensions, patterns) is read from the schema the mock validates with, so
+//! the generators move with it.
+//!
+//! # Testing your own client
+//! Give your client the [`params`](UploadForm::params) of each valid upload and check what it
+//! writes with [`conformance::check_upload`](crate::conformance::check_upload), offline. Here the
+//! form's own serialisation stands in for your client's:
+//!
+//! ```
+//! use cloudflare_images_mock::{conformance, strategies};
+//! use proptest::prelude::*;
+//!
+//! // Stands in for `my_client::build_multipart(upload.params())`.
+//! fn build_multipart(upload: &strategies::UploadForm) -> (String, Vec<u8>) {
+//!     (upload.content_type(), upload.body())
+//! }
+//!
+//! // In a test file: `proptest! { #[test] fn my_client_serialises_every_upload(upload in
+//! // strategies::valid_upload()) { ... } }`. Here the property runs at once, on 32 cases.
+//! proptest!(ProptestConfig::with_cases(32), |(upload in strategies::valid_upload())| {
+//!     let (content_type, body) = build_multipart(&upload);
+//!     prop_assert!(conformance::check_upload(&content_type, &body).is_ok());
+//! });
+//! ```
+//!
+//! # Testing how your code copes with refusals
+//! Send each invalid upload (to a [`MockImages`](crate::MockImages), or feed your code the
+//! answer) and expect the code and status of its rule:
+//!
+//! ```
+//! use cloudflare_images_mock::{conformance, strategies};
+//! use proptest::prelude::*;
+//!
+//! proptest!(ProptestConfig::with_cases(32), |((upload, rule) in strategies::invalid_upload())| {
+//!     let errors = conformance::check_upload(&upload.content_type(), &upload.body())
+//!         .unwrap_err();
+//!     prop_assert_eq!(errors.len(), 1);
+//!     prop_assert_eq!(errors[0].rule.as_str(), rule.name());
+//!     prop_assert_eq!((errors[0].code, errors[0].status), (rule.code(), rule.status()));
+//! });
+//! ```
+//!
+//! A `url` upload needs its image served: register [`UploadForm::served`] with
+//! [`MockImages::serve_url`](crate::MockImages::serve_url) before sending it. A custom id can be
+//! uploaded once per mock (a second time is `5409`).
+
+mod draft;
+mod files;
+mod form;
+mod invalid;
+mod rule;
+mod transport;
+mod valid;
+mod values;
+
+pub use form::{
+    ClientStyle, ExpectedResult, FileParam, MetadataEncoding, UploadForm, UploadParams,
+};
+pub use invalid::{invalid_upload, upload_breaking};
+pub use rule::InvalidRule;
+pub use valid::valid_upload;
