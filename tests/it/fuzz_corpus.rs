@@ -36,7 +36,11 @@ fn the_seeds_and_the_corpus_replay_without_a_panic() {
     let seeds = inputs("seeds");
     let corpus = inputs("corpus");
     assert!(seeds.len() >= 7, "only {} seeds", seeds.len());
-    assert!(corpus.len() >= 1000, "only {} inputs in the corpus", corpus.len());
+    assert!(
+        corpus.len() >= 1000,
+        "only {} inputs in the corpus",
+        corpus.len()
+    );
     for (name, bytes) in seeds.into_iter().chain(corpus) {
         let outcome = std::panic::catch_unwind(|| input::run(&bytes));
         assert!(outcome.is_ok(), "{name} panics");

@@ -146,7 +146,9 @@ async fn a_server_that_dies_is_reported_by_the_next_call_on_the_handle() {
     expected = "cloudflare-images-mock failed: its server thread panicked: a fault staged by MockImages::stage_server_fault"
 )]
 fn a_server_that_dies_is_reported_when_the_handle_drops() {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let mock = runtime.block_on(MockImages::start());
     mock.stage_server_fault();
     while !mock_is_dead(&mock) {
