@@ -36,6 +36,14 @@ use crate::upload::{self, Checked};
 /// SDKs' test suites use.
 const DEFAULT_ACCOUNT_ID: &str = "023e105f4ecef8ad9ca31a8372d0c353";
 
+/// The most request headers, and header bytes, the mock answers normally; more get a 431
+/// envelope. hyper itself refuses (with a bare 431) only past [`HYPER_MAX_HEADERS`] headers or
+/// [`HYPER_MAX_BUF`] bytes of head, well beyond these.
+const MAX_HEADERS: usize = 100;
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+const HYPER_MAX_HEADERS: usize = 1000;
+const HYPER_MAX_BUF: usize = 1 << 20;
+
 /// How many bytes of uploaded files the journal keeps by default (the most recent ones).
 const DEFAULT_RETAINED_FILE_BYTES: u64 = 32 << 20;
 
@@ -542,6 +550,8 @@ async fn connection(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
     let _ = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout)
+        .max_headers(HYPER_MAX_HEADERS)
+        .max_buf_size(HYPER_MAX_BUF)
         .serve_connection(TokioIo::new(stream), service)
         .await;
 }
@@ -668,6 +678,21 @@ async fn upload(
     headers: &[(String, String)],
 ) -> Result<Upload, Vec<ApiError>> {
     let config = &shared.config;
+    let header_bytes: usize = parts
+        .headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    if parts.headers.len() > MAX_HEADERS || header_bytes > MAX_HEADER_BYTES {
+        let detail = format!(
+            "{} headers of {header_bytes} bytes; at most {MAX_HEADERS} headers of {MAX_HEADER_BYTES} bytes",
+            parts.headers.len()
+        );
+        return Err(vec![crate::schema::catalogue_error(
+            "headers_too_large",
+            &[("detail", &detail)],
+        )]);
+    }
     auth::check(&parts.headers, config.credentials.as_ref()).map_err(|e| vec![e])?;
     let Route::Upload { account_id } =
         route::route(&parts.method, parts.uri.path()).map_err(|e| vec![e])?;

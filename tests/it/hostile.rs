@@ -165,3 +165,67 @@ fn mock_is_dead(mock: &MockImages) -> bool {
     std::panic::set_hook(hook);
     dead
 }
+
+#[tokio::test]
+async fn too_many_headers_get_a_431_envelope() {
+    // Arrange
+    let mock = MockImages::start().await;
+    let mut request = client().post(mock.upload_url()).bearer_auth(TOKEN);
+    for i in 0..150 {
+        request = request.header(format!("x-extra-{i}"), "v");
+    }
+
+    // Act
+    let (status, body) = post(request.multipart(png_form())).await;
+
+    // Assert
+    assert_eq!(status, 431, "{body}");
+    assert_eq!(body["errors"][0]["code"], 5400);
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Request header fields too large: 15"),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("at most 100 headers of 65536 bytes"),
+        "{message}"
+    );
+    assert_last_refused(&mock, 431, "headers_too_large");
+}
+
+#[tokio::test]
+async fn an_id_or_account_that_looks_like_a_path_is_only_a_value() {
+    // Arrange
+    let mock = MockImages::start().await;
+
+    // Act: a custom id with ../, NUL and CRLF, and an account id with ../
+    let id = "../../etc/passwd\u{0}\r\nX-Injected: 1";
+    let (status, body) = send(&mock, png_form().text("id", id)).await;
+    let (account_status, _) = post(
+        client()
+            .post(format!(
+                "{}/accounts/..%2f..%2fetc/images/v1",
+                mock.base_url()
+            ))
+            .bearer_auth(TOKEN)
+            .multipart(png_form()),
+    )
+    .await;
+
+    // Assert: the id is echoed as data in JSON only; the account id is refused cleanly.
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["id"], id);
+    assert_eq!(account_status, 400);
+    let response = client()
+        .post(mock.upload_url())
+        .bearer_auth(TOKEN)
+        .multipart(png_form().text("id", "x\r\nSet-Cookie: a=b"))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers().get("set-cookie").is_none());
+    assert!(response
+        .headers()
+        .keys()
+        .all(|k| !k.as_str().starts_with("x-injected")));
+}
