@@ -536,3 +536,49 @@ async fn a_curl_style_expect_100_continue_upload() {
     assert_eq!(mock.uploads().len(), 1);
     assert_eq!(mock.uploads()[0].header("user-agent"), Some("curl/8.5.0"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_1_gib_body_is_answered_having_read_little_more_than_the_limit() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    // Arrange: a 1 GiB upload, produced lazily, counting what the client has handed over.
+    const GIB: u64 = 1 << 30;
+    const CHUNK: usize = 64 * 1024;
+    let mock = MockImages::start().await;
+    let produced = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&produced);
+    let head = Bytes::from_static(
+        b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"huge.png\"\r\n\r\n",
+    );
+    let zeros = Bytes::from(vec![0u8; CHUNK]);
+    let chunks = std::iter::once(head).chain(
+        std::iter::repeat_n(zeros, (GIB / CHUNK as u64) as usize).inspect(move |chunk| {
+            counter.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        }),
+    );
+    let frames =
+        futures_util::stream::iter(chunks.map(|chunk| Ok::<_, Infallible>(Frame::data(chunk))));
+
+    // Act
+    let response = client()
+        .post(mock.upload_url())
+        .bearer_auth(TOKEN)
+        .header("content-type", "multipart/form-data; boundary=B")
+        .body(reqwest::Body::wrap(StreamBody::new(frames)))
+        .send()
+        .await
+        .unwrap();
+    let sent_when_answered = produced.load(Ordering::Relaxed);
+
+    // Assert: the refusal came back while the client was still far from done sending; what it
+    // had handed over by then is the limit plus socket and stream buffers.
+    assert_eq!(response.status(), 413);
+    println!("{sent_when_answered} bytes of 1 GiB sent when the answer came");
+    let limit = 10 * MIB as u64;
+    assert!(
+        sent_when_answered < limit + 16 * MIB as u64,
+        "{sent_when_answered} bytes sent before the answer"
+    );
+    assert_eq!(last_request(&mock).errors[0].code, 7011);
+}
