@@ -275,25 +275,13 @@ pub(crate) fn is_account_id(account_id: &str) -> bool {
 /// size limit), for the code that must act on it before there is an instance to validate (the
 /// streaming reader) and for generators.
 pub(crate) fn bound(rule: &str, pointer: &str) -> u64 {
-    let schema = &*SCHEMA;
-    let rule_path = schema
-        .rules
-        .values()
-        .find(|r| r.name == rule)
-        .map(|r| r.schema_path.as_str())
-        .unwrap_or_else(|| panic!("schemas/upload.schema.json has no rule {rule:?}"));
-    schema
-        .document
-        .pointer(&format!("{rule_path}{pointer}"))
-        .and_then(Value::as_u64)
-        .unwrap_or_else(|| {
-            panic!("schemas/upload.schema.json: rule {rule:?} has no number at {pointer}")
-        })
+    keyword(rule, pointer).as_u64().unwrap_or_else(|| {
+        panic!("schemas/upload.schema.json: rule {rule:?} has no number at {pointer}")
+    })
 }
 
-/// Any value the schema states in the subschema of `rule`, at `pointer` below it (a pattern, an
-/// enum), for generators that must derive what they generate from the schema.
-#[cfg(feature = "proptest")]
+/// Any value the schema states in the subschema of `rule`, at `pointer` below it (a number, a
+/// pattern, an enum), for code that must derive what it does from the schema.
 pub(crate) fn keyword(rule: &str, pointer: &str) -> &'static Value {
     let schema = &*SCHEMA;
     let rule_path = schema
