@@ -84,6 +84,7 @@ mod auth;
 pub mod conformance;
 mod envelope;
 mod error;
+mod expect;
 mod fetch;
 mod image;
 mod journal;
@@ -91,6 +92,7 @@ mod multipart;
 mod route;
 mod samples;
 mod schema;
+mod script;
 mod server;
 #[cfg(feature = "proptest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
@@ -99,7 +101,9 @@ mod upload;
 
 pub use auth::Credentials;
 pub use error::{ApiError, Error};
+pub use expect::Times;
 pub use journal::{RequestRecord, Upload, WaitTimeout};
+pub use script::Script;
 pub use server::{MockImages, MockImagesBuilder};
 
 #[cfg(doctest)]
