@@ -67,7 +67,9 @@ fn recorded(name: &str, rule: &str, text: &str) -> Recorded {
             rule: rule.to_owned(),
             pointer: None,
             schema_path: None,
-            confirmed: fixture["provenance"]["confirmed"].as_bool().unwrap_or(false),
+            confirmed: fixture["provenance"]["confirmed"]
+                .as_bool()
+                .unwrap_or(false),
         },
         body: Bytes::from(serde_json::to_vec(&body).expect("a JSON value serialises")),
     }

@@ -25,12 +25,12 @@ use tokio::sync::oneshot;
 use crate::auth::{self, Credentials};
 use crate::envelope;
 use crate::error::{ApiError, Error};
+use crate::expect::{self, Expectations, Times};
 use crate::fetch::{self, Fetcher};
 use crate::journal::{Journal, RequestRecord, Upload, WaitTimeout};
 use crate::multipart::{self, Limits};
 use crate::route::{self, Route};
 use crate::script::{Answer, Queue, Reset, Script};
-use crate::expect::{self, Expectations, Times};
 use crate::upload::{self, Checked};
 
 /// The account id [`MockImages::account_id`] gives when none is pinned: the one the official
@@ -850,18 +850,27 @@ fn cut_off(response: Response<Body>) -> Response<Body> {
         .and_then(Result::ok)
         .map(http_body_util::Collected::to_bytes)
         .unwrap_or_default();
-    parts
-        .headers
-        .insert(CONTENT_LENGTH, hyper::header::HeaderValue::from(whole.len()));
+    parts.headers.insert(
+        CONTENT_LENGTH,
+        hyper::header::HeaderValue::from(whole.len()),
+    );
     let half = whole.slice(..whole.len() / 2);
-    let frames = futures_util::stream::iter([
-        Ok(hyper::body::Frame::data(half)),
-        Err(std::io::Error::new(
-            std::io::ErrorKind::ConnectionAborted,
-            "answer cut off by a script",
-        )),
-    ]);
-    Response::from_parts(parts, BodyExt::boxed(http_body_util::StreamBody::new(frames)))
+    // The error comes a moment after the first half, so that hyper flushes the status line, the
+    // headers and the half before it closes the connection.
+    let frames = futures_util::StreamExt::chain(
+        futures_util::stream::iter([Ok(hyper::body::Frame::data(half))]),
+        futures_util::stream::once(async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionAborted,
+                "answer cut off by a script",
+            ))
+        }),
+    );
+    Response::from_parts(
+        parts,
+        BodyExt::boxed(http_body_util::StreamBody::new(frames)),
+    )
 }
 
 /// One line per request for the standalone server's log (and any `tracing` subscriber a test
