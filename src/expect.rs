@@ -196,6 +196,10 @@ pub(crate) fn verify(
             "note: {unplayed_scripts} scripted answer(s) were never played"
         );
     }
+    report.push_str(
+        "hint: `mock.requests()` holds each request in full (headers, fields, errors); \
+         `mock.verify()` runs these checks without waiting for the drop\n",
+    );
     Err(report)
 }
 

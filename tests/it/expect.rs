@@ -148,7 +148,7 @@ async fn unplayed_scripts_are_noted_in_the_report() {
     let report = mock.verify().unwrap_err();
 
     assert!(
-        report.ends_with("note: 2 scripted answer(s) were never played\n"),
+        report.contains("\nnote: 2 scripted answer(s) were never played\nhint: "),
         "{report}"
     );
     mock.expect_uploads(0);
