@@ -153,3 +153,49 @@ async fn unplayed_scripts_are_noted_in_the_report() {
     );
     mock.expect_uploads(0);
 }
+
+#[tokio::test]
+#[should_panic(expected = "1 request(s) to a route the mock does not serve (#1)")]
+async fn an_unserved_route_counts_even_without_credentials() {
+    let mock = MockImages::start().await;
+
+    // Refused with 9106 (no credentials) first, but the route is wrong all the same.
+    let _ = reqwest::Client::new()
+        .get(mock.base_url())
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_report_shows_scripted_answers_and_closed_connections() {
+    let mock = MockImages::start().await;
+    mock.script(Script::rate_limited());
+    mock.script(Script::reset());
+    mock.expect_uploads(1);
+
+    let _ = crate::helpers::client()
+        .post(mock.upload_url())
+        .bearer_auth(TOKEN)
+        .multipart(png_form())
+        .send()
+        .await;
+    let _ = crate::helpers::client()
+        .post(mock.upload_url())
+        .bearer_auth(TOKEN)
+        .multipart(png_form())
+        .send()
+        .await;
+    let report = mock.verify().unwrap_err();
+
+    let path = format!("/client/v4/accounts/{}/images/v1", mock.account_id());
+    assert!(
+        report.contains(&format!(
+            "  #1 POST {path} -> 429 [scripted: rate_limited]\n       \
+             refused by rule rate_limited: 971 Please wait and consider throttling your request speed\n  \
+             #2 POST {path} -> no answer (connection closed) [scripted: reset]\n"
+        )),
+        "{report}"
+    );
+    mock.expect_uploads(0);
+}
