@@ -13,13 +13,87 @@ use crate::error::ApiError;
 
 const SUCCESS_FIXTURE: &str = include_str!("../fixtures/upload-success.json");
 const ERROR_FIXTURE: &str = include_str!("../fixtures/error.json");
+const RATE_LIMITED_FIXTURE: &str = include_str!("../fixtures/rate-limited.json");
+const INTERNAL_ERROR_FIXTURE: &str = include_str!("../fixtures/internal-error.json");
+const AUTHENTICATION_FIXTURE: &str = include_str!("../fixtures/authentication-error.json");
 
 /// The fixtures the mock answers from, by file name, for tests that check them.
 #[cfg(test)]
-pub(crate) const FIXTURES: [(&str, &str); 2] = [
+pub(crate) const FIXTURES: [(&str, &str); 5] = [
     ("upload-success.json", SUCCESS_FIXTURE),
     ("error.json", ERROR_FIXTURE),
+    ("rate-limited.json", RATE_LIMITED_FIXTURE),
+    ("internal-error.json", INTERNAL_ERROR_FIXTURE),
+    ("authentication-error.json", AUTHENTICATION_FIXTURE),
 ];
+
+/// A recorded error answer, sent as recorded by a [`Script`](crate::Script): status, headers,
+/// body, and the first error of the body for the journal.
+#[derive(Debug)]
+pub(crate) struct Recorded {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Bytes,
+    pub(crate) error: ApiError,
+}
+
+fn recorded(name: &str, rule: &str, text: &str) -> Recorded {
+    let fixture: Value =
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("fixtures/{name} is not JSON: {e}"));
+    let body = fixture_body(name, text);
+    let first = &body["errors"][0];
+    let status = fixture["status"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("fixtures/{name} has no status")) as u16;
+    let headers = fixture["headers"]
+        .as_object()
+        .map(|headers| {
+            headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    Recorded {
+        status,
+        headers,
+        error: ApiError {
+            code: first["code"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("fixtures/{name} has no errors[0].code"))
+                as u32,
+            status,
+            message: first["message"].as_str().unwrap_or_default().to_owned(),
+            rule: rule.to_owned(),
+            pointer: None,
+            schema_path: None,
+            confirmed: fixture["provenance"]["confirmed"]
+                .as_bool()
+                .unwrap_or(false),
+        },
+        body: Bytes::from(serde_json::to_vec(&body).expect("a JSON value serialises")),
+    }
+}
+
+/// `fixtures/rate-limited.json`: 429, 971, `Retry-After: 1`.
+pub(crate) static RATE_LIMITED: LazyLock<Recorded> =
+    LazyLock::new(|| recorded("rate-limited.json", "rate_limited", RATE_LIMITED_FIXTURE));
+/// `fixtures/internal-error.json`: 500, 10001 (assumed).
+pub(crate) static INTERNAL_ERROR: LazyLock<Recorded> = LazyLock::new(|| {
+    recorded(
+        "internal-error.json",
+        "internal_error",
+        INTERNAL_ERROR_FIXTURE,
+    )
+});
+/// `fixtures/authentication-error.json`: 403, 10000.
+pub(crate) static AUTHENTICATION_ERROR: LazyLock<Recorded> = LazyLock::new(|| {
+    recorded(
+        "authentication-error.json",
+        "authentication",
+        AUTHENTICATION_FIXTURE,
+    )
+});
 
 fn fixture_body(name: &str, text: &str) -> Value {
     let fixture: Value =
@@ -62,6 +136,9 @@ fn error_entry(error: &ApiError) -> Value {
 pub(crate) fn warm_up() {
     LazyLock::force(&SUCCESS);
     LazyLock::force(&FAILURE);
+    LazyLock::force(&RATE_LIMITED);
+    LazyLock::force(&INTERNAL_ERROR);
+    LazyLock::force(&AUTHENTICATION_ERROR);
 }
 
 /// `2026-11-23T13:21:07.123Z`: RFC 3339 in UTC with milliseconds, as Cloudflare writes

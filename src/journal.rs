@@ -22,7 +22,8 @@ use crate::error::ApiError;
 /// # async fn main() {
 /// use cloudflare_images_mock::MockImages;
 ///
-/// let mock = MockImages::start().await;
+/// // GET / is no route of the mock: allow it, or the mock would fail the test at drop.
+/// let mock = MockImages::builder().fail_on_unserved_routes(false).start().await;
 /// let _ = reqwest::Client::new().get(mock.uri()).send().await.unwrap();
 /// let request = &mock.requests()[0];
 /// assert_eq!((request.method.as_str(), request.path.as_str()), ("GET", "/"));
@@ -41,7 +42,8 @@ pub struct RequestRecord {
     pub query: Option<String>,
     /// The request headers, in order; values that are not UTF-8 are shown lossily.
     pub headers: Vec<(String, String)>,
-    /// The HTTP status answered.
+    /// The HTTP status answered; `0` when the connection was closed without an answer (a
+    /// scripted [`reset`](crate::Script::reset)).
     pub status: u16,
     /// The errors answered (empty for an accepted upload). Each names its rule and field.
     pub errors: Vec<ApiError>,
@@ -49,6 +51,10 @@ pub struct RequestRecord {
     pub upload: Option<Upload>,
     /// When the request arrived.
     pub received: SystemTime,
+    /// The [`Script`](crate::Script) that answered this request, if any: `"rate_limited"`,
+    /// `"internal_error"`, `"authentication"`, `"delay 1s"`, `"reset"`, `"reset_mid_upload"`
+    /// or `"cut_off"`.
+    pub scripted: Option<String>,
 }
 
 impl RequestRecord {

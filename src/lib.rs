@@ -73,6 +73,103 @@
 //! image server) with a timeout and the size limit, and reaches other hosts only when
 //! [`MockImagesBuilder::allow_network`] allows it. Anything else is refused with `5454`.
 //!
+//! # Scripted answers: rate limits, server errors, resets
+//! [`MockImages::script`] queues a [`Script`]: the next upload requests get it instead of the
+//! normal answer (before any other check), then the mock answers normally again. Recorded
+//! envelopes from `fixtures/` ([`Script::rate_limited`]: 429, `971`, `Retry-After: 1`;
+//! [`Script::internal_error`]: 500, assumed; [`Script::authentication_error`]: 403, `10000`),
+//! [`Script::delay`], [`Script::reset`] (no answer), [`Script::reset_mid_upload`] (the
+//! connection closed while the body is being sent) and [`Script::cut_off`] (the answer stops
+//! half-way). [`Script::times`] repeats one; scripts queued one after the other play in order.
+//! Every scripted request is journalled, with [`RequestRecord::scripted`] naming its script.
+//!
+//! A client that retries as the official SDKs do (408, 409, 429 and 5xx, honouring
+//! `Retry-After`) gets through a rate limit:
+//!
+//! ```
+//! use cloudflare_images_mock::{MockImages, Script};
+//! use std::time::Duration;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mock = MockImages::start().await;
+//! mock.script(Script::rate_limited().times(2));
+//! mock.expect_uploads(1); // checked when `mock` is dropped
+//!
+//! let svg = r#"<svg xmlns="http://www.w3.org/2000/svg" width="2" height="2"/>"#;
+//! let mut attempts = 0;
+//! let status = loop {
+//!     attempts += 1;
+//!     let form = reqwest::multipart::Form::new()
+//!         .part("file", reqwest::multipart::Part::bytes(svg.as_bytes()).file_name("a.svg"));
+//!     let response = reqwest::Client::new()
+//!         .post(mock.upload_url())
+//!         .bearer_auth("token")
+//!         .multipart(form)
+//!         .send()
+//!         .await?;
+//!     if response.status() != 429 || attempts == 3 {
+//!         break response.status();
+//!     }
+//!     let seconds: u64 = response.headers()["retry-after"].to_str()?.parse()?;
+//!     tokio::time::sleep(Duration::from_secs(seconds)).await;
+//! };
+//! assert_eq!((status.as_u16(), attempts), (200, 3));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A reset while the upload is being sent, then a successful retry:
+//!
+//! ```
+//! use cloudflare_images_mock::{MockImages, Script};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let mock = MockImages::start().await;
+//! mock.script(Script::reset_mid_upload());
+//! // A 1 MiB SVG: big enough to be sent in many chunks.
+//! let svg = format!(r#"<svg xmlns="http://www.w3.org/2000/svg" width="2" height="2">{}</svg>"#,
+//!     " ".repeat(1 << 20));
+//! let upload = || {
+//!     let part = reqwest::multipart::Part::bytes(svg.clone().into_bytes()).file_name("a.svg");
+//!     let form = reqwest::multipart::Form::new().part("file", part);
+//!     reqwest::Client::new().post(mock.upload_url()).bearer_auth("token").multipart(form).send()
+//! };
+//! assert!(upload().await.is_err()); // the connection was closed mid-upload
+//! assert_eq!(upload().await.unwrap().status(), 200); // the retry succeeds
+//! assert_eq!(mock.requests()[0].scripted.as_deref(), Some("reset_mid_upload"));
+//! # }
+//! ```
+//!
+//! # Expectations, checked at drop
+//! [`MockImages::expect_uploads`] takes an exact count or a range (`1..=3`); when the mock is
+//! dropped (or on [`MockImages::verify`]) a count that is off fails the test. A request to a
+//! route the mock does not serve (a wrong base URL or method, answered `7000`/`7001`) fails it
+//! too, unless [`MockImagesBuilder::fail_on_unserved_routes`] turns that off; strict mode
+//! ([`MockImagesBuilder::fail_on_refusals`]) fails it on any refusal the test did not script.
+//! Nothing is checked while the test is already panicking. The report lists what arrived:
+//!
+//! ```should_panic
+//! use cloudflare_images_mock::MockImages;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let mock = MockImages::start().await;
+//! mock.expect_uploads(1);
+//! let form = reqwest::multipart::Form::new().text("creator", "me");
+//! let _ = reqwest::Client::new().post(mock.upload_url()).bearer_auth("t").multipart(form).send().await;
+//! // Dropping `mock` panics:
+//! // cloudflare-images-mock: expected exactly 1 upload(s), 0 accepted
+//! //
+//! // expected: exactly 1 upload(s)
+//! // arrived: 1 request(s), 0 upload(s) accepted
+//! //   #1 POST /client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/images/v1 -> 400
+//! //        refused by rule file_or_url_required: 5400 ... (at /file)
+//! // hint: `mock.requests()` holds each request in full (headers, fields, errors); ...
+//! # }
+//! ```
+//!
 //! # Checking offline
 //! [`conformance::check_upload`] runs the mock's own parse and validation on a request without a
 //! server; [`conformance::check_response`] checks an envelope against the response schemas of
@@ -84,6 +181,7 @@ mod auth;
 pub mod conformance;
 mod envelope;
 mod error;
+mod expect;
 mod fetch;
 mod image;
 mod journal;
@@ -91,6 +189,7 @@ mod multipart;
 mod route;
 mod samples;
 mod schema;
+mod script;
 mod server;
 #[cfg(feature = "proptest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
@@ -99,7 +198,9 @@ mod upload;
 
 pub use auth::Credentials;
 pub use error::{ApiError, Error};
+pub use expect::Times;
 pub use journal::{RequestRecord, Upload, WaitTimeout};
+pub use script::Script;
 pub use server::{MockImages, MockImagesBuilder};
 
 #[cfg(doctest)]

@@ -67,7 +67,9 @@ fn main() -> ExitCode {
 }
 
 async fn serve(args: Args) -> ExitCode {
+    // A standalone server has no test to fail: refusals are only logged.
     let mut builder = MockImages::builder()
+        .fail_on_unserved_routes(false)
         .host(args.host)
         .port(args.port)
         .variants(args.variants);

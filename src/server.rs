@@ -4,7 +4,6 @@
 //! does: it works under either flavour of `#[tokio::test]` (and outside tokio), and dropping the
 //! handle can stop it synchronously, closing every connection and freeing the port.
 
-use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener as StdListener};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -26,10 +25,12 @@ use tokio::sync::oneshot;
 use crate::auth::{self, Credentials};
 use crate::envelope;
 use crate::error::{ApiError, Error};
+use crate::expect::{self, Expectations, Times};
 use crate::fetch::{self, Fetcher};
 use crate::journal::{Journal, RequestRecord, Upload, WaitTimeout};
 use crate::multipart::{self, Limits};
 use crate::route::{self, Route};
+use crate::script::{Answer, Queue, Reset, Script};
 use crate::upload::{self, Checked};
 
 /// The account id [`MockImages::account_id`] gives when none is pinned: the one the official
@@ -112,7 +113,12 @@ pub struct MockImagesBuilder {
     header_timeout: Duration,
     body_timeout: Duration,
     retain_file_bytes: u64,
+    fail_on_unserved_routes: bool,
+    fail_on_refusals: bool,
 }
+
+/// The body of the mock's responses: whole, or cut off by a script.
+type Body = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
 
 /// What the connections of one mock share.
 #[derive(Debug)]
@@ -126,6 +132,10 @@ struct Shared {
     failure: Mutex<Option<String>>,
     /// Makes the server thread panic: how the tests of fault reporting stage a fault.
     crash: tokio::sync::Notify,
+    /// Scripted answers waiting for upload requests.
+    scripts: Queue,
+    /// What the handle checks at drop.
+    expectations: Mutex<Expectations>,
 }
 
 #[derive(Debug)]
@@ -164,6 +174,8 @@ impl MockImages {
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(30),
             retain_file_bytes: DEFAULT_RETAINED_FILE_BYTES,
+            fail_on_unserved_routes: true,
+            fail_on_refusals: false,
         }
     }
 
@@ -250,6 +262,83 @@ impl MockImages {
         self.shared.fetcher.serve(url.into(), bytes.into());
     }
 
+    /// Queues a scripted answer: the next upload request(s) get it instead of the normal answer,
+    /// then the mock answers normally again. Scripts queued one after the other play in order.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cloudflare_images_mock::{MockImages, Script};
+    ///
+    /// let mock = MockImages::start().await;
+    /// mock.script(Script::rate_limited());
+    /// let response = reqwest::Client::new()
+    ///     .post(mock.upload_url())
+    ///     .bearer_auth("token")
+    ///     .send()
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(response.status(), 429);
+    /// assert_eq!(response.headers()["retry-after"], "1");
+    /// let body: serde_json::Value = response.json().await.unwrap();
+    /// assert_eq!(body["errors"][0]["code"], 971);
+    /// # }
+    /// ```
+    pub fn script(&self, script: Script) {
+        self.shared.scripts.push(script);
+    }
+
+    /// Declares how many uploads the test expects the mock to accept: an exact count (`2`) or a
+    /// range (`1..=3`, `1..`). Checked when the mock is dropped, which panics with a report of
+    /// what arrived if the count is off. A later call replaces an earlier one.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cloudflare_images_mock::MockImages;
+    ///
+    /// let mock = MockImages::start().await;
+    /// mock.expect_uploads(0);
+    /// mock.expect_uploads(0..=3);
+    /// // ... the test; at the end of the scope the count is checked.
+    /// # }
+    /// ```
+    pub fn expect_uploads(&self, expected: impl Into<Times>) {
+        self.lock_expectations().uploads = Some(expected.into());
+    }
+
+    /// Checks the expectations now instead of at drop: `Err` holds the report the drop would
+    /// panic with.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cloudflare_images_mock::MockImages;
+    ///
+    /// let mock = MockImages::start().await;
+    /// mock.expect_uploads(1);
+    /// let report = mock.verify().unwrap_err();
+    /// assert!(report.starts_with("cloudflare-images-mock: expected exactly 1 upload(s), 0 accepted"));
+    /// mock.expect_uploads(0);
+    /// assert!(mock.verify().is_ok());
+    /// # }
+    /// ```
+    pub fn verify(&self) -> Result<(), String> {
+        let expectations = self.lock_expectations().clone();
+        expect::verify(
+            &expectations,
+            &self.shared.journal.requests(),
+            self.shared.scripts.pending(),
+        )
+    }
+
+    fn lock_expectations(&self) -> std::sync::MutexGuard<'_, Expectations> {
+        self.shared
+            .expectations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Panics with the cause if the server died: a test must never hang on a dead mock.
     #[track_caller]
     fn check_alive(&self) {
@@ -298,6 +387,9 @@ impl Drop for MockImages {
             .take()
         {
             panic!("cloudflare-images-mock failed: {failure}");
+        }
+        if let Err(report) = self.verify() {
+            panic!("{report}");
         }
     }
 }
@@ -402,6 +494,34 @@ impl MockImagesBuilder {
         self
     }
 
+    /// Whether a request to a route the mock does not serve (answered `7000 No route for that
+    /// URI` or `7001` for a wrong method: a misconfigured base URL, a wrong method) fails the
+    /// test when the mock is dropped. On by default, so that a broken client cannot pass
+    /// silently; turn it off for tests that send such requests on purpose.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cloudflare_images_mock::MockImages;
+    ///
+    /// let mock = MockImages::builder().fail_on_unserved_routes(false).start().await;
+    /// let wrong = format!("{}/accounts/{}/images/v2", mock.base_url(), mock.account_id());
+    /// let response = reqwest::Client::new().post(wrong).bearer_auth("t").send().await.unwrap();
+    /// assert_eq!(response.status(), 404);
+    /// # } // no panic here
+    /// ```
+    pub fn fail_on_unserved_routes(mut self, fail: bool) -> Self {
+        self.fail_on_unserved_routes = fail;
+        self
+    }
+
+    /// Strict mode: any refused request the test did not script fails the test when the mock is
+    /// dropped, for tests that only send valid uploads. Off by default.
+    pub fn fail_on_refusals(mut self, fail: bool) -> Self {
+        self.fail_on_refusals = fail;
+        self
+    }
+
     /// Starts the mock.
     ///
     /// # Panics
@@ -471,6 +591,12 @@ impl MockImagesBuilder {
             fetcher: Fetcher::new(self.allow_network, self.fetch_timeout),
             failure: Mutex::new(None),
             crash: tokio::sync::Notify::new(),
+            scripts: Queue::default(),
+            expectations: Mutex::new(Expectations {
+                uploads: None,
+                unserved_routes: self.fail_on_unserved_routes,
+                refusals: self.fail_on_refusals,
+            }),
         });
         let (shutdown, stop) = oneshot::channel();
         let server_shared = Arc::clone(&shared);
@@ -545,7 +671,7 @@ async fn connection(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
     let header_timeout = shared.config.header_timeout;
     let service = hyper::service::service_fn(move |request| {
         let shared = Arc::clone(&shared);
-        async move { Ok::<_, Infallible>(answer_guarded(shared, request).await) }
+        async move { answer_guarded(shared, request).await }
     });
     let _ = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
@@ -572,7 +698,10 @@ fn fail(shared: &Shared, failure: String) {
 
 /// Answers a request; a panic in the mock (a bug) still gets an envelope and is reported on
 /// the handle.
-async fn answer_guarded(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn answer_guarded(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, Reset> {
     let guarded = std::panic::AssertUnwindSafe(answer(Arc::clone(&shared), request));
     match guarded.catch_unwind().await {
         Ok(response) => response,
@@ -588,15 +717,15 @@ async fn answer_guarded(shared: Arc<Shared>, request: Request<Incoming>) -> Resp
                 schema_path: None,
                 confirmed: false,
             };
-            respond(
+            Ok(respond(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 envelope::failure(&[error]),
-            )
+            ))
         }
     }
 }
 
-async fn answer(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn answer(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Response<Body>, Reset> {
     let received = SystemTime::now();
     let (parts, mut body) = request.into_parts();
     let headers: Vec<(String, String)> = parts
@@ -618,7 +747,64 @@ async fn answer(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Ful
         errors: Vec::new(),
         upload: None,
         received,
+        scripted: None,
     };
+    // Scripts apply to the upload route before any other check.
+    let script = if route::route(&parts.method, parts.uri.path()).is_ok() {
+        shared.scripts.next()
+    } else {
+        None
+    };
+    if let Some(answer) = script {
+        record.scripted = Some(answer.to_string());
+        match answer {
+            Answer::Recorded(recorded) => {
+                record.status = recorded.status;
+                record.errors = vec![recorded.error.clone()];
+                let mut response = respond(
+                    StatusCode::from_u16(recorded.status).unwrap_or(StatusCode::BAD_REQUEST),
+                    recorded.body.clone(),
+                );
+                for (name, value) in &recorded.headers {
+                    if let (Ok(name), Ok(value)) = (
+                        hyper::header::HeaderName::from_bytes(name.as_bytes()),
+                        hyper::header::HeaderValue::from_str(value),
+                    ) {
+                        response.headers_mut().insert(name, value);
+                    }
+                }
+                if !body.is_end_stream() {
+                    tokio::spawn(drain(body));
+                }
+                return Ok(finish(&shared, record, response));
+            }
+            Answer::Reset => {
+                record.status = 0;
+                finish(&shared, record, ());
+                return Err(Reset);
+            }
+            Answer::ResetMidUpload => {
+                let declared = parts
+                    .headers
+                    .get(CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0);
+                let mut read = 0u64;
+                while let Some(Ok(frame)) = body.frame().await {
+                    read += frame.data_ref().map_or(0, |data| data.len() as u64);
+                    if read >= declared / 2 {
+                        break;
+                    }
+                }
+                record.status = 0;
+                finish(&shared, record, ());
+                return Err(Reset);
+            }
+            Answer::Delay(delay) => tokio::time::sleep(delay).await,
+            Answer::CutOff => {}
+        }
+    }
     let outcome = upload(&shared, &parts, &mut body, &record.headers).await;
     let response = match outcome {
         Ok(upload) => {
@@ -639,9 +825,52 @@ async fn answer(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Ful
         // The answer goes out now; the rest of the body is read and dropped meanwhile.
         tokio::spawn(drain(body));
     }
+    let response = if matches!(script, Some(Answer::CutOff)) {
+        cut_off(response)
+    } else {
+        response
+    };
+    Ok(finish(&shared, record, response))
+}
+
+/// Logs and journals a request, and passes its answer on.
+fn finish<T>(shared: &Shared, record: RequestRecord, response: T) -> T {
     log(&record);
     shared.journal.record(record);
     response
+}
+
+/// The response with the same status, headers and `Content-Length`, whose body stops half-way
+/// with an error: hyper then closes the connection.
+fn cut_off(response: Response<Body>) -> Response<Body> {
+    let (mut parts, body) = response.into_parts();
+    let whole = body
+        .collect()
+        .now_or_never()
+        .and_then(Result::ok)
+        .map(http_body_util::Collected::to_bytes)
+        .unwrap_or_default();
+    parts.headers.insert(
+        CONTENT_LENGTH,
+        hyper::header::HeaderValue::from(whole.len()),
+    );
+    let half = whole.slice(..whole.len() / 2);
+    // The error comes a moment after the first half, so that hyper flushes the status line, the
+    // headers and the half before it closes the connection.
+    let frames = futures_util::StreamExt::chain(
+        futures_util::stream::iter([Ok(hyper::body::Frame::data(half))]),
+        futures_util::stream::once(async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionAborted,
+                "answer cut off by a script",
+            ))
+        }),
+    );
+    Response::from_parts(
+        parts,
+        BodyExt::boxed(http_body_util::StreamBody::new(frames)),
+    )
 }
 
 /// One line per request for the standalone server's log (and any `tracing` subscriber a test
@@ -663,8 +892,9 @@ fn log(record: &RequestRecord) {
     }
 }
 
-fn respond(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(body));
+fn respond(status: StatusCode, body: Bytes) -> Response<Body> {
+    let body = Full::new(body).map_err(|never| match never {}).boxed();
+    let mut response = Response::new(body);
     *response.status_mut() = status;
     let json = hyper::header::HeaderValue::from_static("application/json");
     response.headers_mut().insert(CONTENT_TYPE, json);

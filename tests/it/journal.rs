@@ -10,7 +10,11 @@ use crate::helpers::*;
 #[tokio::test]
 async fn every_request_is_recorded_in_order_with_its_answer() {
     // Arrange
-    let mock = MockImages::start().await;
+    // This test sends requests to routes the mock does not serve on purpose.
+    let mock = MockImages::builder()
+        .fail_on_unserved_routes(false)
+        .start()
+        .await;
 
     // Act
     let (s1, _) = post(client().post(mock.upload_url()).multipart(png_form())).await;

@@ -4,6 +4,7 @@
 mod auth;
 mod body;
 mod concurrency;
+mod expect;
 mod fuzz_corpus;
 mod helpers;
 mod hostile;
@@ -15,6 +16,7 @@ mod properties;
 mod routes;
 mod rules;
 mod runtime;
+mod script;
 mod sdk;
 mod upload;
 mod url;

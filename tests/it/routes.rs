@@ -72,7 +72,11 @@ async fn any_well_formed_account_is_accepted_when_none_is_pinned() {
 #[tokio::test]
 async fn an_unknown_route_is_7000_in_an_envelope() {
     // Arrange
-    let mock = MockImages::start().await;
+    // This test sends requests to routes the mock does not serve on purpose.
+    let mock = MockImages::builder()
+        .fail_on_unserved_routes(false)
+        .start()
+        .await;
     let urls = [
         format!(
             "{}/accounts/{}/images/v3",
@@ -104,7 +108,11 @@ async fn an_unknown_route_is_7000_in_an_envelope() {
 #[tokio::test]
 async fn a_wrong_method_is_7001_with_405() {
     // Arrange
-    let mock = MockImages::start().await;
+    // This test sends requests to routes the mock does not serve on purpose.
+    let mock = MockImages::builder()
+        .fail_on_unserved_routes(false)
+        .start()
+        .await;
 
     for method in [Method::GET, Method::PUT, Method::DELETE, Method::PATCH] {
         // Act

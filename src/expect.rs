@@ -1,0 +1,268 @@
+//! Expectations checked when a [`MockImages`](crate::MockImages) is dropped: how many uploads
+//! the test expects, no request to a route the mock does not serve, and (in strict mode) no
+//! refusal the test did not script; and the report a failure panics with.
+
+use std::fmt::{self, Write as _};
+use std::ops::{Range, RangeFrom, RangeFull, RangeInclusive, RangeTo, RangeToInclusive};
+
+use crate::journal::{RequestRecord, Upload};
+
+/// Longest text-field value the report shows whole; longer ones are cut, with their length.
+const REPORT_VALUE_CHARS: usize = 60;
+
+/// How many uploads a test expects: an exact count or a range, for
+/// [`MockImages::expect_uploads`](crate::MockImages::expect_uploads).
+///
+/// ```
+/// use cloudflare_images_mock::Times;
+///
+/// assert_eq!(Times::from(2).to_string(), "exactly 2");
+/// assert_eq!(Times::from(1..=3).to_string(), "between 1 and 3");
+/// assert_eq!(Times::from(1..).to_string(), "at least 1");
+/// assert_eq!(Times::from(..3).to_string(), "at most 2");
+/// assert!(Times::from(1..3).contains(2) && !Times::from(1..3).contains(3));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Times {
+    min: usize,
+    /// Inclusive; `None` for no upper bound.
+    max: Option<usize>,
+}
+
+impl Times {
+    /// Whether `n` is within the expectation.
+    pub fn contains(&self, n: usize) -> bool {
+        n >= self.min && self.max.is_none_or(|max| n <= max)
+    }
+}
+
+impl fmt::Display for Times {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.min, self.max) {
+            (min, Some(max)) if min == max => write!(f, "exactly {min}"),
+            (0, Some(max)) => write!(f, "at most {max}"),
+            (min, Some(max)) if min > max => write!(f, "an empty range ({min} to {max})"),
+            (min, Some(max)) => write!(f, "between {min} and {max}"),
+            (0, None) => f.write_str("any number"),
+            (min, None) => write!(f, "at least {min}"),
+        }
+    }
+}
+
+impl From<usize> for Times {
+    fn from(n: usize) -> Times {
+        Times {
+            min: n,
+            max: Some(n),
+        }
+    }
+}
+
+impl From<Range<usize>> for Times {
+    fn from(range: Range<usize>) -> Times {
+        Times {
+            min: range.start,
+            max: Some(range.end.saturating_sub(1)),
+        }
+    }
+}
+
+impl From<RangeInclusive<usize>> for Times {
+    fn from(range: RangeInclusive<usize>) -> Times {
+        Times {
+            min: *range.start(),
+            max: Some(*range.end()),
+        }
+    }
+}
+
+impl From<RangeFrom<usize>> for Times {
+    fn from(range: RangeFrom<usize>) -> Times {
+        Times {
+            min: range.start,
+            max: None,
+        }
+    }
+}
+
+impl From<RangeTo<usize>> for Times {
+    fn from(range: RangeTo<usize>) -> Times {
+        Times {
+            min: 0,
+            max: Some(range.end.saturating_sub(1)),
+        }
+    }
+}
+
+impl From<RangeToInclusive<usize>> for Times {
+    fn from(range: RangeToInclusive<usize>) -> Times {
+        Times {
+            min: 0,
+            max: Some(range.end),
+        }
+    }
+}
+
+impl From<RangeFull> for Times {
+    fn from(_: RangeFull) -> Times {
+        Times { min: 0, max: None }
+    }
+}
+
+/// What one mock checks at drop.
+#[derive(Debug, Clone)]
+pub(crate) struct Expectations {
+    pub(crate) uploads: Option<Times>,
+    pub(crate) unserved_routes: bool,
+    pub(crate) refusals: bool,
+}
+
+/// Whether a request went to a route the mock does not serve (answered 7000 or 7001, or it
+/// would have been had its credentials been right).
+fn unserved(record: &RequestRecord) -> bool {
+    let method = hyper::Method::from_bytes(record.method.as_bytes()).unwrap_or_default();
+    crate::route::route(&method, &record.path).is_err()
+}
+
+fn refused(record: &RequestRecord) -> bool {
+    record.scripted.is_none() && !record.errors.is_empty()
+}
+
+/// Checks the expectations against the journal; `Err` is the report to panic with.
+pub(crate) fn verify(
+    expectations: &Expectations,
+    records: &[RequestRecord],
+    unplayed_scripts: usize,
+) -> Result<(), String> {
+    let accepted = records.iter().filter(|r| r.is_accepted()).count();
+    let numbers = |keep: &dyn Fn(&RequestRecord) -> bool| -> Vec<String> {
+        records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| keep(r))
+            .map(|(i, _)| format!("#{}", i + 1))
+            .collect()
+    };
+    let mut problems = Vec::new();
+    if let Some(times) = expectations.uploads {
+        if !times.contains(accepted) {
+            problems.push(format!("expected {times} upload(s), {accepted} accepted"));
+        }
+    }
+    if expectations.unserved_routes {
+        let unserved = numbers(&unserved);
+        if !unserved.is_empty() {
+            problems.push(format!(
+                "{} request(s) to a route the mock does not serve ({}): check the client's base \
+                 URL and method, or allow them with `MockImagesBuilder::fail_on_unserved_routes(false)`",
+                unserved.len(),
+                unserved.join(", ")
+            ));
+        }
+    }
+    if expectations.refusals {
+        let refusals = numbers(&refused);
+        if !refusals.is_empty() {
+            problems.push(format!(
+                "strict mode: {} refusal(s) the test did not script ({}); \
+                 `MockImagesBuilder::fail_on_refusals(false)` turns strict mode off",
+                refusals.len(),
+                refusals.join(", ")
+            ));
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let mut report = format!("cloudflare-images-mock: {}\n", problems[0]);
+    for problem in &problems[1..] {
+        let _ = writeln!(report, "cloudflare-images-mock: {problem}");
+    }
+    let expected = expectations
+        .uploads
+        .map_or_else(|| "any number of".to_owned(), |t| t.to_string());
+    let _ = writeln!(report, "\nexpected: {expected} upload(s)");
+    let _ = writeln!(
+        report,
+        "arrived: {} request(s), {accepted} upload(s) accepted",
+        records.len()
+    );
+    for (i, record) in records.iter().enumerate() {
+        let _ = writeln!(report, "  {}", describe(i + 1, record));
+    }
+    if unplayed_scripts > 0 {
+        let _ = writeln!(
+            report,
+            "note: {unplayed_scripts} scripted answer(s) were never played"
+        );
+    }
+    report.push_str(
+        "hint: `mock.requests()` holds each request in full (headers, fields, errors); \
+         `mock.verify()` runs these checks without waiting for the drop\n",
+    );
+    Err(report)
+}
+
+/// One request of the report: number, method, path, status, then the upload's fields and file
+/// size, or each refusal with its rule. Never file bytes.
+fn describe(number: usize, record: &RequestRecord) -> String {
+    let mut line = format!("#{number} {} {}", record.method, record.path);
+    if record.status == 0 {
+        line.push_str(" -> no answer (connection closed)");
+    } else {
+        let _ = write!(line, " -> {}", record.status);
+    }
+    if let Some(script) = &record.scripted {
+        let _ = write!(line, " [scripted: {script}]");
+    }
+    if let Some(upload) = &record.upload {
+        let _ = write!(line, " accepted: {}", describe_upload(upload));
+    }
+    for error in &record.errors {
+        let _ = write!(
+            line,
+            "\n       refused by rule {}: {} {}",
+            error.rule, error.code, error.message
+        );
+        if let Some(pointer) = &error.pointer {
+            let _ = write!(line, " (at {pointer})");
+        }
+    }
+    line
+}
+
+fn describe_upload(upload: &Upload) -> String {
+    let mut parts = Vec::new();
+    let size = upload
+        .file_size
+        .map_or_else(String::new, |size| format!("{size} bytes"));
+    let image = match (&upload.format, upload.dimensions) {
+        (Some(format), Some((w, h))) => format!("{format} {w}x{h}"),
+        (Some(format), None) => format.clone(),
+        _ => String::new(),
+    };
+    let details: Vec<&str> = [upload.content_type.as_deref().unwrap_or(""), &size, &image]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect();
+    let name = upload.filename.as_deref().unwrap_or("(no filename)");
+    if upload.url.is_some() {
+        parts.push(format!("url file {name:?} ({})", details.join(", ")));
+    } else {
+        parts.push(format!("file {name:?} ({})", details.join(", ")));
+    }
+    for (name, value) in &upload.fields {
+        parts.push(format!("{name}={}", shorten(value)));
+    }
+    parts.join(", ")
+}
+
+fn shorten(value: &str) -> String {
+    let count = value.chars().count();
+    if count <= REPORT_VALUE_CHARS {
+        format!("{value:?}")
+    } else {
+        let head: String = value.chars().take(REPORT_VALUE_CHARS).collect();
+        format!("{head:?}... ({count} characters)")
+    }
+}

@@ -1,0 +1,230 @@
+//! Scripted answers: recorded error envelopes, delays, resets and cut-off answers, repeated and
+//! in sequence, each journalled; and a retrying client getting through.
+
+use std::time::{Duration, Instant};
+
+use cloudflare_images_mock::{conformance, MockImages, Script};
+use serde_json::Value;
+
+use crate::helpers::{png_form, TOKEN};
+
+async fn send(mock: &MockImages) -> reqwest::Result<reqwest::Response> {
+    reqwest::Client::new()
+        .post(mock.upload_url())
+        .bearer_auth(TOKEN)
+        .multipart(png_form())
+        .send()
+        .await
+}
+
+/// Status, headers and body of one upload, the body checked against the official schemas.
+async fn send_checked(mock: &MockImages) -> (u16, reqwest::header::HeaderMap, Value) {
+    let response = send(mock).await.expect("an answer");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("a whole body");
+    if let Err(problems) = conformance::check_response(status, &bytes) {
+        panic!("the answer breaks the official response schema: {problems:?}");
+    }
+    (
+        status,
+        headers,
+        serde_json::from_slice(&bytes).expect("JSON"),
+    )
+}
+
+/// The SDKs' retry rule, as a user's client would write it: retry 408, 409, 429 and 5xx at most
+/// `retries` times, waiting what `Retry-After` says.
+async fn upload_with_retries(mock: &MockImages, retries: usize) -> (u16, Value, usize) {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let response = send(mock).await.expect("an answer");
+        let status = response.status().as_u16();
+        let retryable = matches!(status, 408 | 409 | 429 | 500..=599);
+        if !retryable || attempts > retries {
+            return (status, response.json().await.expect("JSON"), attempts);
+        }
+        let wait = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(Duration::from_millis(10), Duration::from_secs);
+        tokio::time::sleep(wait).await;
+    }
+}
+
+#[tokio::test]
+async fn a_retrying_client_gets_429_twice_then_200() {
+    let mock = MockImages::start().await;
+    mock.script(Script::rate_limited().times(2));
+    mock.expect_uploads(1);
+
+    let started = Instant::now();
+    let (status, body, attempts) = upload_with_retries(&mock, 2).await;
+
+    assert_eq!((status, attempts), (200, 3), "{body}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "Retry-After: 1 was honoured twice"
+    );
+    let statuses: Vec<u16> = mock.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [429, 429, 200]);
+    let scripted: Vec<Option<String>> = mock.requests().into_iter().map(|r| r.scripted).collect();
+    let rate_limited = Some("rate_limited".to_owned());
+    assert_eq!(scripted, [rate_limited.clone(), rate_limited, None]);
+    assert_eq!(mock.requests()[0].errors[0].code, 971);
+}
+
+#[tokio::test]
+async fn rate_limited_is_the_recorded_971_with_retry_after() {
+    let mock = MockImages::start().await;
+    mock.script(Script::rate_limited());
+
+    let (status, headers, body) = send_checked(&mock).await;
+
+    assert_eq!(status, 429);
+    assert_eq!(headers["retry-after"], "1");
+    assert_eq!(headers["content-type"], "application/json");
+    assert_eq!(
+        body,
+        serde_json::json!({"result": null, "success": false, "errors": [{"code": 971,
+            "message": "Please wait and consider throttling your request speed"}], "messages": []})
+    );
+    assert!(mock.requests()[0].errors[0].confirmed);
+}
+
+#[tokio::test]
+async fn internal_and_authentication_errors_are_recorded_envelopes() {
+    let mock = MockImages::start().await;
+    mock.script(Script::internal_error());
+    mock.script(Script::authentication_error());
+
+    let (first, _, first_body) = send_checked(&mock).await;
+    let (second, _, second_body) = send_checked(&mock).await;
+    let (third, _, _) = send_checked(&mock).await;
+
+    assert_eq!(
+        (first, first_body["errors"][0]["code"].as_u64()),
+        (500, Some(10001))
+    );
+    assert_eq!(
+        (second, second_body["errors"][0]["code"].as_u64()),
+        (403, Some(10000))
+    );
+    assert_eq!(
+        third, 200,
+        "the mock answers normally once the scripts are played"
+    );
+    let records = mock.requests();
+    assert_eq!(records[0].errors[0].rule, "internal_error");
+    assert!(
+        !records[0].errors[0].confirmed,
+        "the 5xx envelope is assumed"
+    );
+    assert_eq!(records[1].errors[0].rule, "authentication");
+    assert_eq!(mock.uploads().len(), 1);
+}
+
+#[tokio::test]
+async fn scripts_apply_before_any_other_check_but_only_on_the_upload_route() {
+    let mock = MockImages::builder()
+        .fail_on_unserved_routes(false)
+        .start()
+        .await;
+    mock.script(Script::rate_limited());
+
+    // Another route is answered normally and leaves the script in place.
+    let other = reqwest::Client::new()
+        .get(format!(
+            "{}/accounts/{}/images/v2",
+            mock.base_url(),
+            mock.account_id()
+        ))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    // No credentials and no body: still the scripted answer.
+    let upload = reqwest::Client::new()
+        .post(mock.upload_url())
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(other.status(), 404);
+    assert_eq!(upload.status(), 429);
+}
+
+#[tokio::test]
+async fn a_delay_comes_before_the_normal_answer() {
+    let mock = MockImages::start().await;
+    mock.script(Script::delay(Duration::from_millis(300)));
+
+    let started = Instant::now();
+    let (status, _, _) = send_checked(&mock).await;
+
+    assert_eq!(status, 200);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(mock.requests()[0].scripted.as_deref(), Some("delay 300ms"));
+    assert_eq!(mock.uploads().len(), 1);
+}
+
+#[tokio::test]
+async fn a_reset_closes_the_connection_without_an_answer_then_the_retry_succeeds() {
+    let mock = MockImages::start().await;
+    mock.script(Script::reset());
+
+    let first = send(&mock).await;
+    let (status, _, _) = send_checked(&mock).await;
+
+    let error = first.expect_err("a reset is no answer");
+    assert!(error.is_request(), "{error:?}");
+    assert_eq!(status, 200);
+    let records = mock.requests();
+    assert_eq!(records[0].status, 0);
+    assert_eq!(records[0].scripted.as_deref(), Some("reset"));
+    assert_eq!(mock.uploads().len(), 1);
+}
+
+#[tokio::test]
+async fn a_reset_mid_upload_stops_a_large_body_being_sent() {
+    let mock = MockImages::start().await;
+    mock.script(Script::reset_mid_upload());
+    let big = crate::helpers::png_of_size(4 << 20);
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        crate::helpers::file_part(big, "big.png", "image/png"),
+    );
+
+    let sent = reqwest::Client::new()
+        .post(mock.upload_url())
+        .bearer_auth(TOKEN)
+        .multipart(form)
+        .send()
+        .await;
+
+    assert!(sent.is_err(), "{sent:?}");
+    assert_eq!(mock.requests()[0].status, 0);
+    assert_eq!(
+        mock.requests()[0].scripted.as_deref(),
+        Some("reset_mid_upload")
+    );
+    assert!(mock.uploads().is_empty());
+}
+
+#[tokio::test]
+async fn a_cut_off_answer_fails_while_reading_the_body() {
+    let mock = MockImages::start().await;
+    mock.script(Script::cut_off());
+
+    let response = send(&mock).await.expect("the status and headers arrive");
+    let status = response.status();
+    let body = response.bytes().await;
+
+    assert_eq!(status, 200);
+    assert!(body.is_err(), "{body:?}");
+    assert_eq!(mock.requests()[0].scripted.as_deref(), Some("cut_off"));
+    assert_eq!(mock.uploads().len(), 1, "the upload itself was accepted");
+}
