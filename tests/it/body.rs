@@ -572,7 +572,9 @@ async fn a_1_gib_body_is_answered_having_read_little_more_than_the_limit() {
     println!("{sent_when_answered} bytes of 1 GiB sent when the answer came");
     let limit = 10 * MIB as u64;
     assert!(
-        sent_when_answered < limit + 16 * MIB as u64,
+        // Socket buffers grow with load (16-19 MB alone, 27 MB seen with the whole suite
+        // running); 64 MiB still tells "stopped near the limit" from "read the whole GiB".
+        sent_when_answered < limit + 54 * MIB as u64,
         "{sent_when_answered} bytes sent before the answer"
     );
     assert_eq!(last_request(&mock).errors[0].code, 7011);
