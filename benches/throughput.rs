@@ -1,0 +1,1131 @@
+//! Throughput, latency, start-up and memory of the mock against a floor built here and against
+//! wiremock-rs, in one run and in alternating order (issue 6). See `docs/performance.md`.
+//!
+//! ```text
+//! taskset -c 0 cargo bench --bench throughput                        # full run
+//! CF_IMAGES_MOCK_BENCH_QUICK=1 cargo bench --bench throughput        # smoke run, a few seconds
+//! ```
+//!
+//! Servers compared, each on a thread of its own with a current-thread tokio runtime (as the
+//! mock and wiremock run theirs):
+//! - `floor`: bare hyper 1 (http1) that counts the body and answers a fixed envelope;
+//! - `parse-floor`: the same, streaming the body through multer and reading every field;
+//! - `mock`: `MockImages::start()` with default settings;
+//! - `wiremock`: wiremock 0.6, `MockServer::start()` and one `Mock` on POST + the upload path
+//!   answering the same fixed envelope (default settings: it records every request).
+//!
+//! Every server kind runs in a child process of this binary (`--serve KIND`), so the peak RSS
+//! (`VmHWM` of `/proc/self/status`) it reports is its own; the parent is the client: hyper 1's
+//! http1 client connections kept alive (one per connection of the workload), on a multi-thread
+//! tokio runtime, with request bodies built once (`Bytes`). Start-up (a) runs in one more child (`--starts`), in-process there, so a
+//! kind's first start in a process is measured cold.
+//!
+//! Nothing here asserts on time: the run prints numbers, ratios and the issue's targets met or
+//! missed, and exits 0 whatever they are (it fails only when a server answers wrongly).
+
+use std::convert::Infallible;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener as StdListener;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use cloudflare_images_mock::MockImages;
+use futures_util::TryStreamExt;
+use http_body_util::{BodyExt, BodyStream, Full};
+use hyper::body::Incoming;
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper::{Request, Response, StatusCode, Uri};
+use hyper_util::rt::TokioIo;
+use tokio::sync::oneshot;
+
+/// The account id `MockImages::start()` hands out; the other servers serve the same path.
+const ACCOUNT_ID: &str = "023e105f4ecef8ad9ca31a8372d0c353";
+const UPLOAD_PATH: &str = "/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/images/v1";
+const BOUNDARY: &str = "cf-images-mock-bench-7d1f0c";
+/// The fixed answer of the floors and of wiremock: a success envelope the size of the mock's.
+const ANSWER: &str = concat!(
+    r#"{"result":{"id":"107b9558-dd06-4bbd-5fef-9c2c16bb7900","filename":"bench.png","#,
+    r#""meta":{},"uploaded":"2026-01-01T00:00:00.000Z","requireSignedURLs":false,"#,
+    r#""variants":["https://imagedelivery.net/Vi7wi5KSItxGFsWRG2Us6Q/"#,
+    r#"107b9558-dd06-4bbd-5fef-9c2c16bb7900/public"]},"#,
+    r#""success":true,"errors":[],"messages":[]}"#
+);
+const QUICK_ENV: &str = "CF_IMAGES_MOCK_BENCH_QUICK";
+const SMALL_FILE: usize = 4 * 1024;
+const LARGE_FILE: usize = 9 * 1024 * 1024 + 512 * 1024;
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// How much work a run does.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    /// Rounds of (b)-(e); each round starts every server kind afresh, in alternating order.
+    rounds: usize,
+    /// (a): start + first upload, per kind.
+    starts: usize,
+    /// (b): untimed, then timed sequential 4 KiB uploads on one connection.
+    sequential_warmup: usize,
+    sequential: usize,
+    /// (c): connections, and 4 KiB uploads on each.
+    connections: usize,
+    per_connection: usize,
+    /// (d): 9.5 MiB uploads, one after the other on one connection.
+    large: usize,
+}
+
+impl Plan {
+    fn get() -> (Plan, bool) {
+        let quick = std::env::var(QUICK_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
+        let plan = if quick {
+            Plan {
+                rounds: 1,
+                starts: 20,
+                sequential_warmup: 20,
+                sequential: 200,
+                connections: 32,
+                per_connection: 20,
+                large: 3,
+            }
+        } else {
+            Plan {
+                rounds: 7,
+                starts: 200,
+                sequential_warmup: 100,
+                sequential: 2_000,
+                connections: 32,
+                per_connection: 250,
+                large: 30,
+            }
+        };
+        (plan, quick)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Floor,
+    ParseFloor,
+    Mock,
+    /// `MockServer::start()`: pooled, as wiremock starts by default.
+    Wiremock,
+    /// `MockServer::builder().start()`: a new server each time (start-up only).
+    WiremockFresh,
+}
+
+impl Kind {
+    const SERVED: [Kind; 4] = [Kind::Floor, Kind::ParseFloor, Kind::Mock, Kind::Wiremock];
+    const STARTED: [Kind; 5] = [
+        Kind::Floor,
+        Kind::ParseFloor,
+        Kind::Mock,
+        Kind::Wiremock,
+        Kind::WiremockFresh,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Floor => "floor",
+            Kind::ParseFloor => "parse-floor",
+            Kind::Mock => "mock",
+            Kind::Wiremock => "wiremock",
+            Kind::WiremockFresh => "wiremock-fresh",
+        }
+    }
+
+    fn parse(name: &str) -> Kind {
+        Kind::STARTED
+            .into_iter()
+            .find(|kind| kind.name() == name)
+            .unwrap_or_else(|| panic!("no server kind {name:?}"))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The request bodies.
+
+fn crc32(parts: &[&[u8]]) -> u32 {
+    let mut crc = !0u32;
+    for byte in parts.iter().flat_map(|part| part.iter()) {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                0xEDB8_8320 ^ (crc >> 1)
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+fn chunk(png: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+    let length = u32::try_from(data.len()).expect("a PNG chunk under 4 GiB");
+    png.extend_from_slice(&length.to_be_bytes());
+    png.extend_from_slice(kind);
+    png.extend_from_slice(data);
+    png.extend_from_slice(&crc32(&[kind, data]).to_be_bytes());
+}
+
+/// A PNG of `size` bytes: signature, IHDR of a 100x100 RGBA image, a private ancillary chunk
+/// (`paDd`) of zeros padding it to size, IEND. Every chunk has its CRC.
+fn png(size: usize) -> Vec<u8> {
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&100u32.to_be_bytes());
+    ihdr.extend_from_slice(&100u32.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
+    chunk(&mut png, b"IHDR", &ihdr);
+    let padding = size - png.len() - 2 * 12;
+    chunk(&mut png, b"paDd", &vec![0u8; padding]);
+    chunk(&mut png, b"IEND", &[]);
+    assert_eq!(png.len(), size);
+    png
+}
+
+fn content_type() -> String {
+    format!("multipart/form-data; boundary={BOUNDARY}")
+}
+
+/// A multipart body with one `file` part holding a PNG of `size` bytes, checked with the mock's
+/// own offline conformance check.
+fn upload_body(size: usize) -> Bytes {
+    let mut body = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"bench.png\"\r\n\
+         Content-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&png(size));
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    let valid = cloudflare_images_mock::conformance::check_upload(&content_type(), &body)
+        .unwrap_or_else(|errors| panic!("the bench's upload is refused: {errors:?}"));
+    assert_eq!(valid.format.as_deref(), Some("png"));
+    assert_eq!(valid.file_size, Some(size as u64));
+    Bytes::from(body)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The servers.
+
+/// The floors: bare hyper 1, http1, on a thread of its own with a current-thread runtime.
+struct BareServer {
+    url: String,
+    connections: Arc<AtomicU64>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl BareServer {
+    fn start(parse: bool) -> BareServer {
+        let listener = StdListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        listener.set_nonblocking(true).expect("non-blocking");
+        let address = listener.local_addr().expect("local address");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let connections = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&connections);
+        let (stop, stopped) = oneshot::channel();
+        let thread = std::thread::Builder::new()
+            .name(format!("floor {address}"))
+            .spawn(move || runtime.block_on(serve_bare(listener, parse, counter, stopped)))
+            .expect("a thread");
+        BareServer {
+            url: format!("http://{address}{UPLOAD_PATH}"),
+            connections,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for BareServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+async fn serve_bare(
+    listener: StdListener,
+    parse: bool,
+    connections: Arc<AtomicU64>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                connections.fetch_add(1, Ordering::Relaxed);
+                let service = hyper::service::service_fn(move |request| async move {
+                    Ok::<_, Infallible>(if parse {
+                        parse_floor(request).await
+                    } else {
+                        floor(request).await
+                    })
+                });
+                tokio::spawn(async move {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        }
+    }
+}
+
+fn answer(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// Counts the body, answers the fixed envelope.
+async fn floor(request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let mut body = request.into_body();
+    let mut read = 0usize;
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => read += frame.data_ref().map_or(0, Bytes::len),
+            Err(_) => return answer(StatusCode::BAD_REQUEST, "{}"),
+        }
+    }
+    std::hint::black_box(read);
+    answer(StatusCode::OK, ANSWER)
+}
+
+/// Streams the body through multer, reading every field to its end; answers the fixed envelope.
+async fn parse_floor(request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let boundary = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| multer::parse_boundary(v).ok());
+    let Some(boundary) = boundary else {
+        return answer(StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}");
+    };
+    let stream = BodyStream::new(request.into_body())
+        .try_filter_map(|frame| futures_util::future::ready(Ok(frame.into_data().ok())));
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let mut read = 0usize;
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(mut field)) => {
+                read += field.name().map_or(0, str::len);
+                loop {
+                    match field.chunk().await {
+                        Ok(Some(chunk)) => read += chunk.len(),
+                        Ok(None) => break,
+                        Err(_) => return answer(StatusCode::BAD_REQUEST, "{}"),
+                    }
+                }
+            }
+            Ok(None) => break,
+            Err(_) => return answer(StatusCode::BAD_REQUEST, "{}"),
+        }
+    }
+    std::hint::black_box(read);
+    answer(StatusCode::OK, ANSWER)
+}
+
+enum Server {
+    Bare(BareServer),
+    Mock(MockImages),
+    Wiremock(wiremock::MockServer),
+}
+
+impl Server {
+    async fn start(kind: Kind) -> Server {
+        match kind {
+            Kind::Floor => Server::Bare(BareServer::start(false)),
+            Kind::ParseFloor => Server::Bare(BareServer::start(true)),
+            Kind::Mock => Server::Mock(MockImages::start().await),
+            Kind::Wiremock | Kind::WiremockFresh => {
+                use wiremock::matchers::{method, path};
+                let server = if kind == Kind::Wiremock {
+                    wiremock::MockServer::start().await
+                } else {
+                    wiremock::MockServer::builder().start().await
+                };
+                wiremock::Mock::given(method("POST"))
+                    .and(path(UPLOAD_PATH))
+                    .respond_with(
+                        wiremock::ResponseTemplate::new(200)
+                            .set_body_raw(ANSWER.as_bytes(), "application/json"),
+                    )
+                    .mount(&server)
+                    .await;
+                Server::Wiremock(server)
+            }
+        }
+    }
+
+    fn url(&self) -> String {
+        match self {
+            Server::Bare(server) => server.url.clone(),
+            Server::Mock(mock) => {
+                debug_assert_eq!(mock.account_id(), ACCOUNT_ID);
+                mock.upload_url()
+            }
+            Server::Wiremock(server) => format!("{}{UPLOAD_PATH}", server.uri()),
+        }
+    }
+
+    /// Connections accepted, where the server counts them.
+    fn connections(&self) -> Option<u64> {
+        match self {
+            Server::Bare(server) => Some(server.connections.load(Ordering::Relaxed)),
+            _ => None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client.
+
+/// One client connection: hyper 1's http1 client connection (what hyper-util's legacy client
+/// pools), kept alive across requests. The legacy client itself is not used: its pool races the
+/// return of a connection against the next checkout and opened a second connection in (b) (a
+/// handful when not pinned), which puts a connect inside a timed request.
+struct Connection {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+}
+
+#[derive(Clone)]
+struct Target {
+    authority: Arc<str>,
+    path: Uri,
+    content_type: Arc<str>,
+}
+
+impl Target {
+    fn new(url: &str, content_type: &Arc<str>) -> Target {
+        let uri: Uri = url.parse().expect("a URI");
+        Target {
+            authority: uri.authority().expect("an authority").as_str().into(),
+            path: uri
+                .path_and_query()
+                .expect("a path")
+                .as_str()
+                .parse()
+                .expect("a path"),
+            content_type: Arc::clone(content_type),
+        }
+    }
+}
+
+impl Connection {
+    async fn open(target: &Target) -> Connection {
+        let stream = tokio::net::TcpStream::connect(&*target.authority)
+            .await
+            .unwrap_or_else(|e| panic!("connect to {}: {e}", target.authority));
+        stream.set_nodelay(true).expect("TCP_NODELAY");
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("an http1 handshake");
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Connection { sender }
+    }
+
+    /// One upload; the answer is read to its end. Panics on anything but 200: a wrong answer
+    /// voids the run.
+    async fn upload(&mut self, target: &Target, body: &Bytes) -> Bytes {
+        self.sender
+            .ready()
+            .await
+            .unwrap_or_else(|e| panic!("connection to {} closed: {e:?}", target.authority));
+        let request = Request::post(target.path.clone())
+            .header(HOST, &*target.authority)
+            .header(CONTENT_TYPE, &*target.content_type)
+            .header(AUTHORIZATION, "Bearer x")
+            .body(Full::new(body.clone()))
+            .expect("a request");
+        let response = self
+            .sender
+            .send_request(request)
+            .await
+            .unwrap_or_else(|e| panic!("upload to {} failed: {e:?}", target.authority));
+        let status = response.status();
+        let answer = response
+            .into_body()
+            .collect()
+            .await
+            .expect("the answer's body")
+            .to_bytes();
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{} answered {status}: {}",
+            target.authority,
+            String::from_utf8_lossy(&answer)
+        );
+        answer
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child processes.
+
+fn memory_kib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+/// `--serve KIND`: start the server, print its URL, answer `rss` with the peak and current RSS
+/// until `stop`.
+fn serve_child(kind: Kind) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let server = runtime.block_on(Server::start(kind));
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "URL {}", server.url()).expect("stdout");
+    out.flush().expect("stdout");
+    for line in std::io::stdin().lock().lines() {
+        let line = line.expect("stdin");
+        let (hwm, rss) = memory_kib();
+        let connections = server.connections().map_or(-1, |n| n as i64);
+        writeln!(out, "RSS {hwm} {rss} {connections}").expect("stdout");
+        out.flush().expect("stdout");
+        if line.trim() == "stop" {
+            break;
+        }
+    }
+    drop(server);
+}
+
+/// `--starts N`: (a) in this process: start + mount + first upload on a new connection, every
+/// kind in turn, the order rotating each round; prints one line per kind.
+fn starts_child(rounds: usize) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let body = upload_body(SMALL_FILE);
+    let content_type: Arc<str> = content_type().into();
+    runtime.block_on(async move {
+        // Warm the client side (runtime, connection code) on a server nobody measures.
+        {
+            let warm = BareServer::start(false);
+            let target = Target::new(&warm.url, &content_type);
+            Connection::open(&target).await.upload(&target, &body).await;
+        }
+        let kinds = Kind::STARTED;
+        let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); kinds.len()];
+        let mut drops: Vec<Vec<Duration>> = vec![Vec::new(); kinds.len()];
+        for round in 0..rounds {
+            for i in 0..kinds.len() {
+                let index = (i + round) % kinds.len();
+                let started = Instant::now();
+                let server = Server::start(kinds[index]).await;
+                let target = Target::new(&server.url(), &content_type);
+                Connection::open(&target).await.upload(&target, &body).await;
+                samples[index].push(started.elapsed());
+                let dropping = Instant::now();
+                drop(server);
+                drops[index].push(dropping.elapsed());
+            }
+        }
+        for (index, kind) in kinds.iter().enumerate() {
+            let first = samples[index][0];
+            let mut rest = samples[index][1..].to_vec();
+            rest.sort();
+            let mut drop_times = drops[index].clone();
+            drop_times.sort();
+            println!(
+                "START {} {} {} {} {}",
+                kind.name(),
+                first.as_nanos(),
+                percentile(&rest, 50).as_nanos(),
+                percentile(&rest, 90).as_nanos(),
+                percentile(&drop_times, 50).as_nanos()
+            );
+        }
+    });
+}
+
+struct ServerProcess {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    url: String,
+}
+
+/// Peak RSS, current RSS (KiB), connections accepted (where counted) of a child.
+#[derive(Debug, Clone, Copy, Default)]
+struct Memory {
+    peak_kib: u64,
+    current_kib: u64,
+    connections: Option<u64>,
+}
+
+impl ServerProcess {
+    fn spawn(kind: Kind) -> ServerProcess {
+        let mut child = Command::new(std::env::current_exe().expect("this binary"))
+            .args(["--serve", kind.name()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("a child process");
+        let stdin = child.stdin.take().expect("its stdin");
+        let mut stdout = BufReader::new(child.stdout.take().expect("its stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("its first line");
+        let url = line
+            .strip_prefix("URL ")
+            .unwrap_or_else(|| panic!("{} child said {line:?}", kind.name()))
+            .trim()
+            .to_owned();
+        ServerProcess {
+            child,
+            stdin,
+            stdout,
+            url,
+        }
+    }
+
+    fn ask(&mut self, command: &str) -> Memory {
+        writeln!(self.stdin, "{command}").expect("the child's stdin");
+        self.stdin.flush().expect("the child's stdin");
+        let mut line = String::new();
+        self.stdout
+            .read_line(&mut line)
+            .expect("the child's answer");
+        let numbers: Vec<i64> = line
+            .strip_prefix("RSS ")
+            .unwrap_or_else(|| panic!("the child said {line:?}"))
+            .split_whitespace()
+            .map(|n| n.parse().expect("a number"))
+            .collect();
+        Memory {
+            peak_kib: numbers[0] as u64,
+            current_kib: numbers[1] as u64,
+            connections: u64::try_from(numbers[2]).ok(),
+        }
+    }
+
+    fn stop(mut self) -> Memory {
+        let memory = self.ask("stop");
+        let _ = self.child.wait();
+        memory
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The workloads, run by the parent against a child.
+
+struct Bodies {
+    small: Bytes,
+    large: Bytes,
+    content_type: Arc<str>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct RoundResult {
+    p50: Duration,
+    p99: Duration,
+    requests_per_second: f64,
+    megabytes_per_second: f64,
+    after_start: Memory,
+    after_concurrent: Memory,
+    after_large: Memory,
+    /// Connections the floors accepted in (b) + (d) (expected: 1) and in (c) (expected: 32).
+    sequential_connections: Option<u64>,
+    concurrent_connections: Option<u64>,
+}
+
+fn percentile(sorted: &[Duration], p: usize) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() * p) / 100).min(sorted.len() - 1)]
+}
+
+fn run_round(
+    runtime: &tokio::runtime::Runtime,
+    kind: Kind,
+    plan: &Plan,
+    bodies: &Bodies,
+) -> RoundResult {
+    let mut process = ServerProcess::spawn(kind);
+    let after_start = process.ask("rss");
+    let target = Target::new(&process.url, &bodies.content_type);
+    let mut result = RoundResult {
+        after_start,
+        ..RoundResult::default()
+    };
+    // (b) sequential 4 KiB uploads on one keep-alive connection.
+    let (mut sequential, latencies) = runtime.block_on(async {
+        let mut sequential = Connection::open(&target).await;
+        let first = sequential.upload(&target, &bodies.small).await;
+        if kind == Kind::Mock {
+            let envelope: serde_json::Value =
+                serde_json::from_slice(&first).expect("the mock answers JSON");
+            assert_eq!(envelope["success"], true, "{envelope}");
+        }
+        for _ in 1..plan.sequential_warmup {
+            sequential.upload(&target, &bodies.small).await;
+        }
+        let mut latencies = Vec::with_capacity(plan.sequential);
+        for _ in 0..plan.sequential {
+            let started = Instant::now();
+            sequential.upload(&target, &bodies.small).await;
+            latencies.push(started.elapsed());
+        }
+        (sequential, latencies)
+    });
+    let mut latencies = latencies;
+    latencies.sort();
+    result.p50 = percentile(&latencies, 50);
+    result.p99 = percentile(&latencies, 99);
+    let before_concurrent = process.ask("rss").connections;
+
+    // (c) concurrent 4 KiB uploads: one connection per task.
+    let elapsed = runtime.block_on(async {
+        let barrier = Arc::new(tokio::sync::Barrier::new(plan.connections + 1));
+        let mut tasks = Vec::new();
+        for _ in 0..plan.connections {
+            let barrier = Arc::clone(&barrier);
+            let target = target.clone();
+            let body = bodies.small.clone();
+            let per_connection = plan.per_connection;
+            tasks.push(tokio::spawn(async move {
+                let mut connection = Connection::open(&target).await;
+                connection.upload(&target, &body).await;
+                barrier.wait().await;
+                for _ in 0..per_connection {
+                    connection.upload(&target, &body).await;
+                }
+            }));
+        }
+        barrier.wait().await;
+        let started = Instant::now();
+        for task in tasks {
+            task.await.expect("a client task");
+        }
+        started.elapsed()
+    });
+    result.requests_per_second =
+        (plan.connections * plan.per_connection) as f64 / elapsed.as_secs_f64();
+    result.after_concurrent = process.ask("rss");
+    result.concurrent_connections = result
+        .after_concurrent
+        .connections
+        .zip(before_concurrent)
+        .map(|(after, before)| after - before);
+
+    // (d) 9.5 MiB uploads, one after the other, on the connection of (b).
+    let elapsed = runtime.block_on(async {
+        let started = Instant::now();
+        for _ in 0..plan.large {
+            sequential.upload(&target, &bodies.large).await;
+        }
+        started.elapsed()
+    });
+    result.megabytes_per_second =
+        (plan.large * bodies.large.len()) as f64 / 1e6 / elapsed.as_secs_f64();
+    drop(sequential);
+    result.after_large = process.stop();
+    result.sequential_connections = result
+        .after_large
+        .connections
+        .zip(result.concurrent_connections)
+        .map(|(all, concurrent)| all - concurrent);
+    result
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report.
+
+fn median_f64(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn median_duration(mut values: Vec<Duration>) -> Duration {
+    values.sort();
+    values[values.len() / 2]
+}
+
+fn median_u64(mut values: Vec<u64>) -> u64 {
+    values.sort_unstable();
+    values[values.len() / 2]
+}
+
+/// One server kind's medians over the rounds.
+#[derive(Debug, Clone, Copy)]
+struct Summary {
+    p50: Duration,
+    p99: Duration,
+    rps: f64,
+    mbps: f64,
+    start_kib: u64,
+    concurrent_peak_kib: u64,
+    large_peak_kib: u64,
+    large_current_kib: u64,
+}
+
+fn summarise(results: &[RoundResult]) -> Summary {
+    Summary {
+        p50: median_duration(results.iter().map(|r| r.p50).collect()),
+        p99: median_duration(results.iter().map(|r| r.p99).collect()),
+        rps: median_f64(results.iter().map(|r| r.requests_per_second).collect()),
+        mbps: median_f64(results.iter().map(|r| r.megabytes_per_second).collect()),
+        start_kib: median_u64(results.iter().map(|r| r.after_start.peak_kib).collect()),
+        concurrent_peak_kib: median_u64(
+            results
+                .iter()
+                .map(|r| r.after_concurrent.peak_kib)
+                .collect(),
+        ),
+        large_peak_kib: median_u64(results.iter().map(|r| r.after_large.peak_kib).collect()),
+        large_current_kib: median_u64(results.iter().map(|r| r.after_large.current_kib).collect()),
+    }
+}
+
+fn micros(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+fn ratio(value: f64, base: f64) -> String {
+    format!("{:.2}×", value / base)
+}
+
+/// What `sched_getaffinity` allows this process, from `/proc/self/status`.
+fn cpus_allowed() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))
+        .map_or_else(|| "?".to_owned(), |list| list.trim().to_owned())
+}
+
+/// The 1, 5 and 15 minute load averages: other work on the machine shows up in the numbers.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".to_owned())
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met {
+        "met"
+    } else {
+        "MISSED"
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--serve") {
+        serve_child(Kind::parse(&args[at + 1]));
+        return;
+    }
+    if let Some(at) = args.iter().position(|a| a == "--starts") {
+        starts_child(args[at + 1].parse().expect("a number of rounds"));
+        return;
+    }
+    let (plan, quick) = Plan::get();
+    let began = Instant::now();
+    let cpus = cpus_allowed();
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let pinned = cores == 1;
+    println!("cloudflare-images-mock throughput bench (issue 6)");
+    println!(
+        "machine: {} logical CPU(s) online, this process may run on CPU(s) {cpus}: {}",
+        std::fs::read_to_string("/sys/devices/system/cpu/online")
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_else(|_| "?".to_owned()),
+        if pinned {
+            "PINNED to one CPU (server, client and children share it)"
+        } else {
+            "NOT pinned: run under `taskset -c 0` for the documented numbers"
+        }
+    );
+    println!(
+        "mode: {}; {plan:?}",
+        if quick {
+            "QUICK (smoke run, numbers are noisy)"
+        } else {
+            "full"
+        }
+    );
+    println!("load average at start: {}", load_average());
+    if cfg!(debug_assertions) {
+        println!("WARNING: built without optimisations; run with `cargo bench`");
+    }
+
+    // (a) start + first upload, in a child of its own.
+    println!(
+        "\n(a) start + mount + first upload on a new connection, {} rounds per kind",
+        plan.starts
+    );
+    let output = Command::new(std::env::current_exe().expect("this binary"))
+        .args(["--starts", &plan.starts.to_string()])
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("the start-up child");
+    assert!(output.status.success(), "the start-up child failed");
+    let mut starts: Vec<(Kind, [Duration; 4])> = Vec::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.first() == Some(&"START") && fields.len() == 6 {
+            let nanos = |i: usize| Duration::from_nanos(fields[i].parse().expect("nanoseconds"));
+            starts.push((
+                Kind::parse(fields[1]),
+                [nanos(2), nanos(3), nanos(4), nanos(5)],
+            ));
+        }
+    }
+    let start_of = |kind: Kind| {
+        starts
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, d)| *d)
+            .expect("every kind started")
+    };
+    let floor_start = start_of(Kind::Floor)[1].as_secs_f64();
+    println!(
+        "{:<16} {:>14} {:>14} {:>14} {:>12} {:>10}",
+        "server", "first in proc", "median", "p90", "drop median", "vs floor"
+    );
+    for (kind, [first, median, p90, dropped]) in &starts {
+        println!(
+            "{:<16} {:>14} {:>14} {:>14} {:>12} {:>10}",
+            kind.name(),
+            micros(*first),
+            micros(*median),
+            micros(*p90),
+            micros(*dropped),
+            ratio(median.as_secs_f64(), floor_start)
+        );
+    }
+
+    // (b)-(e), each kind in a child process, in alternating order.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the client runtime");
+    let bodies = Bodies {
+        small: upload_body(SMALL_FILE),
+        large: upload_body(LARGE_FILE),
+        content_type: content_type().into(),
+    };
+    println!(
+        "\n(b)-(e): {} round(s); bodies {} B and {} B (file parts of {} B and {} B, PNG 100x100)",
+        plan.rounds,
+        bodies.small.len(),
+        bodies.large.len(),
+        SMALL_FILE,
+        LARGE_FILE
+    );
+    let mut results: Vec<Vec<RoundResult>> = vec![Vec::new(); Kind::SERVED.len()];
+    for round in 0..plan.rounds {
+        let mut order: Vec<usize> = (0..Kind::SERVED.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for index in order {
+            let kind = Kind::SERVED[index];
+            let result = run_round(&runtime, kind, &plan, &bodies);
+            println!(
+                "  round {} {:<12} p50 {:>10} p99 {:>10} {:>8.0} req/s {:>7.0} MB/s \
+                 peak RSS {:>10} after (c), {:>10} after (d){}",
+                round + 1,
+                kind.name(),
+                micros(result.p50),
+                micros(result.p99),
+                result.requests_per_second,
+                result.megabytes_per_second,
+                mib(result.after_concurrent.peak_kib),
+                mib(result.after_large.peak_kib),
+                match (result.sequential_connections, result.concurrent_connections) {
+                    (Some(s), Some(c)) => format!(" [connections: {s} sequential, {c} in (c)]"),
+                    _ => String::new(),
+                }
+            );
+            results[index].push(result);
+        }
+    }
+    let summaries: Vec<Summary> = results.iter().map(|r| summarise(r)).collect();
+    let floor = summaries[0];
+    let parse_floor = summaries[1];
+    let mock = summaries[2];
+    let wiremock = summaries[3];
+
+    let uploaded = (plan.sequential_warmup + plan.sequential) * bodies.small.len()
+        + plan.connections * (plan.per_connection + 1) * bodies.small.len()
+        + plan.large * bodies.large.len();
+    println!(
+        "\nMedians over {} round(s); ~{:.0} MiB uploaded per server per round",
+        plan.rounds,
+        uploaded as f64 / MIB
+    );
+    println!(
+        "{:<12} {:>10} {:>10} {:>10} {:>9} {:>10} {:>12} {:>12} {:>12}",
+        "server",
+        "p50 4KiB",
+        "p99 4KiB",
+        "req/s",
+        "MB/s",
+        "RSS idle",
+        "peak (c)",
+        "peak (d)",
+        "RSS end"
+    );
+    for (kind, s) in Kind::SERVED.iter().zip(&summaries) {
+        println!(
+            "{:<12} {:>10} {:>10} {:>10.0} {:>9.0} {:>10} {:>12} {:>12} {:>12}",
+            kind.name(),
+            micros(s.p50),
+            micros(s.p99),
+            s.rps,
+            s.mbps,
+            mib(s.start_kib),
+            mib(s.concurrent_peak_kib),
+            mib(s.large_peak_kib),
+            mib(s.large_current_kib)
+        );
+    }
+    for (name, base) in [("floor", floor), ("parse-floor", parse_floor)] {
+        println!("\nRatios against the {name} (time: higher is slower; rates: lower is slower)");
+        println!(
+            "{:<12} {:>9} {:>9} {:>9} {:>9} {:>10}",
+            "server", "p50", "p99", "req/s", "MB/s", "start"
+        );
+        let base_start = start_of(if name == "floor" {
+            Kind::Floor
+        } else {
+            Kind::ParseFloor
+        })[1]
+            .as_secs_f64();
+        for (kind, s) in Kind::SERVED.iter().zip(&summaries) {
+            println!(
+                "{:<12} {:>9} {:>9} {:>9} {:>9} {:>10}",
+                kind.name(),
+                ratio(s.p50.as_secs_f64(), base.p50.as_secs_f64()),
+                ratio(s.p99.as_secs_f64(), base.p99.as_secs_f64()),
+                ratio(s.rps, base.rps),
+                ratio(s.mbps, base.mbps),
+                ratio(start_of(*kind)[1].as_secs_f64(), base_start)
+            );
+        }
+    }
+
+    // The issue's targets.
+    let mock_start = start_of(Kind::Mock);
+    let wiremock_fresh = start_of(Kind::WiremockFresh);
+    let wiremock_pooled = start_of(Kind::Wiremock);
+    let p50_ratio = mock.p50.as_secs_f64() / floor.p50.as_secs_f64();
+    let rps_ratio = mock.rps / floor.rps;
+    let mbps_ratio = mock.mbps / floor.mbps;
+    let budget_kib = 64 * 1024;
+    let targets = [
+        (
+            format!(
+                "start + first upload ≤ wiremock fresh: {} vs {} (median; first in process {} vs {})",
+                micros(mock_start[1]),
+                micros(wiremock_fresh[1]),
+                micros(mock_start[0]),
+                micros(wiremock_fresh[0])
+            ),
+            mock_start[1] <= wiremock_fresh[1],
+        ),
+        (
+            format!("p50 ≤ 1.3× floor: {p50_ratio:.2}×"),
+            p50_ratio <= 1.3,
+        ),
+        (
+            format!("req/s ≥ 0.8× floor: {rps_ratio:.2}×"),
+            rps_ratio >= 0.8,
+        ),
+        (
+            format!("MB/s ≥ 0.8× floor: {mbps_ratio:.2}×"),
+            mbps_ratio >= 0.8,
+        ),
+        (
+            format!(
+                "ahead of wiremock, p50: {} vs {}",
+                micros(mock.p50),
+                micros(wiremock.p50)
+            ),
+            mock.p50 < wiremock.p50,
+        ),
+        (
+            format!(
+                "ahead of wiremock, req/s: {:.0} vs {:.0}",
+                mock.rps, wiremock.rps
+            ),
+            mock.rps > wiremock.rps,
+        ),
+        (
+            format!(
+                "ahead of wiremock, MB/s: {:.0} vs {:.0}",
+                mock.mbps, wiremock.mbps
+            ),
+            mock.mbps > wiremock.mbps,
+        ),
+        (
+            format!(
+                "ahead of wiremock, peak RSS: {} vs {}",
+                mib(mock.large_peak_kib),
+                mib(wiremock.large_peak_kib)
+            ),
+            mock.large_peak_kib < wiremock.large_peak_kib,
+        ),
+        (
+            format!(
+                "peak RSS after the workload ≤ 64 MiB: {}",
+                mib(mock.large_peak_kib)
+            ),
+            mock.large_peak_kib <= budget_kib,
+        ),
+    ];
+    println!("\nTargets of issue 6 (mock against the floor built here and wiremock, this run)");
+    for (what, met) in &targets {
+        println!("  [{}] {what}", verdict(*met));
+    }
+    println!(
+        "  (not a target) start + first upload against wiremock's pooled start: {} vs {}",
+        micros(mock_start[1]),
+        micros(wiremock_pooled[1])
+    );
+    if quick {
+        println!("  (quick mode: too few samples to judge the targets)");
+    }
+    println!(
+        "\n{} of {} targets met; run took {:.1} s; load average at the end: {}",
+        targets.iter().filter(|(_, met)| *met).count(),
+        targets.len(),
+        began.elapsed().as_secs_f64(),
+        load_average()
+    );
+}
