@@ -104,22 +104,49 @@ fn fixture_body(name: &str, text: &str) -> Value {
         .unwrap_or_else(|| panic!("fixtures/{name} has no body"))
 }
 
-static SUCCESS: LazyLock<Value> =
-    LazyLock::new(|| fixture_body("upload-success.json", SUCCESS_FIXTURE));
-static FAILURE: LazyLock<Value> = LazyLock::new(|| fixture_body("error.json", ERROR_FIXTURE));
+/// A recorded body serialised once, split around the member the mock fills in per request, so
+/// an answer is the two halves around that member's JSON: no clone of the fixture per request.
+struct Template {
+    before: Vec<u8>,
+    after: Vec<u8>,
+}
+
+impl Template {
+    fn new(name: &str, text: &str, member: &str) -> Template {
+        const HOLE: &str = "\u{0}cloudflare-images-mock-hole\u{0}";
+        let mut body = fixture_body(name, text);
+        body[member] = Value::String(HOLE.to_owned());
+        let text = serde_json::to_string(&body).expect("a JSON value serialises");
+        let hole = serde_json::to_string(HOLE).expect("a string serialises");
+        let (before, after) = text.split_once(&hole).expect("the hole is in the body");
+        Template {
+            before: before.as_bytes().to_vec(),
+            after: after.as_bytes().to_vec(),
+        }
+    }
+
+    fn fill(&self, member: &impl serde::Serialize) -> Bytes {
+        let mut out = Vec::with_capacity(self.before.len() + self.after.len() + 512);
+        out.extend_from_slice(&self.before);
+        serde_json::to_writer(&mut out, member).expect("a JSON value serialises");
+        out.extend_from_slice(&self.after);
+        Bytes::from(out)
+    }
+}
+
+static SUCCESS: LazyLock<Template> =
+    LazyLock::new(|| Template::new("upload-success.json", SUCCESS_FIXTURE, "result"));
+static FAILURE: LazyLock<Template> =
+    LazyLock::new(|| Template::new("error.json", ERROR_FIXTURE, "errors"));
 
 /// The body of a successful upload whose result is `result`.
-pub(crate) fn success(result: Value) -> Bytes {
-    let mut body = SUCCESS.clone();
-    body["result"] = result;
-    Bytes::from(serde_json::to_vec(&body).expect("a JSON value serialises"))
+pub(crate) fn success(result: &Value) -> Bytes {
+    SUCCESS.fill(result)
 }
 
 /// The body of a refusal.
 pub(crate) fn failure(errors: &[ApiError]) -> Bytes {
-    let mut body = FAILURE.clone();
-    body["errors"] = Value::Array(errors.iter().map(error_entry).collect());
-    Bytes::from(serde_json::to_vec(&body).expect("a JSON value serialises"))
+    FAILURE.fill(&errors.iter().map(error_entry).collect::<Vec<_>>())
 }
 
 fn error_entry(error: &ApiError) -> Value {

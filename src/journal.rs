@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -163,8 +163,15 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 /// The requests of one mock, in the order their answers were decided.
 #[derive(Debug)]
 pub(crate) struct Journal {
-    records: Mutex<Records>,
+    state: Arc<State>,
     uploads: watch::Sender<usize>,
+}
+
+#[derive(Debug)]
+struct State {
+    records: Mutex<Records>,
+    /// Signalled when the digests of evicted files are written.
+    digested: Condvar,
 }
 
 #[derive(Debug, Default)]
@@ -176,6 +183,17 @@ struct Records {
     held: u64,
     /// The most bytes to hold.
     budget: u64,
+    /// Evicted files whose digest is still being computed.
+    pending: usize,
+}
+
+impl State {
+    fn lock(&self) -> MutexGuard<'_, Records> {
+        // A panic while holding this lock cannot leave the records half-written.
+        self.records
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 impl Journal {
@@ -185,8 +203,12 @@ impl Journal {
             budget,
             ..Records::default()
         };
-        Journal {
+        let state = State {
             records: Mutex::new(records),
+            digested: Condvar::new(),
+        };
+        Journal {
+            state: Arc::new(state),
             uploads: watch::Sender::new(0),
         }
     }
@@ -200,7 +222,7 @@ impl Journal {
             .map(|f| f.len() as u64);
         let mut evicted = Vec::new();
         {
-            let mut records = self.lock();
+            let mut records = self.state.lock();
             let index = records.all.len();
             records.all.push(record);
             if let Some(size) = size {
@@ -220,13 +242,29 @@ impl Journal {
                     evicted.push((oldest, bytes));
                 }
             }
+            records.pending += evicted.len();
         }
-        // Digests are computed outside the lock: readers of the journal never wait on them.
-        for (index, bytes) in evicted {
-            let digest = sha256_hex(&bytes);
-            drop(bytes);
-            if let Some(upload) = self.lock().all[index].upload.as_mut() {
-                upload.file_sha256 = Some(digest);
+        if !evicted.is_empty() {
+            // Digests are computed off the request path, on a thread of their own (not the
+            // runtime's blocking pool, which a dropped mock would cancel); readers wait for them.
+            let state = Arc::clone(&self.state);
+            let digest = move || {
+                for (index, bytes) in evicted {
+                    let digest = sha256_hex(&bytes);
+                    drop(bytes);
+                    let mut records = state.lock();
+                    if let Some(upload) = records.all[index].upload.as_mut() {
+                        upload.file_sha256 = Some(digest);
+                    }
+                    records.pending -= 1;
+                }
+                state.digested.notify_all();
+            };
+            if let Err(e) = std::thread::Builder::new()
+                .name("digest".into())
+                .spawn(digest)
+            {
+                panic!("cloudflare-images-mock could not start a thread to digest files: {e}");
             }
         }
         if accepted {
@@ -235,11 +273,11 @@ impl Journal {
     }
 
     pub(crate) fn requests(&self) -> Vec<RequestRecord> {
-        self.lock().all.clone()
+        self.settled().all.clone()
     }
 
     pub(crate) fn uploads(&self) -> Vec<Upload> {
-        self.lock()
+        self.settled()
             .all
             .iter()
             .filter_map(|record| record.upload.clone())
@@ -247,7 +285,20 @@ impl Journal {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.lock().all.len()
+        self.state.lock().all.len()
+    }
+
+    /// The records, once every evicted file has its digest.
+    fn settled(&self) -> MutexGuard<'_, Records> {
+        let mut records = self.state.lock();
+        while records.pending > 0 {
+            records = self
+                .state
+                .digested
+                .wait(records)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+        records
     }
 
     /// Waits until at least `n` uploads were accepted, or `timeout` passes.
@@ -258,13 +309,6 @@ impl Journal {
             Ok(Ok(_)) => Ok(()),
             _ => Err(*self.uploads.borrow()),
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Records> {
-        // A panic while holding this lock cannot leave the Vec half-written: recover the data.
-        self.records
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

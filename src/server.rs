@@ -39,11 +39,10 @@ const DEFAULT_ACCOUNT_ID: &str = "023e105f4ecef8ad9ca31a8372d0c353";
 
 /// The most request headers, and header bytes, the mock answers normally; more get a 431
 /// envelope. hyper itself refuses (with a bare 431) only past [`HYPER_MAX_HEADERS`] headers or
-/// [`HYPER_MAX_BUF`] bytes of head, well beyond these.
+/// its read buffer (about 400 KiB) of head.
 const MAX_HEADERS: usize = 100;
 const MAX_HEADER_BYTES: usize = 64 * 1024;
-const HYPER_MAX_HEADERS: usize = 1000;
-const HYPER_MAX_BUF: usize = 1 << 20;
+const HYPER_MAX_HEADERS: usize = 128;
 
 /// How many bytes of uploaded files the journal keeps by default (the most recent ones).
 const DEFAULT_RETAINED_FILE_BYTES: u64 = 32 << 20;
@@ -125,8 +124,8 @@ type Body = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
 struct Shared {
     config: Config,
     journal: Journal,
-    /// Ids taken, with their results: a custom id uploaded twice is refused.
-    store: Mutex<std::collections::HashMap<String, Value>>,
+    /// Custom ids taken: a custom id uploaded twice is refused.
+    custom_ids: Mutex<std::collections::HashSet<String>>,
     fetcher: Fetcher,
     /// Set when the mock itself failed (a bug): the handle reports it instead of staying silent.
     failure: Mutex<Option<String>>,
@@ -587,7 +586,7 @@ impl MockImagesBuilder {
                 body_timeout: self.body_timeout,
             },
             journal: Journal::new(self.retain_file_bytes),
-            store: Mutex::new(std::collections::HashMap::new()),
+            custom_ids: Mutex::new(std::collections::HashSet::new()),
             fetcher: Fetcher::new(self.allow_network, self.fetch_timeout),
             failure: Mutex::new(None),
             crash: tokio::sync::Notify::new(),
@@ -677,7 +676,6 @@ async fn connection(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout)
         .max_headers(HYPER_MAX_HEADERS)
-        .max_buf_size(HYPER_MAX_BUF)
         .serve_connection(TokioIo::new(stream), service)
         .await;
 }
@@ -808,7 +806,7 @@ async fn answer(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Respo
     let outcome = upload(&shared, &parts, &mut body, &record.headers).await;
     let response = match outcome {
         Ok(upload) => {
-            let body = envelope::success(upload.result.clone());
+            let body = envelope::success(&upload.result);
             record.upload = Some(upload);
             respond(StatusCode::OK, body)
         }
@@ -974,14 +972,14 @@ async fn upload(
         (None, None) => (None, None, None),
     };
     let result = result(config, &id, filename.as_deref(), &checked);
-    {
-        let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
-        if store.contains_key(&id) {
+    // Generated ids cannot collide; only custom ids are kept, to refuse a second upload (5409).
+    if checked.id.is_some() {
+        let mut custom_ids = shared.custom_ids.lock().unwrap_or_else(|p| p.into_inner());
+        if !custom_ids.insert(id.clone()) {
             let mut error = crate::schema::catalogue_error("duplicate_id", &[]);
             error.pointer = Some("/id".to_owned());
             return Err(vec![error]);
         }
-        store.insert(id.clone(), result.clone());
     }
     let image = checked.image.as_ref();
     Ok(Upload {
