@@ -100,8 +100,8 @@ impl Script {
         Script::new(Answer::Delay(delay))
     }
 
-    /// The connection is closed without an answer, before the mock reads the body: the client
-    /// sees a reset or an incomplete message.
+    /// The connection is reset (a TCP RST, on Unix) without an answer, before the mock reads
+    /// the body: the client sees "connection reset by peer".
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -120,8 +120,9 @@ impl Script {
         Script::new(Answer::Reset)
     }
 
-    /// The connection is closed without an answer after the mock has read about half the
-    /// request body (at least its first chunk): a reset while the upload is still being sent.
+    /// The connection is reset (a TCP RST, on Unix) without an answer after the mock has read
+    /// about half the request body (at least its first chunk): a reset while the upload is
+    /// still being sent.
     pub fn reset_mid_upload() -> Script {
         Script::new(Answer::ResetMidUpload)
     }

@@ -668,9 +668,25 @@ async fn serve(listener: StdListener, shared: Arc<Shared>, mut stop: oneshot::Re
 
 async fn connection(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
     let header_timeout = shared.config.header_timeout;
+    // A second handle on the socket, so that a scripted reset can make the close a real reset
+    // (SO_LINGER 0: RST, not FIN) while hyper owns the stream.
+    #[cfg(unix)]
+    let socket = std::os::fd::AsFd::as_fd(&stream)
+        .try_clone_to_owned()
+        .ok()
+        .map(Arc::new);
     let service = hyper::service::service_fn(move |request| {
         let shared = Arc::clone(&shared);
-        async move { answer_guarded(shared, request).await }
+        #[cfg(unix)]
+        let socket = socket.clone();
+        async move {
+            let answer = answer_guarded(shared, request).await;
+            #[cfg(unix)]
+            if let (Err(Reset), Some(socket)) = (&answer, &socket) {
+                let _ = socket2::SockRef::from(socket.as_ref()).set_linger(Some(Duration::ZERO));
+            }
+            answer
+        }
     });
     let _ = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())

@@ -228,3 +228,30 @@ async fn a_cut_off_answer_fails_while_reading_the_body() {
     assert_eq!(mock.requests()[0].scripted.as_deref(), Some("cut_off"));
     assert_eq!(mock.uploads().len(), 1, "the upload itself was accepted");
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_reset_is_a_tcp_reset_not_a_clean_close() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    // Arrange
+    let mock = MockImages::start().await;
+    mock.script(Script::reset());
+    let mut stream = tokio::net::TcpStream::connect(mock.address())
+        .await
+        .unwrap();
+    let request = format!(
+        "POST /accounts/{}/images/v1 HTTP/1.1\r\nhost: x\r\nauthorization: Bearer t\r\ncontent-length: 0\r\n\r\n",
+        mock.account_id()
+    );
+
+    // Act
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let read = stream.read_to_end(&mut answer).await;
+
+    // Assert: the peer reset the connection (RST), and nothing was answered.
+    let error = read.expect_err("a reset, not an orderly close");
+    assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset, "{error}");
+    assert!(answer.is_empty());
+}
