@@ -2,6 +2,8 @@
 //! mock server, one per test.
 
 mod auth;
+#[cfg(feature = "standalone")]
+mod binary;
 mod body;
 mod concurrency;
 mod expect;
