@@ -1,0 +1,437 @@
+//! One request: from its head to its answer and its journal entry.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use futures_util::{FutureExt, TryStreamExt};
+use http_body_util::{BodyExt, BodyStream, Full};
+use hyper::body::Body as _;
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::{Request, Response, StatusCode};
+use serde_json::{json, Value};
+
+use super::state::{cause, fail, Body, Config, Shared};
+use crate::auth;
+use crate::envelope;
+use crate::error::ApiError;
+use crate::fetch;
+use crate::journal::{RequestRecord, Upload};
+use crate::multipart;
+use crate::route::{self, Route};
+use crate::script::{Answer, Reset};
+use crate::upload::{self, Checked};
+
+/// The most request headers, and header bytes, the mock answers normally; more get a 431
+/// envelope. hyper itself refuses (with a bare 431) only past [`super::serve::HYPER_MAX_HEADERS`] headers or
+/// its read buffer (about 400 KiB) of head.
+pub(super) const MAX_HEADERS: usize = 100;
+pub(super) const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// After an answer decided before the end of the body, the rest of the body is read and dropped
+/// in the background, so that a client still sending can finish and read the answer instead of
+/// meeting a reset. Draining stops (and the connection closes) past this many bytes...
+pub(super) const DRAIN_LIMIT: u64 = 2 << 30;
+/// ...or when the client sends nothing for this long.
+pub(super) const DRAIN_IDLE: Duration = Duration::from_secs(10);
+
+/// Answers a request; a panic in the mock (a bug) still gets an envelope and is reported on
+/// the handle.
+pub(super) async fn answer_guarded(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, Reset> {
+    let guarded = std::panic::AssertUnwindSafe(answer(Arc::clone(&shared), request));
+    match guarded.catch_unwind().await {
+        Ok(response) => response,
+        Err(panic) => {
+            let cause = cause(&*panic);
+            fail(&shared, format!("a request handler panicked: {cause}"));
+            let error = ApiError {
+                code: 10001,
+                status: 500,
+                message: format!("cloudflare-images-mock failed (a bug in the mock): {cause}"),
+                rule: "mock_bug".to_owned(),
+                pointer: None,
+                schema_path: None,
+                confirmed: false,
+            };
+            Ok(respond(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                envelope::failure(&[error]),
+            ))
+        }
+    }
+}
+
+pub(super) async fn answer(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, Reset> {
+    let received = SystemTime::now();
+    let (parts, mut body) = request.into_parts();
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let mut record = RequestRecord {
+        method: parts.method.as_str().to_owned(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        headers,
+        status: 200,
+        errors: Vec::new(),
+        upload: None,
+        received,
+        scripted: None,
+    };
+    // Scripts apply to the upload route before any other check.
+    let script = if route::route(&parts.method, parts.uri.path()).is_ok() {
+        shared.scripts.next()
+    } else {
+        None
+    };
+    if let Some(answer) = script {
+        record.scripted = Some(answer.to_string());
+        match answer {
+            Answer::Recorded(recorded) => {
+                record.status = recorded.status;
+                record.errors = vec![recorded.error.clone()];
+                let mut response = respond(
+                    StatusCode::from_u16(recorded.status).unwrap_or(StatusCode::BAD_REQUEST),
+                    recorded.body.clone(),
+                );
+                for (name, value) in &recorded.headers {
+                    if let (Ok(name), Ok(value)) = (
+                        hyper::header::HeaderName::from_bytes(name.as_bytes()),
+                        hyper::header::HeaderValue::from_str(value),
+                    ) {
+                        response.headers_mut().insert(name, value);
+                    }
+                }
+                if !body.is_end_stream() {
+                    tokio::spawn(drain(body));
+                }
+                return Ok(finish(&shared, record, response));
+            }
+            Answer::Reset => {
+                record.status = 0;
+                finish(&shared, record, ());
+                return Err(Reset);
+            }
+            Answer::ResetMidUpload => {
+                let declared = parts
+                    .headers
+                    .get(CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0);
+                let mut read = 0u64;
+                while let Some(Ok(frame)) = body.frame().await {
+                    read += frame.data_ref().map_or(0, |data| data.len() as u64);
+                    if read >= declared / 2 {
+                        break;
+                    }
+                }
+                record.status = 0;
+                finish(&shared, record, ());
+                return Err(Reset);
+            }
+            Answer::Delay(delay) => tokio::time::sleep(delay).await,
+            Answer::CutOff => {}
+        }
+    }
+    let outcome = upload(&shared, &parts, &mut body, &record.headers).await;
+    let response = match outcome {
+        Ok(upload) => {
+            let body = envelope::success(&upload.result);
+            record.upload = Some(upload);
+            respond(StatusCode::OK, body)
+        }
+        Err(errors) => {
+            let status = errors.first().map_or(400, |e| e.status);
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+            record.status = status.as_u16();
+            let body = envelope::failure(&errors);
+            record.errors = errors;
+            respond(status, body)
+        }
+    };
+    if !body.is_end_stream() {
+        // The answer goes out now; the rest of the body is read and dropped meanwhile.
+        tokio::spawn(drain(body));
+    }
+    let response = if matches!(script, Some(Answer::CutOff)) {
+        cut_off(response)
+    } else {
+        response
+    };
+    Ok(finish(&shared, record, response))
+}
+
+/// Logs and journals a request, and passes its answer on.
+pub(super) fn finish<T>(shared: &Shared, record: RequestRecord, response: T) -> T {
+    log(&record);
+    shared.journal.record(record);
+    response
+}
+
+/// The response with the same status, headers and `Content-Length`, whose body stops half-way
+/// with an error: hyper then closes the connection.
+pub(super) fn cut_off(response: Response<Body>) -> Response<Body> {
+    let (mut parts, body) = response.into_parts();
+    let whole = body
+        .collect()
+        .now_or_never()
+        .and_then(Result::ok)
+        .map(http_body_util::Collected::to_bytes)
+        .unwrap_or_default();
+    parts.headers.insert(
+        CONTENT_LENGTH,
+        hyper::header::HeaderValue::from(whole.len()),
+    );
+    let half = whole.slice(..whole.len() / 2);
+    // The error comes a moment after the first half, so that hyper flushes the status line, the
+    // headers and the half before it closes the connection.
+    let frames = futures_util::StreamExt::chain(
+        futures_util::stream::iter([Ok(hyper::body::Frame::data(half))]),
+        futures_util::stream::once(async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionAborted,
+                "answer cut off by a script",
+            ))
+        }),
+    );
+    Response::from_parts(
+        parts,
+        BodyExt::boxed(http_body_util::StreamBody::new(frames)),
+    )
+}
+
+/// One line per request for the standalone server's log (and any `tracing` subscriber a test
+/// installs): method, path, status and the error codes answered.
+pub(super) fn log(record: &RequestRecord) {
+    if record.errors.is_empty() {
+        tracing::info!("{} {} {}", record.method, record.path, record.status);
+    } else {
+        let codes: Vec<String> = record.errors.iter().map(|e| e.code.to_string()).collect();
+        let rules: Vec<&str> = record.errors.iter().map(|e| e.rule.as_str()).collect();
+        tracing::info!(
+            "{} {} {} errors [{}] ({})",
+            record.method,
+            record.path,
+            record.status,
+            codes.join(", "),
+            rules.join(", ")
+        );
+    }
+}
+
+pub(super) fn respond(status: StatusCode, body: Bytes) -> Response<Body> {
+    let body = Full::new(body).map_err(|never| match never {}).boxed();
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let json = hyper::header::HeaderValue::from_static("application/json");
+    response.headers_mut().insert(CONTENT_TYPE, json);
+    response
+}
+
+pub(super) async fn upload(
+    shared: &Shared,
+    parts: &hyper::http::request::Parts,
+    body: &mut Incoming,
+    headers: &[(String, String)],
+) -> Result<Upload, Vec<ApiError>> {
+    let config = &shared.config;
+    let header_bytes: usize = parts
+        .headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    if parts.headers.len() > MAX_HEADERS || header_bytes > MAX_HEADER_BYTES {
+        let detail = format!(
+            "{} headers of {header_bytes} bytes; at most {MAX_HEADERS} headers of {MAX_HEADER_BYTES} bytes",
+            parts.headers.len()
+        );
+        return Err(vec![crate::schema::catalogue_error(
+            "headers_too_large",
+            &[("detail", &detail)],
+        )]);
+    }
+    auth::check(&parts.headers, config.credentials.as_ref()).map_err(|e| vec![e])?;
+    let Route::Upload { account_id } =
+        route::route(&parts.method, parts.uri.path()).map_err(|e| vec![e])?;
+    route::check_account(account_id, config.pinned_account.as_deref())?;
+    let account_id = account_id.to_owned();
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > config.limits.max_body()) {
+        return Err(vec![crate::schema::catalogue_error("body_too_large", &[])]);
+    }
+    let content_type = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let boundary = multipart::boundary(content_type).map_err(|e| vec![e])?;
+    let stream = BodyStream::new(body)
+        .try_filter_map(|frame| futures_util::future::ready(Ok(frame.into_data().ok())));
+    let stream = multipart::idle_timeout(stream, config.body_timeout);
+    let form = multipart::read_form(boundary, stream, &config.limits)
+        .await
+        .map_err(|e| vec![e])?;
+    let mut checked = upload::check(form)?;
+    let mut fetched = None;
+    if let Some(url) = &checked.url {
+        let bytes = shared
+            .fetcher
+            .fetch(url, config.limits.max_file)
+            .await
+            .map_err(|mut e| {
+                e.pointer = Some("/url".to_owned());
+                vec![e]
+            })?;
+        let filename = fetch::filename(url);
+        let info = upload::check_fetched(&bytes, filename.as_deref())?;
+        fetched = Some((bytes, filename));
+        checked.image = Some(info);
+    }
+    let id = checked.id.clone().unwrap_or_else(generated_id);
+    let (file, filename, content_type) = match (fetched, &checked.file) {
+        (Some((bytes, filename)), _) => (Some(bytes), filename, None),
+        (None, Some(part)) => (
+            Some(part.bytes.clone()),
+            part.filename.clone(),
+            part.content_type.clone(),
+        ),
+        (None, None) => (None, None, None),
+    };
+    let result = result(config, &id, filename.as_deref(), &checked);
+    // Generated ids cannot collide; only custom ids are kept, to refuse a second upload (5409).
+    if checked.id.is_some() {
+        let mut custom_ids = shared.custom_ids.lock().unwrap_or_else(|p| p.into_inner());
+        if !custom_ids.insert(id.clone()) {
+            let mut error = crate::schema::catalogue_error("duplicate_id", &[]);
+            error.pointer = Some("/id".to_owned());
+            return Err(vec![error]);
+        }
+    }
+    let image = checked.image.as_ref();
+    Ok(Upload {
+        id,
+        account_id,
+        filename,
+        content_type,
+        format: image.and_then(|i| i.format).map(str::to_owned),
+        dimensions: image.and_then(|i| Some((i.width?, i.height?))),
+        file_size: file.as_ref().map(|f| f.len() as u64),
+        file_sha256: None,
+        file,
+        url: checked.url,
+        creator: checked.creator,
+        meta: checked.meta,
+        require_signed_urls: checked.require_signed_urls,
+        fields: checked.fields,
+        headers: headers.to_vec(),
+        result,
+    })
+}
+
+/// Reads and drops the rest of a body, up to [`DRAIN_LIMIT`] bytes and while the client keeps
+/// sending; then drops it, which closes the connection if the body did not end.
+pub(super) async fn drain(mut body: Incoming) {
+    let mut read = 0u64;
+    while read <= DRAIN_LIMIT {
+        match tokio::time::timeout(DRAIN_IDLE, body.frame()).await {
+            Ok(Some(Ok(frame))) => {
+                read += frame.data_ref().map_or(0, |data| data.len() as u64);
+            }
+            _ => return,
+        }
+    }
+}
+
+/// A generated image id shaped like the real ones: a UUID whose last byte is zero
+/// (`107b9558-dd06-4bbd-5fef-9c2c16bb7900` in the official examples).
+pub(super) fn generated_id() -> String {
+    let mut bytes = *uuid::Uuid::new_v4().as_bytes();
+    bytes[15] = 0;
+    uuid::Uuid::from_bytes(bytes).hyphenated().to_string()
+}
+
+pub(super) fn result(
+    config: &Config,
+    id: &str,
+    filename: Option<&str>,
+    checked: &Checked,
+) -> Value {
+    // Characters a URL path cannot hold are escaped; `/` stays, since custom ids have subpaths.
+    const PATH: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+        .add(b' ')
+        .add(b'"')
+        .add(b'#')
+        .add(b'%')
+        .add(b'<')
+        .add(b'>')
+        .add(b'?')
+        .add(b'`')
+        .add(b'{')
+        .add(b'}')
+        .add(b'\\')
+        .add(b'^')
+        .add(b'|')
+        .add(b'[')
+        .add(b']');
+    let escaped = percent_encoding::utf8_percent_encode(id, PATH).to_string();
+    let variants: Vec<String> = config
+        .variants
+        .iter()
+        .map(|variant| {
+            format!(
+                "https://imagedelivery.net/{}/{escaped}/{variant}",
+                config.account_hash
+            )
+        })
+        .collect();
+    // The official description types filename as a string: when there is none to echo (a file
+    // part without a filename, a url without a last path segment), the key is left out (assumed;
+    // what the real API sends then is not known).
+    let mut result = json!({
+        "id": id,
+        "filename": filename,
+        "creator": checked.creator,
+        "meta": checked.meta,
+        "uploaded": envelope::timestamp(time::OffsetDateTime::now_utc()),
+        "requireSignedURLs": checked.require_signed_urls,
+        "variants": variants,
+    });
+    if filename.is_none() {
+        if let Some(result) = result.as_object_mut() {
+            result.remove("filename");
+        }
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_look_like_the_real_ones() {
+        let id = generated_id();
+        assert_eq!(id.len(), 36);
+        assert!(id.ends_with("00"), "{id}");
+        assert_ne!(generated_id(), id);
+    }
+}

@@ -1,0 +1,317 @@
+//! [`MockImagesBuilder`]: the settings of a mock, and its start.
+
+use std::net::{IpAddr, SocketAddr, TcpListener as StdListener};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tokio::sync::oneshot;
+
+use super::handle::MockImages;
+use super::serve::serve;
+use super::state::{cause, fail, Config, Shared};
+use crate::auth::Credentials;
+use crate::envelope;
+use crate::error::Error;
+use crate::expect::Expectations;
+use crate::fetch::Fetcher;
+use crate::journal::Journal;
+use crate::multipart::Limits;
+use crate::script::Queue;
+
+/// The account id [`MockImages::account_id`] gives when none is pinned: the one the official
+/// SDKs' test suites use.
+pub(super) const DEFAULT_ACCOUNT_ID: &str = "023e105f4ecef8ad9ca31a8372d0c353";
+
+/// How many bytes of uploaded files the journal keeps by default (the most recent ones).
+pub(super) const DEFAULT_RETAINED_FILE_BYTES: u64 = 32 << 20;
+
+/// Settings of a [`MockImages`], ending in [`start`](Self::start).
+///
+/// ```
+/// use cloudflare_images_mock::{Credentials, MockImages};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let mock = MockImages::builder()
+///     .credentials(Credentials::key("user@example.com", "144c9defac04969c7bfad8efaa8ea194"))
+///     .account_id("023e105f4ecef8ad9ca31a8372d0c353")
+///     .variants(["public", "thumbnail"])
+///     .start()
+///     .await;
+/// assert_eq!(mock.account_id(), "023e105f4ecef8ad9ca31a8372d0c353");
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `.start().await`"]
+pub struct MockImagesBuilder {
+    pub(super) host: IpAddr,
+    pub(super) port: u16,
+    pub(super) credentials: Option<Credentials>,
+    pub(super) account_id: Option<String>,
+    pub(super) account_hash: Option<String>,
+    pub(super) variants: Vec<String>,
+    pub(super) allow_network: bool,
+    pub(super) fetch_timeout: Duration,
+    pub(super) header_timeout: Duration,
+    pub(super) body_timeout: Duration,
+    pub(super) retain_file_bytes: u64,
+    pub(super) fail_on_unserved_routes: bool,
+    pub(super) fail_on_refusals: bool,
+}
+
+impl MockImagesBuilder {
+    /// Requires these credentials; others get `10000 Authentication error`. By default any
+    /// credentials are accepted (none at all still get `9106`).
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// Pins the account: uploads to any other account id get `7003`. By default any id of 32
+    /// lowercase hex digits is accepted.
+    pub fn account_id(mut self, account_id: impl Into<String>) -> Self {
+        self.account_id = Some(account_id.into());
+        self
+    }
+
+    /// Listens on this port instead of a free one (0, the default, picks a free one).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Listens on this address instead of 127.0.0.1 (for the standalone server).
+    pub fn host(mut self, host: IpAddr) -> Self {
+        self.host = host;
+        self
+    }
+
+    /// The account hash of delivery URLs; by default one derived from the account id, 22
+    /// characters like the real ones.
+    pub fn account_hash(mut self, account_hash: impl Into<String>) -> Self {
+        self.account_hash = Some(account_hash.into());
+        self
+    }
+
+    /// The variants configured on the account, one delivery URL each in `result.variants`;
+    /// `["public"]` by default, as on a new account.
+    pub fn variants<I, S>(mut self, variants: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.variants = variants.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Lets `url` uploads fetch `http://` URLs from hosts other than loopback. Off by default:
+    /// a test should not depend on the network.
+    pub fn allow_network(mut self, allow: bool) -> Self {
+        self.allow_network = allow;
+        self
+    }
+
+    /// How long a `url` upload waits for its origin (10 s by default).
+    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.fetch_timeout = timeout;
+        self
+    }
+
+    /// How many bytes of uploaded files the journal keeps: the bytes of the most recent uploads
+    /// up to this budget (32 MiB by default), so that a long test run stays bounded in memory;
+    /// older uploads keep their size and SHA-256 instead
+    /// ([`Upload::file_size`](crate::Upload::file_size), [`Upload::file_sha256`](crate::Upload::file_sha256)). `u64::MAX` keeps everything.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cloudflare_images_mock::MockImages;
+    ///
+    /// let mock = MockImages::builder().retain_file_bytes(100 << 20).start().await;
+    /// # }
+    /// ```
+    pub fn retain_file_bytes(mut self, budget: u64) -> Self {
+        self.retain_file_bytes = budget;
+        self
+    }
+
+    /// How long a client may take to send the request line and headers (30 s by default); a
+    /// connection that says nothing for that long is closed, so stuck clients cost nothing.
+    pub fn header_timeout(mut self, timeout: Duration) -> Self {
+        self.header_timeout = timeout;
+        self
+    }
+
+    /// How long the body of an upload may stall between two chunks (30 s by default); past it
+    /// the upload is refused with a `408` envelope (assumed: Cloudflare's own answer to a stalled
+    /// body is not documented).
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
+        self
+    }
+
+    /// Whether a request to a route the mock does not serve (answered `7000 No route for that
+    /// URI` or `7001` for a wrong method: a misconfigured base URL, a wrong method) fails the
+    /// test when the mock is dropped. On by default, so that a broken client cannot pass
+    /// silently; turn it off for tests that send such requests on purpose.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cloudflare_images_mock::MockImages;
+    ///
+    /// let mock = MockImages::builder().fail_on_unserved_routes(false).start().await;
+    /// let wrong = format!("{}/accounts/{}/images/v2", mock.base_url(), mock.account_id());
+    /// let response = reqwest::Client::new().post(wrong).bearer_auth("t").send().await.unwrap();
+    /// assert_eq!(response.status(), 404);
+    /// # } // no panic here
+    /// ```
+    pub fn fail_on_unserved_routes(mut self, fail: bool) -> Self {
+        self.fail_on_unserved_routes = fail;
+        self
+    }
+
+    /// Strict mode: any refused request the test did not script fails the test when the mock is
+    /// dropped, for tests that only send valid uploads. Off by default.
+    pub fn fail_on_refusals(mut self, fail: bool) -> Self {
+        self.fail_on_refusals = fail;
+        self
+    }
+
+    /// Starts the mock.
+    ///
+    /// # Panics
+    /// With the cause, if the settings are invalid, the port cannot be bound or the server
+    /// thread cannot start; [`try_start`](Self::try_start) returns these as errors.
+    pub async fn start(self) -> MockImages {
+        match self.try_start().await {
+            Ok(mock) => mock,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Starts the mock, or says why it cannot.
+    ///
+    /// ```
+    /// use cloudflare_images_mock::MockImages;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let first = MockImages::start().await;
+    /// let err = MockImages::builder().port(first.address().port()).try_start().await.unwrap_err();
+    /// assert!(err.to_string().starts_with("cloudflare-images-mock could not bind 127.0.0.1:"));
+    /// # }
+    /// ```
+    pub async fn try_start(self) -> Result<MockImages, Error> {
+        if let Some(pinned) = &self.account_id {
+            if !crate::schema::is_account_id(pinned) {
+                return Err(Error::Config(format!(
+                    "account_id {pinned:?} is not 32 lowercase hex digits, so the real API \
+                     would never route to it"
+                )));
+            }
+        }
+        if self.variants.is_empty() {
+            return Err(Error::Config(
+                "variants must name at least one variant".to_owned(),
+            ));
+        }
+        crate::schema::warm_up();
+        envelope::warm_up();
+        let addr = SocketAddr::new(self.host, self.port);
+        let listener = StdListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
+        listener.set_nonblocking(true).map_err(Error::Spawn)?;
+        let address = listener.local_addr().map_err(Error::Spawn)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(Error::Spawn)?;
+        let account_id = self
+            .account_id
+            .clone()
+            .unwrap_or_else(|| DEFAULT_ACCOUNT_ID.to_owned());
+        let shared = Arc::new(Shared {
+            config: Config {
+                credentials: self.credentials,
+                pinned_account: self.account_id,
+                account_hash: self
+                    .account_hash
+                    .unwrap_or_else(|| account_hash(&account_id)),
+                variants: self.variants,
+                limits: Limits::standard(),
+                header_timeout: self.header_timeout,
+                body_timeout: self.body_timeout,
+            },
+            journal: Journal::new(self.retain_file_bytes),
+            custom_ids: Mutex::new(std::collections::HashSet::new()),
+            fetcher: Fetcher::new(self.allow_network, self.fetch_timeout),
+            failure: Mutex::new(None),
+            crash: tokio::sync::Notify::new(),
+            scripts: Queue::default(),
+            expectations: Mutex::new(Expectations {
+                uploads: None,
+                unserved_routes: self.fail_on_unserved_routes,
+                refusals: self.fail_on_refusals,
+            }),
+        });
+        let (shutdown, stop) = oneshot::channel();
+        let server_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name(format!("cloudflare-images-mock {address}"))
+            .spawn(move || {
+                let serving = std::panic::AssertUnwindSafe(|| {
+                    runtime.block_on(serve(listener, Arc::clone(&server_shared), stop));
+                });
+                if let Err(panic) = std::panic::catch_unwind(serving) {
+                    fail(
+                        &server_shared,
+                        format!("its server thread panicked: {}", cause(&*panic)),
+                    );
+                }
+            })
+            .map_err(Error::Spawn)?;
+        Ok(MockImages {
+            shared,
+            address,
+            account_id,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        })
+    }
+}
+
+/// A 22-character, base64url-looking hash like the real ones, stable for an account id.
+pub(super) fn account_hash(account_id: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let digest = Sha256::digest(account_id.as_bytes());
+    // 22 characters of 6 bits each: the first 132 bits of the digest.
+    let bits = u128::from_be_bytes(digest[..16].try_into().expect("16 bytes"));
+    let tail = u128::from(digest[16] >> 4);
+    (0..22)
+        .map(|i| {
+            let index = if i < 21 {
+                (bits >> (122 - 6 * i)) & 63
+            } else {
+                ((bits & 3) << 4) | tail
+            };
+            char::from(ALPHABET[index as usize])
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_hashes_are_22_base64url_characters_and_stable() {
+        let hash = account_hash(DEFAULT_ACCOUNT_ID);
+        assert_eq!(hash.len(), 22);
+        assert!(hash
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert_eq!(hash, account_hash(DEFAULT_ACCOUNT_ID));
+        assert_ne!(hash, account_hash("123e105f4ecef8ad9ca31a8372d0c353"));
+    }
+}

@@ -1,0 +1,297 @@
+//! [`MockImages`]: what a test holds.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+use super::builder::{MockImagesBuilder, DEFAULT_RETAINED_FILE_BYTES};
+use super::state::Shared;
+use crate::expect::{self, Expectations, Times};
+use crate::journal::{RequestRecord, Upload, WaitTimeout};
+use crate::script::Script;
+
+/// A running mock of the Cloudflare Images API, on 127.0.0.1 and a port of its own.
+///
+/// Start one per test; it stops when dropped. Point your client at [`base_url`](Self::base_url)
+/// (what the official SDKs take as their base URL) and use [`account_id`](Self::account_id).
+///
+/// ```
+/// use cloudflare_images_mock::MockImages;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let mock = MockImages::start().await;
+/// assert!(mock.base_url().starts_with("http://127.0.0.1:"));
+/// assert!(mock.base_url().ends_with("/client/v4"));
+/// assert_eq!(
+///     mock.upload_url(),
+///     format!("{}/accounts/{}/images/v1", mock.base_url(), mock.account_id())
+/// );
+/// # }
+/// ```
+#[must_use = "the mock stops as soon as it is dropped: bind it to a variable (`let mock = ...`)"]
+pub struct MockImages {
+    pub(super) shared: Arc<Shared>,
+    pub(super) address: SocketAddr,
+    pub(super) account_id: String,
+    pub(super) shutdown: Option<oneshot::Sender<()>>,
+    pub(super) thread: Option<JoinHandle<()>>,
+}
+
+impl MockImages {
+    /// Starts a mock with the default settings: any credentials, any account id, variant
+    /// `public`, 127.0.0.1 on a free port.
+    ///
+    /// # Panics
+    /// If no port can be bound or no thread started; [`MockImagesBuilder::try_start`] returns
+    /// these as errors.
+    pub async fn start() -> MockImages {
+        MockImages::builder().start().await
+    }
+
+    /// A builder, for credentials to require, an account id to pin, a fixed port, variants, ...
+    pub fn builder() -> MockImagesBuilder {
+        MockImagesBuilder {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            credentials: None,
+            account_id: None,
+            account_hash: None,
+            variants: vec!["public".to_owned()],
+            allow_network: false,
+            fetch_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(30),
+            retain_file_bytes: DEFAULT_RETAINED_FILE_BYTES,
+            fail_on_unserved_routes: true,
+            fail_on_refusals: false,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`, the root of the mock.
+    pub fn uri(&self) -> String {
+        self.check_alive();
+        format!("http://{}", self.address)
+    }
+
+    /// `http://127.0.0.1:PORT/client/v4`: what the official SDKs take as their base URL (the
+    /// real one is `https://api.cloudflare.com/client/v4`).
+    pub fn base_url(&self) -> String {
+        format!("{}/client/v4", self.uri())
+    }
+
+    /// The upload endpoint for [`account_id`](Self::account_id):
+    /// `{base_url}/accounts/{account_id}/images/v1`.
+    pub fn upload_url(&self) -> String {
+        format!("{}/accounts/{}/images/v1", self.base_url(), self.account_id)
+    }
+
+    /// An account id the mock accepts: the pinned one, or else
+    /// `023e105f4ecef8ad9ca31a8372d0c353` (any 32-hex id is accepted when none is pinned).
+    pub fn account_id(&self) -> &str {
+        &self.account_id
+    }
+
+    /// The socket address the mock listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The account hash of the delivery URLs in `variants`
+    /// (`https://imagedelivery.net/<account_hash>/<id>/<variant>`).
+    pub fn account_hash(&self) -> &str {
+        &self.shared.config.account_hash
+    }
+
+    /// Every request received so far, accepted or refused, in order.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.check_alive();
+        self.shared.journal.requests()
+    }
+
+    /// Every upload accepted so far, in order.
+    pub fn uploads(&self) -> Vec<Upload> {
+        self.check_alive();
+        self.shared.journal.uploads()
+    }
+
+    /// Waits until at least `n` uploads were accepted and returns them, or says how many arrived
+    /// when `timeout` passed.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use cloudflare_images_mock::MockImages;
+    ///
+    /// let mock = MockImages::start().await;
+    /// let err = mock.wait_for_uploads(1, Duration::from_millis(10)).await.unwrap_err();
+    /// assert_eq!(err.to_string(), "expected 1 upload(s) within 10ms, 0 accepted (0 request(s) in all)");
+    /// # }
+    /// ```
+    pub async fn wait_for_uploads(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<Vec<Upload>, WaitTimeout> {
+        self.check_alive();
+        match self.shared.journal.wait_for_uploads(n, timeout).await {
+            Ok(()) => Ok(self.uploads()),
+            Err(accepted) => Err(WaitTimeout {
+                expected: n,
+                accepted,
+                requests: self.shared.journal.len(),
+                timeout,
+            }),
+        }
+    }
+
+    /// Answers `url` uploads of exactly this URL with `bytes`, as if the origin served them.
+    pub fn serve_url(&self, url: impl Into<String>, bytes: impl Into<Bytes>) {
+        self.shared.fetcher.serve(url.into(), bytes.into());
+    }
+
+    /// Queues a scripted answer: the next upload request(s) get it instead of the normal answer,
+    /// then the mock answers normally again. Scripts queued one after the other play in order.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cloudflare_images_mock::{MockImages, Script};
+    ///
+    /// let mock = MockImages::start().await;
+    /// mock.script(Script::rate_limited());
+    /// let response = reqwest::Client::new()
+    ///     .post(mock.upload_url())
+    ///     .bearer_auth("token")
+    ///     .send()
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(response.status(), 429);
+    /// assert_eq!(response.headers()["retry-after"], "1");
+    /// let body: serde_json::Value = response.json().await.unwrap();
+    /// assert_eq!(body["errors"][0]["code"], 971);
+    /// # }
+    /// ```
+    pub fn script(&self, script: Script) {
+        self.shared.scripts.push(script);
+    }
+
+    /// Declares how many uploads the test expects the mock to accept: an exact count (`2`) or a
+    /// range (`1..=3`, `1..`). Checked when the mock is dropped, which panics with a report of
+    /// what arrived if the count is off. A later call replaces an earlier one.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cloudflare_images_mock::MockImages;
+    ///
+    /// let mock = MockImages::start().await;
+    /// mock.expect_uploads(0);
+    /// mock.expect_uploads(0..=3);
+    /// // ... the test; at the end of the scope the count is checked.
+    /// # }
+    /// ```
+    pub fn expect_uploads(&self, expected: impl Into<Times>) {
+        self.lock_expectations().uploads = Some(expected.into());
+    }
+
+    /// Checks the expectations now instead of at drop: `Err` holds the report the drop would
+    /// panic with.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cloudflare_images_mock::MockImages;
+    ///
+    /// let mock = MockImages::start().await;
+    /// mock.expect_uploads(1);
+    /// let report = mock.verify().unwrap_err();
+    /// assert!(report.starts_with("cloudflare-images-mock: expected exactly 1 upload(s), 0 accepted"));
+    /// mock.expect_uploads(0);
+    /// assert!(mock.verify().is_ok());
+    /// # }
+    /// ```
+    pub fn verify(&self) -> Result<(), String> {
+        let expectations = self.lock_expectations().clone();
+        expect::verify(
+            &expectations,
+            &self.shared.journal.requests(),
+            self.shared.scripts.pending(),
+        )
+    }
+
+    fn lock_expectations(&self) -> std::sync::MutexGuard<'_, Expectations> {
+        self.shared
+            .expectations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Panics with the cause if the server died: a test must never hang on a dead mock.
+    #[track_caller]
+    fn check_alive(&self) {
+        let failure = self
+            .shared
+            .failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(failure) = failure {
+            panic!("cloudflare-images-mock failed: {failure}");
+        }
+        if self.thread.as_ref().is_some_and(JoinHandle::is_finished) {
+            panic!(
+                "cloudflare-images-mock's server thread on {} has stopped",
+                self.address
+            );
+        }
+    }
+
+    /// Makes the server thread fail, as a bug in the mock would: for the tests that check that
+    /// such a fault is reported on the handle rather than hanging the test.
+    #[doc(hidden)]
+    pub fn stage_server_fault(&self) {
+        self.shared.crash.notify_one();
+    }
+}
+
+impl Drop for MockImages {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            // The server thread catches its own panics (they land in `failure`).
+            let _ = thread.join();
+        }
+        if std::thread::panicking() {
+            return;
+        }
+        if let Some(failure) = self
+            .shared
+            .failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            panic!("cloudflare-images-mock failed: {failure}");
+        }
+        if let Err(report) = self.verify() {
+            panic!("{report}");
+        }
+    }
+}
+
+impl std::fmt::Debug for MockImages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockImages")
+            .field("address", &self.address)
+            .field("account_id", &self.account_id)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,74 @@
+//! The accept loop, and one hyper connection per client.
+
+use std::net::TcpListener as StdListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use super::answer::answer_guarded;
+use super::state::{fail, Shared};
+use crate::script::Reset;
+
+/// hyper refuses (with a bare 431) a head of more headers than this.
+pub(super) const HYPER_MAX_HEADERS: usize = 128;
+
+pub(super) async fn serve(
+    listener: StdListener,
+    shared: Arc<Shared>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let listener = match TcpListener::from_std(listener) {
+        Ok(listener) => listener,
+        Err(e) => {
+            fail(&shared, format!("could not listen: {e}"));
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            () = shared.crash.notified() => panic!("a fault staged by MockImages::stage_server_fault"),
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    tokio::spawn(connection(stream, Arc::clone(&shared)));
+                }
+                // Out of file descriptors and the like: wait for some to free up.
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+        }
+    }
+}
+
+pub(super) async fn connection(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
+    let header_timeout = shared.config.header_timeout;
+    // A second handle on the socket, so that a scripted reset can make the close a real reset
+    // (SO_LINGER 0: RST, not FIN) while hyper owns the stream.
+    #[cfg(unix)]
+    let socket = std::os::fd::AsFd::as_fd(&stream)
+        .try_clone_to_owned()
+        .ok()
+        .map(Arc::new);
+    let service = hyper::service::service_fn(move |request| {
+        let shared = Arc::clone(&shared);
+        #[cfg(unix)]
+        let socket = socket.clone();
+        async move {
+            let answer = answer_guarded(shared, request).await;
+            #[cfg(unix)]
+            if let (Err(Reset), Some(socket)) = (&answer, &socket) {
+                let _ = socket2::SockRef::from(socket.as_ref()).set_linger(Some(Duration::ZERO));
+            }
+            answer
+        }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .max_headers(HYPER_MAX_HEADERS)
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+}
