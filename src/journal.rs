@@ -196,6 +196,20 @@ impl State {
     }
 }
 
+/// Writes the SHA-256 of each evicted file into its upload, and wakes the readers waiting for it.
+fn digest(state: &State, evicted: Vec<(usize, Bytes)>) {
+    for (index, bytes) in evicted {
+        let digest = sha256_hex(&bytes);
+        drop(bytes);
+        let mut records = state.lock();
+        if let Some(upload) = records.all[index].upload.as_mut() {
+            upload.file_sha256 = Some(digest);
+        }
+        records.pending -= 1;
+    }
+    state.digested.notify_all();
+}
+
 impl Journal {
     /// A journal keeping the file bytes of recent uploads up to `budget` bytes.
     pub(crate) fn new(budget: u64) -> Journal {
@@ -247,24 +261,14 @@ impl Journal {
         if !evicted.is_empty() {
             // Digests are computed off the request path, on a thread of their own (not the
             // runtime's blocking pool, which a dropped mock would cancel); readers wait for them.
+            // Without a thread to spare, they are computed here: late, but never lost.
             let state = Arc::clone(&self.state);
-            let digest = move || {
-                for (index, bytes) in evicted {
-                    let digest = sha256_hex(&bytes);
-                    drop(bytes);
-                    let mut records = state.lock();
-                    if let Some(upload) = records.all[index].upload.as_mut() {
-                        upload.file_sha256 = Some(digest);
-                    }
-                    records.pending -= 1;
-                }
-                state.digested.notify_all();
-            };
-            if let Err(e) = std::thread::Builder::new()
+            let spare = evicted.clone();
+            let spawned = std::thread::Builder::new()
                 .name("digest".into())
-                .spawn(digest)
-            {
-                panic!("cloudflare-images-mock could not start a thread to digest files: {e}");
+                .spawn(move || digest(&state, evicted));
+            if spawned.is_err() {
+                digest(&self.state, spare);
             }
         }
         if accepted {
