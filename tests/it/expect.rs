@@ -3,20 +3,7 @@
 
 use cloudflare_images_mock::{MockImages, Script};
 
-use crate::helpers::{png_form, send, TOKEN};
-
-async fn get_unserved(mock: &MockImages) {
-    let _ = reqwest::Client::new()
-        .get(format!(
-            "{}/accounts/{}/images/v2",
-            mock.base_url(),
-            mock.account_id()
-        ))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-}
+use crate::helpers::{get_unserved, png_form, send, TOKEN};
 
 #[tokio::test]
 async fn an_exact_count_met_passes() {

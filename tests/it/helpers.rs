@@ -409,3 +409,19 @@ fn the_png_constant_is_well_formed() {
     assert_eq!(crc32(b"IEND").to_be_bytes(), PNG_1X1[63..67]);
     assert_eq!(PNG_1X1.len(), 67);
 }
+
+/// A GET to an Images endpoint the mock does not serve (v2 list); its status.
+pub async fn get_unserved(mock: &MockImages) -> u16 {
+    client()
+        .get(format!(
+            "{}/accounts/{}/images/v2",
+            mock.base_url(),
+            mock.account_id()
+        ))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use cloudflare_images_mock::{conformance, MockImages, Script};
 use serde_json::Value;
 
-use crate::helpers::{png_form, TOKEN};
+use crate::helpers::{get_unserved, png_form, TOKEN};
 
 async fn send(mock: &MockImages) -> reqwest::Result<reqwest::Response> {
     reqwest::Client::new()
@@ -136,16 +136,7 @@ async fn scripts_apply_before_any_other_check_but_only_on_the_upload_route() {
     mock.script(Script::rate_limited());
 
     // Another route is answered normally and leaves the script in place.
-    let other = reqwest::Client::new()
-        .get(format!(
-            "{}/accounts/{}/images/v2",
-            mock.base_url(),
-            mock.account_id()
-        ))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let other = get_unserved(&mock).await;
     // No credentials and no body: still the scripted answer.
     let upload = reqwest::Client::new()
         .post(mock.upload_url())
@@ -153,7 +144,7 @@ async fn scripts_apply_before_any_other_check_but_only_on_the_upload_route() {
         .await
         .unwrap();
 
-    assert_eq!(other.status(), 404);
+    assert_eq!(other, 404);
     assert_eq!(upload.status(), 429);
 }
 
