@@ -94,7 +94,7 @@ pub fn check_upload(content_type: &str, body: &[u8]) -> Result<ValidUpload, Vec<
             .as_ref()
             .and_then(|i| i.format)
             .map(str::to_owned),
-        file_size: checked.file.as_ref().map(|f| f.bytes.len() as u64),
+        file_size: checked.file.as_ref().map(|f| f.bytes.len()),
         fields: checked.fields,
     })
 }

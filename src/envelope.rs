@@ -140,7 +140,7 @@ static FAILURE: LazyLock<Template> =
     LazyLock::new(|| Template::new("error.json", ERROR_FIXTURE, "errors"));
 
 /// The body of a successful upload whose result is `result`.
-pub(crate) fn success(result: &Value) -> Bytes {
+pub(crate) fn success(result: &impl serde::Serialize) -> Bytes {
     SUCCESS.fill(result)
 }
 

@@ -8,14 +8,14 @@
 //! paths do a bounded amount of work whatever the upload size, so a 10 MiB body costs the same
 //! few microseconds as a 100-byte one, and neither panics on hostile input.
 
-use std::io::{self, BufRead, Cursor, Read, Seek, SeekFrom};
+use std::io::{self, BufRead, Read, Seek, SeekFrom};
+
+use crate::file::ChunkCursor;
 
 use imagesize::{Compression, ImageType};
 
 /// What the mock learned from the first bytes of an uploaded file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-// Only the tests use this until the upload handler adopts it.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) struct ImageInfo {
     /// Lowercase format name: "png", "jpeg", "gif", "webp", "svg", "heic", "avif" for the formats
     /// Cloudflare accepts; other formats imagesize recognises get their own lowercase name
@@ -47,10 +47,29 @@ const HEADER_OPERATIONS: u32 = 4096;
 /// Inputs shorter than the 12 bytes imagesize needs are still matched against the magic
 /// numbers, so a truncated PNG signature is reported as a PNG without dimensions rather than
 /// as an unknown format.
-// Only the tests use this until the upload handler adopts it.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn probe(bytes: &[u8]) -> ImageInfo {
-    if let Some(svg) = probe_svg(bytes) {
+    probe_chunks(&[bytes])
+}
+
+/// [`probe`] of a file received in chunks, without joining them.
+pub(crate) fn probe_chunks(chunks: &[&[u8]]) -> ImageInfo {
+    // The SVG and ISO-BMFF brand sniffers look at a bounded prefix; it is the first chunk
+    // itself unless that is shorter than the prefix (then a copy of at most 4 KiB).
+    let prefix_len = SVG_SNIFF_LEN.max(FTYP_SCAN_LEN);
+    let joined;
+    let head: &[u8] = match chunks {
+        [] => &[],
+        [first, ..] if first.len() >= prefix_len || chunks.len() == 1 => first,
+        _ => {
+            joined = chunks
+                .iter()
+                .flat_map(|chunk| chunk.iter().copied())
+                .take(prefix_len)
+                .collect::<Vec<u8>>();
+            &joined
+        }
+    };
+    if let Some(svg) = probe_svg(head) {
         return svg;
     }
     let unknown = ImageInfo {
@@ -59,13 +78,13 @@ pub(crate) fn probe(bytes: &[u8]) -> ImageInfo {
         height: None,
     };
 
-    if bytes.len() < MIN_SNIFF_LEN {
+    if head.len() < MIN_SNIFF_LEN {
         let mut padded = [0u8; MIN_SNIFF_LEN];
-        padded[..bytes.len()].copy_from_slice(bytes);
+        padded[..head.len()].copy_from_slice(head);
         return match imagesize::image_type(&padded) {
             // Fewer than 12 bytes never hold a complete header of any format imagesize reads.
             Ok(kind) => ImageInfo {
-                format: Some(format_name(kind, bytes)),
+                format: Some(format_name(kind, head)),
                 ..unknown
             },
             Err(_) => unknown,
@@ -74,13 +93,13 @@ pub(crate) fn probe(bytes: &[u8]) -> ImageInfo {
 
     // Detect on the same reader that then reads the size: some imagesize parsers (WebP) carry
     // on from where detection stopped instead of seeking, exactly as in `blob_size`.
-    let mut reader = Budgeted::new(bytes);
+    let mut reader = Budgeted::new(ChunkCursor::new(chunks));
     let Ok(kind) = imagesize::reader_type(&mut reader) else {
         return unknown;
     };
     let size = kind.reader_size(&mut reader).ok();
     ImageInfo {
-        format: Some(format_name(kind, bytes)),
+        format: Some(format_name(kind, head)),
         width: size.map(|s| s.width as u64),
         height: size.map(|s| s.height as u64),
     }
@@ -169,15 +188,15 @@ fn heif_name_from_brands(bytes: &[u8]) -> &'static str {
 /// but lets a crafted upload of millions of 4-byte JPEG segments cost a full scan. Bounding the
 /// number of operations (rather than truncating the buffer) keeps large-but-legitimate skips,
 /// such as an HEIF `mdat` before `meta`, working.
-struct Budgeted<'a> {
-    inner: Cursor<&'a [u8]>,
+struct Budgeted<R> {
+    inner: R,
     operations_left: u32,
 }
 
-impl<'a> Budgeted<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
+impl<R> Budgeted<R> {
+    fn new(inner: R) -> Self {
         Budgeted {
-            inner: Cursor::new(bytes),
+            inner,
             operations_left: HEADER_OPERATIONS,
         }
     }
@@ -193,14 +212,14 @@ impl<'a> Budgeted<'a> {
     }
 }
 
-impl Read for Budgeted<'_> {
+impl<R: Read> Read for Budgeted<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.spend()?;
         self.inner.read(buf)
     }
 }
 
-impl BufRead for Budgeted<'_> {
+impl<R: BufRead> BufRead for Budgeted<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         self.spend()?;
         self.inner.fill_buf()
@@ -211,7 +230,7 @@ impl BufRead for Budgeted<'_> {
     }
 }
 
-impl Seek for Budgeted<'_> {
+impl<R: Seek> Seek for Budgeted<R> {
     fn seek(&mut self, position: SeekFrom) -> io::Result<u64> {
         self.spend()?;
         self.inner.seek(position)

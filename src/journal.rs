@@ -5,15 +5,17 @@
 //! [`MockImages::wait_for_uploads`](crate::MockImages::wait_for_uploads).
 
 use std::collections::VecDeque;
-use std::fmt::Write as _;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
+use hyper::header::{HeaderMap, HeaderName};
+use hyper::Method;
 use serde_json::{Map, Value};
 use tokio::sync::watch;
 
 use crate::error::ApiError;
+use crate::file::FileBytes;
 
 /// One request the mock received, and what it answered.
 ///
@@ -114,12 +116,14 @@ pub struct Upload {
     /// the bytes of the most recent uploads are kept up to a budget (see
     /// [`MockImagesBuilder::retain_file_bytes`](crate::MockImagesBuilder::retain_file_bytes));
     /// older uploads keep only [`file_size`](Self::file_size) and
-    /// [`file_sha256`](Self::file_sha256).
+    /// [`file_xxh3`](Self::file_xxh3). [`file_matches`](Self::file_matches) compares either way.
     pub file: Option<Bytes>,
     /// The size of the file in bytes (kept when the bytes are not).
     pub file_size: Option<u64>,
-    /// The SHA-256 of the file, lowercase hex: set when the journal let go of the bytes.
-    pub file_sha256: Option<String>,
+    /// The XXH3-128 digest of the file (as `xxhash_rust::xxh3::xxh3_128` computes it), kept
+    /// when the bytes are not. Computed while the file arrives: XXH3 costs about a tenth of a
+    /// copy of the file, where SHA-256 cost more than receiving it.
+    pub file_xxh3: Option<u128>,
     /// The `url` sent, if the image was uploaded from a URL.
     pub url: Option<String>,
     /// The `creator` sent.
@@ -141,16 +145,42 @@ impl Upload {
     pub fn header(&self, name: &str) -> Option<&str> {
         header(&self.headers, name)
     }
-}
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    let digest = sha2::Sha256::digest(bytes);
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
-        let _ = write!(hex, "{byte:02x}");
+    /// Whether the file received is `expected`: compared byte for byte while the journal keeps
+    /// the bytes, by size and XXH3-128 digest after. `false` for an upload without a file.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cloudflare_images_mock::MockImages;
+    ///
+    /// // Keep no bytes at all: only sizes and digests.
+    /// let mock = MockImages::builder().retain_file_bytes(0).start().await;
+    /// let svg = r#"<svg xmlns="http://www.w3.org/2000/svg" width="4" height="3"/>"#;
+    /// let form = reqwest::multipart::Form::new()
+    ///     .part("file", reqwest::multipart::Part::text(svg).file_name("cat.svg"));
+    /// reqwest::Client::new()
+    ///     .post(mock.upload_url())
+    ///     .bearer_auth("token")
+    ///     .multipart(form)
+    ///     .send()
+    ///     .await
+    ///     .unwrap();
+    /// let upload = &mock.uploads()[0];
+    /// assert_eq!(upload.file, None);
+    /// assert!(upload.file_matches(svg.as_bytes()));
+    /// assert!(!upload.file_matches(b"<svg/>"));
+    /// # }
+    /// ```
+    pub fn file_matches(&self, expected: &[u8]) -> bool {
+        match (&self.file, self.file_size, self.file_xxh3) {
+            (Some(bytes), _, _) => bytes.as_ref() == expected,
+            (None, Some(size), Some(digest)) => {
+                size == expected.len() as u64 && digest == xxhash_rust::xxh3::xxh3_128(expected)
+            }
+            _ => false,
+        }
     }
-    hex
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -160,54 +190,182 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, value)| value.as_str())
 }
 
+/// What the journal keeps of a request until a test reads it as a [`RequestRecord`]: copied
+/// out of hyper's buffers in few allocations (a header value borrowed from hyper would keep its
+/// whole read buffer alive), with the answer's body in place of a `result` value.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub(crate) method: Method,
+    /// The path and, after a `?`, the query.
+    pub(crate) target: Box<str>,
+    pub(crate) headers: Headers,
+    pub(crate) received: SystemTime,
+    pub(crate) status: u16,
+    pub(crate) errors: Vec<ApiError>,
+    pub(crate) scripted: Option<String>,
+    pub(crate) accepted: Option<Box<Accepted>>,
+}
+
+/// What the journal keeps of an accepted upload; the rest is in the answer's `result`.
+#[derive(Debug)]
+pub(crate) struct Accepted {
+    pub(crate) content_type: Option<String>,
+    pub(crate) format: Option<&'static str>,
+    pub(crate) dimensions: Option<(u64, u64)>,
+    /// `None` once evicted from the byte budget.
+    pub(crate) file: Option<FileBytes>,
+    pub(crate) file_size: Option<u64>,
+    pub(crate) file_xxh3: Option<u128>,
+    pub(crate) url: Option<String>,
+    pub(crate) fields: Vec<(String, String)>,
+    /// The success envelope answered.
+    pub(crate) body: Bytes,
+}
+
+/// Request headers in two allocations: the names, and every value back to back.
+#[derive(Debug, Default)]
+pub(crate) struct Headers {
+    /// Each name with the end of its value in `values`.
+    names: Vec<(HeaderName, usize)>,
+    values: Vec<u8>,
+}
+
+impl Headers {
+    pub(crate) fn new(map: &HeaderMap) -> Headers {
+        let mut headers = Headers {
+            names: Vec::with_capacity(map.len()),
+            values: Vec::with_capacity(map.iter().map(|(_, v)| v.len()).sum()),
+        };
+        for (name, value) in map {
+            headers.values.extend_from_slice(value.as_bytes());
+            headers.names.push((name.clone(), headers.values.len()));
+        }
+        headers
+    }
+
+    fn pairs(&self) -> Vec<(String, String)> {
+        let mut start = 0;
+        self.names
+            .iter()
+            .map(|(name, end)| {
+                let value = String::from_utf8_lossy(&self.values[start..*end]).into_owned();
+                start = *end;
+                (name.as_str().to_owned(), value)
+            })
+            .collect()
+    }
+}
+
+impl Entry {
+    /// The head of a request, copied.
+    pub(crate) fn new(head: &hyper::http::request::Parts, received: SystemTime) -> Entry {
+        let target = head
+            .uri
+            .path_and_query()
+            .map_or_else(|| head.uri.path().into(), |target| target.as_str().into());
+        Entry {
+            method: head.method.clone(),
+            target,
+            headers: Headers::new(&head.headers),
+            received,
+            status: 200,
+            errors: Vec::new(),
+            scripted: None,
+            accepted: None,
+        }
+    }
+
+    pub(crate) fn path(&self) -> &str {
+        self.target
+            .split_once('?')
+            .map_or(&self.target, |(path, _)| path)
+    }
+
+    fn record(&mut self) -> RequestRecord {
+        let headers = self.headers.pairs();
+        let (path, query) = match self.target.split_once('?') {
+            Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
+            None => (self.target.to_string(), None),
+        };
+        let upload = self
+            .accepted
+            .as_deref_mut()
+            .map(|accepted| upload(&self.method, &path, headers.clone(), accepted));
+        RequestRecord {
+            method: self.method.as_str().to_owned(),
+            path,
+            query,
+            headers,
+            status: self.status,
+            errors: self.errors.clone(),
+            upload,
+            received: self.received,
+            scripted: self.scripted.clone(),
+        }
+    }
+}
+
+/// The public view of an accepted upload; joins the file's chunks once, for good.
+fn upload(
+    method: &Method,
+    path: &str,
+    headers: Vec<(String, String)>,
+    accepted: &mut Accepted,
+) -> Upload {
+    let mut envelope: Value = serde_json::from_slice(&accepted.body).unwrap_or_default();
+    let result = envelope
+        .get_mut("result")
+        .map(Value::take)
+        .unwrap_or_default();
+    let text = |key: &str| result.get(key).and_then(Value::as_str).map(str::to_owned);
+    let file = accepted.file.as_mut().map(|file| {
+        let joined = file.to_bytes();
+        *file = FileBytes::from(joined.clone());
+        joined
+    });
+    Upload {
+        id: text("id").unwrap_or_default(),
+        account_id: match crate::route::route(method, path) {
+            Ok(crate::route::Route::Upload { account_id }) => account_id.to_owned(),
+            Err(_) => String::new(),
+        },
+        filename: text("filename"),
+        content_type: accepted.content_type.clone(),
+        format: accepted.format.map(str::to_owned),
+        dimensions: accepted.dimensions,
+        file,
+        file_size: accepted.file_size,
+        file_xxh3: accepted.file_xxh3,
+        url: accepted.url.clone(),
+        creator: text("creator"),
+        meta: result
+            .get("meta")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default(),
+        require_signed_urls: result.get("requireSignedURLs") == Some(&Value::Bool(true)),
+        fields: accepted.fields.clone(),
+        headers,
+        result,
+    }
+}
+
 /// The requests of one mock, in the order their answers were decided.
 #[derive(Debug)]
 pub(crate) struct Journal {
-    state: Arc<State>,
-    uploads: watch::Sender<usize>,
-}
-
-#[derive(Debug)]
-struct State {
     records: Mutex<Records>,
-    /// Signalled when the digests of evicted files are written.
-    digested: Condvar,
+    uploads: watch::Sender<usize>,
 }
 
 #[derive(Debug, Default)]
 struct Records {
-    all: Vec<RequestRecord>,
+    all: Vec<Entry>,
     /// Indices into `all` of the uploads whose bytes are still kept, oldest first.
     holding: VecDeque<usize>,
     /// The bytes they hold.
     held: u64,
     /// The most bytes to hold.
     budget: u64,
-    /// Evicted files whose digest is still being computed.
-    pending: usize,
-}
-
-impl State {
-    fn lock(&self) -> MutexGuard<'_, Records> {
-        // A panic while holding this lock cannot leave the records half-written.
-        self.records
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-/// Writes the SHA-256 of each evicted file into its upload, and wakes the readers waiting for it.
-fn digest(state: &State, evicted: Vec<(usize, Bytes)>) {
-    for (index, bytes) in evicted {
-        let digest = sha256_hex(&bytes);
-        drop(bytes);
-        let mut records = state.lock();
-        if let Some(upload) = records.all[index].upload.as_mut() {
-            upload.file_sha256 = Some(digest);
-        }
-        records.pending -= 1;
-    }
-    state.digested.notify_all();
 }
 
 impl Journal {
@@ -217,28 +375,31 @@ impl Journal {
             budget,
             ..Records::default()
         };
-        let state = State {
-            records: Mutex::new(records),
-            digested: Condvar::new(),
-        };
         Journal {
-            state: Arc::new(state),
+            records: Mutex::new(records),
             uploads: watch::Sender::new(0),
         }
     }
 
-    pub(crate) fn record(&self, record: RequestRecord) {
-        let accepted = record.is_accepted();
-        let size = record
-            .upload
+    fn lock(&self) -> MutexGuard<'_, Records> {
+        // A panic while holding this lock cannot leave the records half-written.
+        self.records
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn record(&self, entry: Entry) {
+        let accepted = entry.accepted.is_some();
+        let size = entry
+            .accepted
             .as_ref()
-            .and_then(|u| u.file.as_ref())
-            .map(|f| f.len() as u64);
+            .and_then(|a| a.file.as_ref())
+            .map(FileBytes::len);
         let mut evicted = Vec::new();
         {
-            let mut records = self.state.lock();
+            let mut records = self.lock();
             let index = records.all.len();
-            records.all.push(record);
+            records.all.push(entry);
             if let Some(size) = size {
                 records.holding.push_back(index);
                 records.held += size;
@@ -247,62 +408,38 @@ impl Journal {
                 let Some(oldest) = records.holding.pop_front() else {
                     break;
                 };
-                let upload = records.all[oldest]
-                    .upload
+                let file = records.all[oldest]
+                    .accepted
                     .as_mut()
-                    .expect("held uploads exist");
-                if let Some(bytes) = upload.file.take() {
-                    records.held -= bytes.len() as u64;
-                    evicted.push((oldest, bytes));
+                    .and_then(|accepted| accepted.file.take());
+                if let Some(file) = file {
+                    records.held -= file.len();
+                    evicted.push(file);
                 }
             }
-            records.pending += evicted.len();
         }
-        if !evicted.is_empty() {
-            // Digests are computed off the request path, on a thread of their own (not the
-            // runtime's blocking pool, which a dropped mock would cancel); readers wait for them.
-            // Without a thread to spare, they are computed here: late, but never lost.
-            let state = Arc::clone(&self.state);
-            let spare = evicted.clone();
-            let spawned = std::thread::Builder::new()
-                .name("digest".into())
-                .spawn(move || digest(&state, evicted));
-            if spawned.is_err() {
-                digest(&self.state, spare);
-            }
-        }
+        // Freed outside the lock: readers do not wait for the allocator.
+        drop(evicted);
         if accepted {
             self.uploads.send_modify(|count| *count += 1);
         }
     }
 
     pub(crate) fn requests(&self) -> Vec<RequestRecord> {
-        self.settled().all.clone()
+        self.lock().all.iter_mut().map(Entry::record).collect()
     }
 
     pub(crate) fn uploads(&self) -> Vec<Upload> {
-        self.settled()
+        self.lock()
             .all
-            .iter()
-            .filter_map(|record| record.upload.clone())
+            .iter_mut()
+            .filter(|entry| entry.accepted.is_some())
+            .filter_map(|entry| entry.record().upload)
             .collect()
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.state.lock().all.len()
-    }
-
-    /// The records, once every evicted file has its digest.
-    fn settled(&self) -> MutexGuard<'_, Records> {
-        let mut records = self.state.lock();
-        while records.pending > 0 {
-            records = self
-                .state
-                .digested
-                .wait(records)
-                .unwrap_or_else(|p| p.into_inner());
-        }
-        records
+        self.lock().all.len()
     }
 
     /// Waits until at least `n` uploads were accepted, or `timeout` passes.

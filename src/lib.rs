@@ -183,6 +183,7 @@ mod envelope;
 mod error;
 mod expect;
 mod fetch;
+mod file;
 mod image;
 mod journal;
 mod multipart;

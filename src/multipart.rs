@@ -6,12 +6,13 @@
 //! decided having read at most that much plus one chunk. Text parts are small by nature and have
 //! their own limit.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
 
 use crate::error::ApiError;
+use crate::file::FileBytes;
 use crate::schema;
 
 /// How much of a body the mock is willing to read.
@@ -57,7 +58,7 @@ pub(crate) struct FilePart {
     pub(crate) filename: Option<String>,
     pub(crate) content_type: Option<String>,
     /// The bytes read: all of them, or, for an oversize file, the limit plus at most one chunk.
-    pub(crate) bytes: Bytes,
+    pub(crate) bytes: FileBytes,
 }
 
 /// The boundary of a `multipart/form-data` content type, or the 5415 refusal.
@@ -103,15 +104,12 @@ where
             }
             let filename = field.file_name().map(str::to_owned);
             let content_type = field.content_type().map(|m| m.essence_str().to_owned());
-            // The chunks are kept as they come and joined once at the end: one copy, into a
-            // buffer of the exact size, instead of a buffer that doubles as it grows.
-            let mut chunks = Vec::new();
-            let mut size = 0u64;
+            // The chunks are kept as multer hands them over: no copy (see `FileBytes`).
+            let mut bytes = FileBytes::default();
             let mut oversize = false;
             while let Some(chunk) = field.chunk().await.map_err(refusal)? {
-                size += chunk.len() as u64;
-                chunks.push(chunk);
-                if size > limits.max_file {
+                bytes.push(chunk);
+                if bytes.len() > limits.max_file {
                     oversize = true;
                     break;
                 }
@@ -119,7 +117,7 @@ where
             form.file = Some(FilePart {
                 filename,
                 content_type,
-                bytes: join(chunks, size),
+                bytes,
             });
             if oversize {
                 // Stop here: the schema's size rule decides the answer, and nothing after the
@@ -166,17 +164,6 @@ where
             Err(_) => Some((Err(Box::new(Stalled(idle)) as BoxError), None)),
         }
     })
-}
-
-fn join(mut chunks: Vec<Bytes>, size: u64) -> Bytes {
-    if chunks.len() == 1 {
-        return chunks.pop().unwrap_or_default();
-    }
-    let mut bytes = BytesMut::with_capacity(size as usize);
-    for chunk in chunks {
-        bytes.extend_from_slice(&chunk);
-    }
-    bytes.freeze()
 }
 
 fn malformed(detail: &str) -> ApiError {
@@ -245,7 +232,7 @@ mod tests {
         // multer reads ahead while the stream is ready, so an always-ready stream stops at the
         // whole-body limit; either way the answer is 7011 and reading stops near the limit.
         match block_on(read_form("b".into(), body, &limits)) {
-            Ok(form) => assert!(form.file.unwrap().bytes.len() as u64 > limits.max_file),
+            Ok(form) => assert!(form.file.unwrap().bytes.len() > limits.max_file),
             Err(error) => assert_eq!((error.code, error.status), (7011, 413)),
         }
         let read = pulled.load(Ordering::Relaxed);

@@ -34,7 +34,10 @@ pub(crate) struct Checked {
 
 /// Validates a form: every violation, or the checked upload.
 pub(crate) fn check(form: Form) -> Result<Checked, Vec<ApiError>> {
-    let image = form.file.as_ref().map(|file| image::probe(&file.bytes));
+    let image = form
+        .file
+        .as_ref()
+        .map(|file| image::probe_chunks(&file.bytes.slices()));
     let instance = instance(&form, image.as_ref()).map_err(|e| vec![e])?;
     let errors = schema::validate(&instance);
     if !errors.is_empty() {
@@ -79,7 +82,7 @@ pub(crate) fn check_fetched(
 pub(crate) fn instance(form: &Form, image: Option<&ImageInfo>) -> Result<Value, ApiError> {
     let mut instance = Map::new();
     if let (Some(file), Some(info)) = (&form.file, image) {
-        let size = file.bytes.len() as u64;
+        let size = file.bytes.len();
         let value = file_instance(
             file.filename.as_deref(),
             file.content_type.as_deref(),

@@ -10,14 +10,15 @@ use hyper::body::Body as _;
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
-use serde_json::{json, Value};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 use super::state::{cause, fail, Body, Config, Shared};
 use crate::auth;
 use crate::envelope;
 use crate::error::ApiError;
 use crate::fetch;
-use crate::journal::{RequestRecord, Upload};
+use crate::file::FileBytes;
+use crate::journal::{Accepted, Entry};
 use crate::multipart;
 use crate::route::{self, Route};
 use crate::script::{Answer, Reset};
@@ -69,29 +70,8 @@ pub(super) async fn answer(
     shared: Arc<Shared>,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, Reset> {
-    let received = SystemTime::now();
     let (parts, mut body) = request.into_parts();
-    let headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let mut record = RequestRecord {
-        method: parts.method.as_str().to_owned(),
-        path: parts.uri.path().to_owned(),
-        query: parts.uri.query().map(str::to_owned),
-        headers,
-        status: 200,
-        errors: Vec::new(),
-        upload: None,
-        received,
-        scripted: None,
-    };
+    let mut entry = Entry::new(&parts, SystemTime::now());
     // Scripts apply to the upload route before any other check.
     let script = if route::route(&parts.method, parts.uri.path()).is_ok() {
         shared.scripts.next()
@@ -99,11 +79,11 @@ pub(super) async fn answer(
         None
     };
     if let Some(answer) = script {
-        record.scripted = Some(answer.to_string());
+        entry.scripted = Some(answer.to_string());
         match answer {
             Answer::Recorded(recorded) => {
-                record.status = recorded.status;
-                record.errors = vec![recorded.error.clone()];
+                entry.status = recorded.status;
+                entry.errors = vec![recorded.error.clone()];
                 let mut response = respond(
                     StatusCode::from_u16(recorded.status).unwrap_or(StatusCode::BAD_REQUEST),
                     recorded.body.clone(),
@@ -119,11 +99,11 @@ pub(super) async fn answer(
                 if !body.is_end_stream() {
                     tokio::spawn(drain(body));
                 }
-                return Ok(finish(&shared, record, response));
+                return Ok(finish(&shared, entry, response));
             }
             Answer::Reset => {
-                record.status = 0;
-                finish(&shared, record, ());
+                entry.status = 0;
+                finish(&shared, entry, ());
                 return Err(Reset);
             }
             Answer::ResetMidUpload => {
@@ -140,27 +120,26 @@ pub(super) async fn answer(
                         break;
                     }
                 }
-                record.status = 0;
-                finish(&shared, record, ());
+                entry.status = 0;
+                finish(&shared, entry, ());
                 return Err(Reset);
             }
             Answer::Delay(delay) => tokio::time::sleep(delay).await,
             Answer::CutOff => {}
         }
     }
-    let outcome = upload(&shared, &parts, &mut body, &record.headers).await;
-    let response = match outcome {
-        Ok(upload) => {
-            let body = envelope::success(&upload.result);
-            record.upload = Some(upload);
-            respond(StatusCode::OK, body)
+    let response = match upload(&shared, &parts, &mut body).await {
+        Ok(accepted) => {
+            let response = respond(StatusCode::OK, accepted.body.clone());
+            entry.accepted = Some(Box::new(accepted));
+            response
         }
         Err(errors) => {
             let status = errors.first().map_or(400, |e| e.status);
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-            record.status = status.as_u16();
+            entry.status = status.as_u16();
             let body = envelope::failure(&errors);
-            record.errors = errors;
+            entry.errors = errors;
             respond(status, body)
         }
     };
@@ -173,13 +152,13 @@ pub(super) async fn answer(
     } else {
         response
     };
-    Ok(finish(&shared, record, response))
+    Ok(finish(&shared, entry, response))
 }
 
 /// Logs and journals a request, and passes its answer on.
-pub(super) fn finish<T>(shared: &Shared, record: RequestRecord, response: T) -> T {
-    log(&record);
-    shared.journal.record(record);
+pub(super) fn finish<T>(shared: &Shared, entry: Entry, response: T) -> T {
+    log(&entry);
+    shared.journal.record(entry);
     response
 }
 
@@ -218,17 +197,17 @@ pub(super) fn cut_off(response: Response<Body>) -> Response<Body> {
 
 /// One line per request for the standalone server's log (and any `tracing` subscriber a test
 /// installs): method, path, status and the error codes answered.
-pub(super) fn log(record: &RequestRecord) {
-    if record.errors.is_empty() {
-        tracing::info!("{} {} {}", record.method, record.path, record.status);
+pub(super) fn log(entry: &Entry) {
+    if entry.errors.is_empty() {
+        tracing::info!("{} {} {}", entry.method, entry.path(), entry.status);
     } else {
-        let codes: Vec<String> = record.errors.iter().map(|e| e.code.to_string()).collect();
-        let rules: Vec<&str> = record.errors.iter().map(|e| e.rule.as_str()).collect();
+        let codes: Vec<String> = entry.errors.iter().map(|e| e.code.to_string()).collect();
+        let rules: Vec<&str> = entry.errors.iter().map(|e| e.rule.as_str()).collect();
         tracing::info!(
             "{} {} {} errors [{}] ({})",
-            record.method,
-            record.path,
-            record.status,
+            entry.method,
+            entry.path(),
+            entry.status,
             codes.join(", "),
             rules.join(", ")
         );
@@ -248,8 +227,7 @@ pub(super) async fn upload(
     shared: &Shared,
     parts: &hyper::http::request::Parts,
     body: &mut Incoming,
-    headers: &[(String, String)],
-) -> Result<Upload, Vec<ApiError>> {
+) -> Result<Accepted, Vec<ApiError>> {
     let config = &shared.config;
     let header_bytes: usize = parts
         .headers
@@ -270,7 +248,6 @@ pub(super) async fn upload(
     let Route::Upload { account_id } =
         route::route(&parts.method, parts.uri.path()).map_err(|e| vec![e])?;
     route::check_account(account_id, config.pinned_account.as_deref())?;
-    let account_id = account_id.to_owned();
     let declared = parts
         .headers
         .get(CONTENT_LENGTH)
@@ -306,44 +283,46 @@ pub(super) async fn upload(
         fetched = Some((bytes, filename));
         checked.image = Some(info);
     }
-    let id = checked.id.clone().unwrap_or_else(generated_id);
-    let (file, filename, content_type) = match (fetched, &checked.file) {
-        (Some((bytes, filename)), _) => (Some(bytes), filename, None),
-        (None, Some(part)) => (
-            Some(part.bytes.clone()),
-            part.filename.clone(),
-            part.content_type.clone(),
-        ),
-        (None, None) => (None, None, None),
-    };
-    let result = result(config, &id, filename.as_deref(), &checked);
     // Generated ids cannot collide; only custom ids are kept, to refuse a second upload (5409).
-    if checked.id.is_some() {
+    if let Some(custom) = &checked.id {
         let mut custom_ids = shared.custom_ids.lock().unwrap_or_else(|p| p.into_inner());
-        if !custom_ids.insert(id.clone()) {
+        if !custom_ids.insert(custom.clone()) {
             let mut error = crate::schema::catalogue_error("duplicate_id", &[]);
             error.pointer = Some("/id".to_owned());
             return Err(vec![error]);
         }
     }
-    let image = checked.image.as_ref();
-    Ok(Upload {
+    let (file, filename, content_type) = match (fetched, checked.file.take()) {
+        (Some((bytes, filename)), _) => (Some(FileBytes::from(bytes)), filename, None),
+        (None, Some(part)) => (Some(part.bytes), part.filename, part.content_type),
+        (None, None) => (None, None, None),
+    };
+    let generated;
+    let id = match &checked.id {
+        Some(custom) => custom.as_str(),
+        None => {
+            generated = generated_id();
+            generated.as_str()
+        }
+    };
+    let body = envelope::success(&UploadResult {
+        config,
         id,
-        account_id,
-        filename,
+        filename: filename.as_deref(),
+        checked: &checked,
+        uploaded: envelope::timestamp(time::OffsetDateTime::now_utc()),
+    });
+    let image = checked.image.as_ref();
+    Ok(Accepted {
         content_type,
-        format: image.and_then(|i| i.format).map(str::to_owned),
+        format: image.and_then(|i| i.format),
         dimensions: image.and_then(|i| Some((i.width?, i.height?))),
-        file_size: file.as_ref().map(|f| f.len() as u64),
-        file_sha256: None,
+        file_size: file.as_ref().map(FileBytes::len),
+        file_xxh3: file.as_ref().map(FileBytes::digest),
         file,
         url: checked.url,
-        creator: checked.creator,
-        meta: checked.meta,
-        require_signed_urls: checked.require_signed_urls,
         fields: checked.fields,
-        headers: headers.to_vec(),
-        result,
+        body,
     })
 }
 
@@ -369,58 +348,77 @@ pub(super) fn generated_id() -> String {
     uuid::Uuid::from_bytes(bytes).hyphenated().to_string()
 }
 
-pub(super) fn result(
-    config: &Config,
-    id: &str,
-    filename: Option<&str>,
-    checked: &Checked,
-) -> Value {
-    // Characters a URL path cannot hold are escaped; `/` stays, since custom ids have subpaths.
-    const PATH: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
-        .add(b' ')
-        .add(b'"')
-        .add(b'#')
-        .add(b'%')
-        .add(b'<')
-        .add(b'>')
-        .add(b'?')
-        .add(b'`')
-        .add(b'{')
-        .add(b'}')
-        .add(b'\\')
-        .add(b'^')
-        .add(b'|')
-        .add(b'[')
-        .add(b']');
-    let escaped = percent_encoding::utf8_percent_encode(id, PATH).to_string();
-    let variants: Vec<String> = config
-        .variants
-        .iter()
-        .map(|variant| {
-            format!(
-                "https://imagedelivery.net/{}/{escaped}/{variant}",
-                config.account_hash
-            )
-        })
-        .collect();
-    // The official description types filename as a string: when there is none to echo (a file
-    // part without a filename, a url without a last path segment), the key is left out (assumed;
-    // what the real API sends then is not known).
-    let mut result = json!({
-        "id": id,
-        "filename": filename,
-        "creator": checked.creator,
-        "meta": checked.meta,
-        "uploaded": envelope::timestamp(time::OffsetDateTime::now_utc()),
-        "requireSignedURLs": checked.require_signed_urls,
-        "variants": variants,
-    });
-    if filename.is_none() {
-        if let Some(result) = result.as_object_mut() {
-            result.remove("filename");
+/// The `result` of a success, written straight into the envelope: the upload's own values,
+/// in the order of the recorded answer.
+struct UploadResult<'a> {
+    config: &'a Config,
+    id: &'a str,
+    /// The official description types filename as a string: when there is none to echo (a file
+    /// part without a filename, a url without a last path segment), the key is left out
+    /// (assumed; what the real API sends then is not known).
+    filename: Option<&'a str>,
+    checked: &'a Checked,
+    uploaded: String,
+}
+
+impl Serialize for UploadResult<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("id", self.id)?;
+        if let Some(filename) = self.filename {
+            map.serialize_entry("filename", filename)?;
         }
+        map.serialize_entry("creator", &self.checked.creator)?;
+        map.serialize_entry("meta", &self.checked.meta)?;
+        map.serialize_entry("uploaded", &self.uploaded)?;
+        map.serialize_entry("requireSignedURLs", &self.checked.require_signed_urls)?;
+        map.serialize_entry(
+            "variants",
+            &Variants {
+                config: self.config,
+                id: self.id,
+            },
+        )?;
+        map.end()
     }
-    result
+}
+
+/// `https://imagedelivery.net/<account hash>/<id>/<variant>` for each variant.
+struct Variants<'a> {
+    config: &'a Config,
+    id: &'a str,
+}
+
+impl Serialize for Variants<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Characters a URL path cannot hold are escaped; `/` stays, since custom ids have
+        // subpaths.
+        const PATH: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+            .add(b' ')
+            .add(b'"')
+            .add(b'#')
+            .add(b'%')
+            .add(b'<')
+            .add(b'>')
+            .add(b'?')
+            .add(b'`')
+            .add(b'{')
+            .add(b'}')
+            .add(b'\\')
+            .add(b'^')
+            .add(b'|')
+            .add(b'[')
+            .add(b']');
+        let escaped = percent_encoding::utf8_percent_encode(self.id, PATH);
+        let mut seq = serializer.serialize_seq(Some(self.config.variants.len()))?;
+        for variant in &self.config.variants {
+            seq.serialize_element(&format_args!(
+                "https://imagedelivery.net/{}/{escaped}/{variant}",
+                self.config.account_hash
+            ))?;
+        }
+        seq.end()
+    }
 }
 
 #[cfg(test)]

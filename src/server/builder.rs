@@ -120,8 +120,10 @@ impl MockImagesBuilder {
 
     /// How many bytes of uploaded files the journal keeps: the bytes of the most recent uploads
     /// up to this budget (32 MiB by default), so that a long test run stays bounded in memory;
-    /// older uploads keep their size and SHA-256 instead
-    /// ([`Upload::file_size`](crate::Upload::file_size), [`Upload::file_sha256`](crate::Upload::file_sha256)). `u64::MAX` keeps everything.
+    /// older uploads keep their size and XXH3-128 digest instead
+    /// ([`Upload::file_size`](crate::Upload::file_size), [`Upload::file_xxh3`](crate::Upload::file_xxh3)),
+    /// which [`Upload::file_matches`](crate::Upload::file_matches) compares. `u64::MAX` keeps
+    /// everything.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]

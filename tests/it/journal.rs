@@ -215,29 +215,52 @@ async fn the_journal_keeps_the_bytes_of_recent_uploads_within_its_budget() {
     let uploads = mock.uploads();
     assert_eq!(uploads[0].file, None);
     assert_eq!(uploads[0].file_size, Some(1024));
-    let sha256 = uploads[0]
-        .file_sha256
-        .as_deref()
-        .expect("a digest for the evicted upload");
-    assert_eq!(sha256.len(), 64);
-    assert!(sha256
-        .bytes()
-        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    assert!(uploads[0].file_xxh3.is_some());
+    assert!(uploads[0].file_matches(&files[0]));
+    assert!(
+        !uploads[0].file_matches(&files[1]),
+        "same size, other bytes"
+    );
     for (upload, bytes) in uploads[1..].iter().zip(&files[1..]) {
         assert_eq!(upload.file.as_deref(), Some(&bytes[..]));
         assert_eq!(upload.file_size, Some(1024));
-        assert_eq!(upload.file_sha256, None);
+        assert!(upload.file_matches(bytes));
     }
 }
 
 #[tokio::test]
-async fn the_digest_of_an_evicted_file_is_its_sha256() {
+async fn the_digest_of_an_evicted_file_is_its_xxh3_128() {
     let mock = MockImages::builder().retain_file_bytes(0).start().await;
     assert_eq!(send(&mock, png_form()).await.0, 200);
     let upload = &mock.uploads()[0];
     assert_eq!(upload.file, None);
-    assert_eq!(upload.file_sha256.as_deref(), Some(PNG_1X1_SHA256));
+    assert_eq!(upload.file_size, Some(PNG_1X1.len() as u64));
+    assert_eq!(upload.file_xxh3, Some(PNG_1X1_XXH3_128));
 }
 
-/// `sha256sum` of [`PNG_1X1`], computed outside this crate.
-const PNG_1X1_SHA256: &str = "ebf4f635a17d10d6eb46ba680b70142419aa3220f228001a036d311a22ee9d2a";
+#[tokio::test]
+async fn a_file_received_in_many_chunks_keeps_its_bytes_and_digest() {
+    // Arrange: a 3 MiB file, which arrives in many socket reads.
+    let mock = MockImages::start().await;
+    let mut bytes = png(64, 64);
+    bytes.extend((0..3 << 20).map(|i: u32| (i % 251) as u8));
+    let form = Form::new().part("file", file_part(bytes.clone(), "big.png", "image/png"));
+
+    // Act
+    assert_eq!(send(&mock, form).await.0, 200);
+
+    // Assert: joined in order, twice the same, digest of the whole.
+    let uploads = mock.uploads();
+    assert_eq!(uploads[0].file.as_deref(), Some(&bytes[..]));
+    assert_eq!(mock.uploads()[0].file.as_deref(), Some(&bytes[..]));
+    assert_eq!(uploads[0].file_size, Some(bytes.len() as u64));
+    assert_eq!(uploads[0].dimensions, Some((64, 64)));
+    assert_eq!(
+        uploads[0].file_xxh3,
+        Some(xxhash_rust::xxh3::xxh3_128(&bytes))
+    );
+}
+
+/// XXH3-128 of [`PNG_1X1`], computed outside this crate (Python `xxhash` 3.x,
+/// `xxh3_128_intdigest`).
+const PNG_1X1_XXH3_128: u128 = 0x9c37_44a6_a56a_b887_acde_934e_2c30_4116;
