@@ -12,9 +12,6 @@ use super::answer::answer_guarded;
 use super::state::{fail, Shared};
 use crate::script::Reset;
 
-/// hyper refuses (with a bare 431) a head of more headers than this.
-pub(super) const HYPER_MAX_HEADERS: usize = 128;
-
 pub(super) async fn serve(
     listener: StdListener,
     shared: Arc<Shared>,
@@ -68,7 +65,6 @@ pub(super) async fn connection(stream: tokio::net::TcpStream, shared: Arc<Shared
     let _ = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout)
-        .max_headers(HYPER_MAX_HEADERS)
         .serve_connection(TokioIo::new(stream), service)
         .await;
 }
