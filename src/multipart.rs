@@ -7,9 +7,12 @@
 //! their own limit.
 
 use bytes::Bytes;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 
 use crate::error::ApiError;
 use crate::file::FileBytes;
@@ -148,22 +151,68 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// `body`, failing with [`Stalled`] when no chunk arrives for `idle`: a client that stops
 /// sending half-way must not hold its upload open for ever.
-pub(crate) fn idle_timeout<S, E>(
-    body: S,
+///
+/// One timer per body, made the first time the body has nothing ready and reset only after
+/// progress: a body already in hyper's buffer (any small upload) never touches the timer wheel.
+pub(crate) fn idle_timeout<S>(body: S, idle: Duration) -> IdleTimeout<S> {
+    IdleTimeout {
+        body: Some(body),
+        idle,
+        timer: None,
+        moved: false,
+    }
+}
+
+/// See [`idle_timeout`].
+pub(crate) struct IdleTimeout<S> {
+    /// `None` once ended or stalled.
+    body: Option<S>,
     idle: Duration,
-) -> impl Stream<Item = Result<Bytes, BoxError>> + Send
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Whether a chunk arrived since the timer was last set.
+    moved: bool,
+}
+
+impl<S, E> Stream for IdleTimeout<S>
 where
-    S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: Into<BoxError>,
 {
-    futures_util::stream::unfold(Some(body), move |body| async move {
-        let mut body = body?;
-        match tokio::time::timeout(idle, body.next()).await {
-            Ok(Some(item)) => Some((item.map_err(Into::into), Some(body))),
-            Ok(None) => None,
-            Err(_) => Some((Err(Box::new(Stalled(idle)) as BoxError), None)),
+    type Item = Result<Bytes, BoxError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let Some(body) = this.body.as_mut() else {
+            return Poll::Ready(None);
+        };
+        if let Poll::Ready(item) = Pin::new(body).poll_next(cx) {
+            this.moved = true;
+            if item.is_none() {
+                this.body = None;
+            }
+            return Poll::Ready(item.map(|chunk| chunk.map_err(Into::into)));
         }
-    })
+        let deadline = tokio::time::Instant::now() + this.idle;
+        let timer = match &mut this.timer {
+            Some(timer) => {
+                if this.moved {
+                    timer.as_mut().reset(deadline);
+                }
+                timer
+            }
+            None => this
+                .timer
+                .insert(Box::pin(tokio::time::sleep_until(deadline))),
+        };
+        this.moved = false;
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                this.body = None;
+                Poll::Ready(Some(Err(Box::new(Stalled(this.idle)))))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 fn malformed(detail: &str) -> ApiError {
@@ -202,6 +251,7 @@ fn lowercase_first(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::StreamExt as _;
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Arc;
 
