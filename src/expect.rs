@@ -5,6 +5,7 @@
 use std::fmt::{self, Write as _};
 use std::ops::{Range, RangeFrom, RangeFull, RangeInclusive, RangeTo, RangeToInclusive};
 
+use crate::error::ApiError;
 use crate::journal::{RequestRecord, Upload};
 
 /// Longest text-field value the report shows whole; longer ones are cut, with their length.
@@ -119,13 +120,40 @@ pub(crate) struct Expectations {
 
 /// Whether a request went to a route the mock does not serve (answered 7000 or 7001, or it
 /// would have been had its credentials been right).
+pub(crate) fn unserved_route(method: &hyper::Method, path: &str) -> bool {
+    crate::route::route(method, path).is_err()
+}
+
+/// Whether a request was refused without a script asking for it.
+pub(crate) fn unscripted_refusal(scripted: bool, errors: &[ApiError]) -> bool {
+    !scripted && !errors.is_empty()
+}
+
 fn unserved(record: &RequestRecord) -> bool {
     let method = hyper::Method::from_bytes(record.method.as_bytes()).unwrap_or_default();
-    crate::route::route(&method, &record.path).is_err()
+    unserved_route(&method, &record.path)
 }
 
 fn refused(record: &RequestRecord) -> bool {
-    record.scripted.is_none() && !record.errors.is_empty()
+    unscripted_refusal(record.scripted.is_some(), &record.errors)
+}
+
+/// What the expectations look at, counted without copying the journal out.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Counts {
+    pub(crate) accepted: usize,
+    pub(crate) unserved: usize,
+    pub(crate) refused: usize,
+}
+
+/// Whether the expectations hold, from the counts alone: the journal is copied out (for the
+/// report) only when they do not.
+pub(crate) fn holds(expectations: &Expectations, counts: Counts) -> bool {
+    expectations
+        .uploads
+        .is_none_or(|t| t.contains(counts.accepted))
+        && (!expectations.unserved_routes || counts.unserved == 0)
+        && (!expectations.refusals || counts.refused == 0)
 }
 
 /// Checks the expectations against the journal; `Err` is the report to panic with.

@@ -93,9 +93,20 @@ pub(crate) fn probe_chunks(chunks: &[&[u8]]) -> ImageInfo {
 
     // Detect on the same reader that then reads the size: some imagesize parsers (WebP) carry
     // on from where detection stopped instead of seeking, exactly as in `blob_size`.
-    let mut reader = Budgeted::new(ChunkCursor::new(chunks));
+    match chunks {
+        [one] => read_header(Budgeted::new(io::Cursor::new(*one)), head),
+        _ => read_header(Budgeted::new(ChunkCursor::new(chunks)), head),
+    }
+}
+
+/// Format and size through imagesize's reader interface.
+fn read_header<R: BufRead + Seek>(mut reader: Budgeted<R>, head: &[u8]) -> ImageInfo {
     let Ok(kind) = imagesize::reader_type(&mut reader) else {
-        return unknown;
+        return ImageInfo {
+            format: None,
+            width: None,
+            height: None,
+        };
     };
     let size = kind.reader_size(&mut reader).ok();
     ImageInfo {

@@ -442,6 +442,22 @@ impl Journal {
         self.lock().all.len()
     }
 
+    /// What the expectations count, without copying the records out.
+    pub(crate) fn counts(&self) -> crate::expect::Counts {
+        let records = self.lock();
+        let mut counts = crate::expect::Counts::default();
+        for entry in &records.all {
+            counts.accepted += usize::from(entry.accepted.is_some());
+            counts.unserved +=
+                usize::from(crate::expect::unserved_route(&entry.method, entry.path()));
+            counts.refused += usize::from(crate::expect::unscripted_refusal(
+                entry.scripted.is_some(),
+                &entry.errors,
+            ));
+        }
+        counts
+    }
+
     /// Waits until at least `n` uploads were accepted, or `timeout` passes.
     pub(crate) async fn wait_for_uploads(&self, n: usize, timeout: Duration) -> Result<(), usize> {
         let mut count = self.uploads.subscribe();

@@ -43,17 +43,24 @@ pub(crate) fn check(form: Form) -> Result<Checked, Vec<ApiError>> {
     if !errors.is_empty() {
         return Err(errors);
     }
-    let text = |key: &str| instance.get(key).and_then(Value::as_str).map(str::to_owned);
+    // The instance is spent: its values are moved out rather than copied.
+    let Value::Object(mut instance) = instance else {
+        unreachable!("an instance is an object")
+    };
+    let mut text = |key: &str| match instance.remove(key) {
+        Some(Value::String(text)) => Some(text),
+        _ => None,
+    };
+    let (id, creator, url) = (text("id"), text("creator"), text("url"));
     Ok(Checked {
-        id: text("id"),
-        creator: text("creator"),
-        meta: instance
-            .get("metadata")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default(),
+        id,
+        creator,
+        url,
         require_signed_urls: instance.get("requireSignedURLs") == Some(&Value::Bool(true)),
-        url: text("url"),
+        meta: match instance.remove("metadata") {
+            Some(Value::Object(meta)) => meta,
+            _ => Map::new(),
+        },
         file: form.file,
         image,
         fields: form.texts,

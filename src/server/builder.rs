@@ -23,8 +23,10 @@ use crate::script::Queue;
 /// SDKs' test suites use.
 pub(super) const DEFAULT_ACCOUNT_ID: &str = "023e105f4ecef8ad9ca31a8372d0c353";
 
-/// How many bytes of uploaded files the journal keeps by default (the most recent ones).
-pub(super) const DEFAULT_RETAINED_FILE_BYTES: u64 = 32 << 20;
+/// How many bytes of uploaded files the journal keeps by default (the most recent ones): more
+/// than the largest file the API accepts (10 MiB), so the latest upload always keeps its bytes,
+/// and little enough that a long run of large uploads stays well under 64 MiB of memory.
+pub(super) const DEFAULT_RETAINED_FILE_BYTES: u64 = 16 << 20;
 
 /// Settings of a [`MockImages`], ending in [`start`](Self::start).
 ///
@@ -119,7 +121,9 @@ impl MockImagesBuilder {
     }
 
     /// How many bytes of uploaded files the journal keeps: the bytes of the most recent uploads
-    /// up to this budget (32 MiB by default), so that a long test run stays bounded in memory;
+    /// up to this budget (16 MiB by default: every file of a typical test, and always the latest
+    /// upload, since the API takes files of at most 10 MiB), so that a long test run stays
+    /// bounded in memory;
     /// older uploads keep their size and XXH3-128 digest instead
     /// ([`Upload::file_size`](crate::Upload::file_size), [`Upload::file_xxh3`](crate::Upload::file_xxh3)),
     /// which [`Upload::file_matches`](crate::Upload::file_matches) compares. `u64::MAX` keeps

@@ -218,6 +218,9 @@ impl MockImages {
     /// ```
     pub fn verify(&self) -> Result<(), String> {
         let expectations = self.lock_expectations().clone();
+        if expect::holds(&expectations, self.shared.journal.counts()) {
+            return Ok(());
+        }
         expect::verify(
             &expectations,
             &self.shared.journal.requests(),

@@ -264,3 +264,28 @@ async fn a_file_received_in_many_chunks_keeps_its_bytes_and_digest() {
 /// XXH3-128 of [`PNG_1X1`], computed outside this crate (Python `xxhash` 3.x,
 /// `xxh3_128_intdigest`).
 const PNG_1X1_XXH3_128: u128 = 0x9c37_44a6_a56a_b887_acde_934e_2c30_4116;
+
+#[tokio::test]
+async fn by_default_the_latest_upload_keeps_its_bytes_and_memory_stays_under_16_mib_of_files() {
+    // Arrange: two files of 9 MiB, under the API's 10 MiB limit; the default budget is 16 MiB.
+    let mock = MockImages::start().await;
+    let files: Vec<Vec<u8>> = (0..2u8)
+        .map(|i| {
+            let mut bytes = png(10 + u32::from(i), 10);
+            bytes.resize(9 << 20, i);
+            bytes
+        })
+        .collect();
+
+    // Act
+    for bytes in &files {
+        let form = Form::new().part("file", file_part(bytes.clone(), "big.png", "image/png"));
+        assert_eq!(send(&mock, form).await.0, 200);
+    }
+
+    // Assert
+    let uploads = mock.uploads();
+    assert_eq!(uploads[0].file, None, "18 MiB do not fit in 16");
+    assert!(uploads[0].file_matches(&files[0]));
+    assert_eq!(uploads[1].file.as_deref(), Some(&files[1][..]));
+}

@@ -36,9 +36,11 @@ async fn five_hundred_concurrent_uploads_of_64_kib_all_succeed_and_are_journalle
     assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
     let uploads = mock.uploads();
     assert_eq!(uploads.len(), 500);
+    // 32 MiB in all: the older half keep their size and digest, the recent half their bytes.
     assert!(uploads
         .iter()
-        .all(|u| u.file.as_ref().map(|f| f.len()) == Some(64 * 1024)));
+        .all(|u| u.file_size == Some(64 * 1024) && u.file_matches(&image)));
+    assert!(uploads.last().unwrap().file.is_some());
     let mut creators: Vec<_> = uploads.iter().filter_map(|u| u.creator.clone()).collect();
     creators.sort();
     creators.dedup();
