@@ -1044,9 +1044,16 @@ fn main() {
     let mock_start = start_of(Kind::Mock);
     let wiremock_fresh = start_of(Kind::WiremockFresh);
     let wiremock_pooled = start_of(Kind::Wiremock);
-    let p50_ratio = mock.p50.as_secs_f64() / floor.p50.as_secs_f64();
-    let rps_ratio = mock.rps / floor.rps;
-    let mbps_ratio = mock.mbps / floor.mbps;
+    // The issue's floor is the one "it builds itself (hyper + multer, reading every field, fixed
+    // answer)": the parse-floor here. Ratios against the bare floor are printed above too.
+    let p50_ratio = mock.p50.as_secs_f64() / parse_floor.p50.as_secs_f64();
+    let rps_ratio = mock.rps / parse_floor.rps;
+    let mbps_ratio = mock.mbps / parse_floor.mbps;
+    let bare = (
+        mock.p50.as_secs_f64() / floor.p50.as_secs_f64(),
+        mock.rps / floor.rps,
+        mock.mbps / floor.mbps,
+    );
     let budget_kib = 64 * 1024;
     let targets = [
         (
@@ -1060,15 +1067,24 @@ fn main() {
             mock_start[1] <= wiremock_fresh[1],
         ),
         (
-            format!("p50 ≤ 1.3× floor: {p50_ratio:.2}×"),
+            format!(
+                "p50 ≤ 1.3× floor (hyper + multer): {p50_ratio:.2}× (bare floor: {:.2}×)",
+                bare.0
+            ),
             p50_ratio <= 1.3,
         ),
         (
-            format!("req/s ≥ 0.8× floor: {rps_ratio:.2}×"),
+            format!(
+                "req/s ≥ 0.8× floor (hyper + multer): {rps_ratio:.2}× (bare floor: {:.2}×)",
+                bare.1
+            ),
             rps_ratio >= 0.8,
         ),
         (
-            format!("MB/s ≥ 0.8× floor: {mbps_ratio:.2}×"),
+            format!(
+                "MB/s ≥ 0.8× floor (hyper + multer): {mbps_ratio:.2}× (bare floor: {:.2}×)",
+                bare.2
+            ),
             mbps_ratio >= 0.8,
         ),
         (
@@ -1109,7 +1125,10 @@ fn main() {
             mock.large_peak_kib <= budget_kib,
         ),
     ];
-    println!("\nTargets of issue 6 (mock against the floor built here and wiremock, this run)");
+    println!(
+        "\nTargets of issue 6 (mock against the floor built here, hyper + multer, and wiremock, \
+         this run)"
+    );
     for (what, met) in &targets {
         println!("  [{}] {what}", verdict(*met));
     }

@@ -77,7 +77,12 @@ pub fn check_upload(content_type: &str, body: &[u8]) -> Result<ValidUpload, Vec<
         Bytes::copy_from_slice(body),
     )]);
     let limits = Limits::standard();
-    let form = match poll_ready(multipart::read_form(boundary, stream, &limits)) {
+    let form = match poll_ready(multipart::read_form(
+        boundary,
+        stream,
+        Some(body.len() as u64),
+        &limits,
+    )) {
         Some(result) => result.map_err(|e| vec![e])?,
         None => unreachable!("a body held in memory is read without waiting"),
     };
@@ -94,7 +99,7 @@ pub fn check_upload(content_type: &str, body: &[u8]) -> Result<ValidUpload, Vec<
             .as_ref()
             .and_then(|i| i.format)
             .map(str::to_owned),
-        file_size: checked.file.as_ref().map(|f| f.bytes.len()),
+        file_size: checked.file.as_ref().map(|f| f.bytes.bytes.len() as u64),
         fields: checked.fields,
     })
 }

@@ -10,8 +10,6 @@
 
 use std::io::{self, BufRead, Read, Seek, SeekFrom};
 
-use crate::file::ChunkCursor;
-
 use imagesize::{Compression, ImageType};
 
 /// What the mock learned from the first bytes of an uploaded file.
@@ -48,27 +46,7 @@ const HEADER_OPERATIONS: u32 = 4096;
 /// numbers, so a truncated PNG signature is reported as a PNG without dimensions rather than
 /// as an unknown format.
 pub(crate) fn probe(bytes: &[u8]) -> ImageInfo {
-    probe_chunks(&[bytes])
-}
-
-/// [`probe`] of a file received in chunks, without joining them.
-pub(crate) fn probe_chunks(chunks: &[&[u8]]) -> ImageInfo {
-    // The SVG and ISO-BMFF brand sniffers look at a bounded prefix; it is the first chunk
-    // itself unless that is shorter than the prefix (then a copy of at most 4 KiB).
-    let prefix_len = SVG_SNIFF_LEN.max(FTYP_SCAN_LEN);
-    let joined;
-    let head: &[u8] = match chunks {
-        [] => &[],
-        [first, ..] if first.len() >= prefix_len || chunks.len() == 1 => first,
-        _ => {
-            joined = chunks
-                .iter()
-                .flat_map(|chunk| chunk.iter().copied())
-                .take(prefix_len)
-                .collect::<Vec<u8>>();
-            &joined
-        }
-    };
+    let head = bytes;
     if let Some(svg) = probe_svg(head) {
         return svg;
     }
@@ -93,10 +71,7 @@ pub(crate) fn probe_chunks(chunks: &[&[u8]]) -> ImageInfo {
 
     // Detect on the same reader that then reads the size: some imagesize parsers (WebP) carry
     // on from where detection stopped instead of seeking, exactly as in `blob_size`.
-    match chunks {
-        [one] => read_header(Budgeted::new(io::Cursor::new(*one)), head),
-        _ => read_header(Budgeted::new(ChunkCursor::new(chunks)), head),
-    }
+    read_header(Budgeted::new(io::Cursor::new(bytes)), head)
 }
 
 /// Format and size through imagesize's reader interface.

@@ -15,7 +15,6 @@ use serde_json::{Map, Value};
 use tokio::sync::watch;
 
 use crate::error::ApiError;
-use crate::file::FileBytes;
 
 /// One request the mock received, and what it answered.
 ///
@@ -213,7 +212,7 @@ pub(crate) struct Accepted {
     pub(crate) format: Option<&'static str>,
     pub(crate) dimensions: Option<(u64, u64)>,
     /// `None` once evicted from the byte budget.
-    pub(crate) file: Option<FileBytes>,
+    pub(crate) file: Option<Bytes>,
     pub(crate) file_size: Option<u64>,
     pub(crate) file_xxh3: Option<u128>,
     pub(crate) url: Option<String>,
@@ -281,7 +280,7 @@ impl Entry {
             .map_or(&self.target, |(path, _)| path)
     }
 
-    fn record(&mut self) -> RequestRecord {
+    fn record(&self) -> RequestRecord {
         let headers = self.headers.pairs();
         let (path, query) = match self.target.split_once('?') {
             Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
@@ -289,7 +288,7 @@ impl Entry {
         };
         let upload = self
             .accepted
-            .as_deref_mut()
+            .as_deref()
             .map(|accepted| upload(&self.method, &path, headers.clone(), accepted));
         RequestRecord {
             method: self.method.as_str().to_owned(),
@@ -305,12 +304,12 @@ impl Entry {
     }
 }
 
-/// The public view of an accepted upload; joins the file's chunks once, for good.
+/// The public view of an accepted upload.
 fn upload(
     method: &Method,
     path: &str,
     headers: Vec<(String, String)>,
-    accepted: &mut Accepted,
+    accepted: &Accepted,
 ) -> Upload {
     let mut envelope: Value = serde_json::from_slice(&accepted.body).unwrap_or_default();
     let result = envelope
@@ -318,11 +317,6 @@ fn upload(
         .map(Value::take)
         .unwrap_or_default();
     let text = |key: &str| result.get(key).and_then(Value::as_str).map(str::to_owned);
-    let file = accepted.file.as_mut().map(|file| {
-        let joined = file.to_bytes();
-        *file = FileBytes::from(joined.clone());
-        joined
-    });
     Upload {
         id: text("id").unwrap_or_default(),
         account_id: match crate::route::route(method, path) {
@@ -333,7 +327,7 @@ fn upload(
         content_type: accepted.content_type.clone(),
         format: accepted.format.map(str::to_owned),
         dimensions: accepted.dimensions,
-        file,
+        file: accepted.file.clone(),
         file_size: accepted.file_size,
         file_xxh3: accepted.file_xxh3,
         url: accepted.url.clone(),
@@ -394,7 +388,7 @@ impl Journal {
             .accepted
             .as_ref()
             .and_then(|a| a.file.as_ref())
-            .map(FileBytes::len);
+            .map(|file| file.len() as u64);
         let mut evicted = Vec::new();
         {
             let mut records = self.lock();
@@ -413,7 +407,7 @@ impl Journal {
                     .as_mut()
                     .and_then(|accepted| accepted.file.take());
                 if let Some(file) = file {
-                    records.held -= file.len();
+                    records.held -= file.len() as u64;
                     evicted.push(file);
                 }
             }
@@ -426,13 +420,13 @@ impl Journal {
     }
 
     pub(crate) fn requests(&self) -> Vec<RequestRecord> {
-        self.lock().all.iter_mut().map(Entry::record).collect()
+        self.lock().all.iter().map(Entry::record).collect()
     }
 
     pub(crate) fn uploads(&self) -> Vec<Upload> {
         self.lock()
             .all
-            .iter_mut()
+            .iter()
             .filter(|entry| entry.accepted.is_some())
             .filter_map(|entry| entry.record().upload)
             .collect()

@@ -15,7 +15,7 @@ use std::time::Duration;
 use futures_util::Stream;
 
 use crate::error::ApiError;
-use crate::file::FileBytes;
+use crate::file::{FileBytes, Receiver};
 use crate::schema;
 
 /// How much of a body the mock is willing to read.
@@ -60,7 +60,8 @@ pub(crate) struct Form {
 pub(crate) struct FilePart {
     pub(crate) filename: Option<String>,
     pub(crate) content_type: Option<String>,
-    /// The bytes read: all of them, or, for an oversize file, the limit plus at most one chunk.
+    /// The bytes read (all of them, or, for an oversize file, the limit plus at most one chunk)
+    /// and their digest.
     pub(crate) bytes: FileBytes,
 }
 
@@ -75,6 +76,7 @@ pub(crate) fn boundary(content_type: Option<&str>) -> Result<String, ApiError> {
 pub(crate) async fn read_form<'r, S, E>(
     boundary: String,
     body: S,
+    size_hint: Option<u64>,
     limits: &Limits,
 ) -> Result<Form, ApiError>
 where
@@ -107,12 +109,13 @@ where
             }
             let filename = field.file_name().map(str::to_owned);
             let content_type = field.content_type().map(|m| m.essence_str().to_owned());
-            // The chunks are kept as multer hands them over: no copy (see `FileBytes`).
-            let mut bytes = FileBytes::default();
+            // Sized from the body's declared length: one buffer, never grown (see `file`).
+            let capacity = size_hint.unwrap_or(0).min(limits.max_file + 1) as usize;
+            let mut receiver = Receiver::new(capacity);
             let mut oversize = false;
             while let Some(chunk) = field.chunk().await.map_err(refusal)? {
-                bytes.push(chunk);
-                if bytes.len() > limits.max_file {
+                receiver.push(chunk);
+                if receiver.len() > limits.max_file {
                     oversize = true;
                     break;
                 }
@@ -120,7 +123,7 @@ where
             form.file = Some(FilePart {
                 filename,
                 content_type,
-                bytes,
+                bytes: receiver.finish(),
             });
             if oversize {
                 // Stop here: the schema's size rule decides the answer, and nothing after the
@@ -281,8 +284,8 @@ mod tests {
         let limits = Limits::standard();
         // multer reads ahead while the stream is ready, so an always-ready stream stops at the
         // whole-body limit; either way the answer is 7011 and reading stops near the limit.
-        match block_on(read_form("b".into(), body, &limits)) {
-            Ok(form) => assert!(form.file.unwrap().bytes.len() > limits.max_file),
+        match block_on(read_form("b".into(), body, None, &limits)) {
+            Ok(form) => assert!(form.file.unwrap().bytes.bytes.len() as u64 > limits.max_file),
             Err(error) => assert_eq!((error.code, error.status), (7011, 413)),
         }
         let read = pulled.load(Ordering::Relaxed);
@@ -298,7 +301,7 @@ mod tests {
             let stream = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(
                 Bytes::from_static(body.as_bytes()),
             )]);
-            block_on(read_form("b".into(), stream, &Limits::standard()))
+            block_on(read_form("b".into(), stream, None, &Limits::standard()))
         };
         let truncated = read("--b\r\nContent-Disposition: form-data; name=\"id\"\r\n\r\nabc");
         assert_eq!(truncated.unwrap_err().code, 5400);
@@ -331,7 +334,7 @@ mod tests {
         let body = format!("{}--b--\r\n", part.repeat(4));
         let stream =
             futures_util::stream::iter([Ok::<_, std::convert::Infallible>(Bytes::from(body))]);
-        let error = block_on(read_form("b".into(), stream, &limits)).unwrap_err();
+        let error = block_on(read_form("b".into(), stream, None, &limits)).unwrap_err();
         assert_eq!(
             error.message,
             "Bad request: the multipart/form-data body could not be read: more than 3 parts"

@@ -37,7 +37,7 @@ pub(crate) fn check(form: Form) -> Result<Checked, Vec<ApiError>> {
     let image = form
         .file
         .as_ref()
-        .map(|file| image::probe_chunks(&file.bytes.slices()));
+        .map(|file| image::probe(&file.bytes.bytes));
     let instance = instance(&form, image.as_ref()).map_err(|e| vec![e])?;
     let errors = schema::validate(&instance);
     if !errors.is_empty() {
@@ -89,7 +89,7 @@ pub(crate) fn check_fetched(
 pub(crate) fn instance(form: &Form, image: Option<&ImageInfo>) -> Result<Value, ApiError> {
     let mut instance = Map::new();
     if let (Some(file), Some(info)) = (&form.file, image) {
-        let size = file.bytes.len();
+        let size = file.bytes.bytes.len() as u64;
         let value = file_instance(
             file.filename.as_deref(),
             file.content_type.as_deref(),

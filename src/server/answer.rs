@@ -264,7 +264,7 @@ pub(super) async fn upload(
     let stream = BodyStream::new(body)
         .try_filter_map(|frame| futures_util::future::ready(Ok(frame.into_data().ok())));
     let stream = multipart::idle_timeout(stream, config.body_timeout);
-    let form = multipart::read_form(boundary, stream, &config.limits)
+    let form = multipart::read_form(boundary, stream, declared, &config.limits)
         .await
         .map_err(|e| vec![e])?;
     let mut checked = upload::check(form)?;
@@ -317,9 +317,9 @@ pub(super) async fn upload(
         content_type,
         format: image.and_then(|i| i.format),
         dimensions: image.and_then(|i| Some((i.width?, i.height?))),
-        file_size: file.as_ref().map(FileBytes::len),
-        file_xxh3: file.as_ref().map(FileBytes::digest),
-        file,
+        file_size: file.as_ref().map(|f| f.bytes.len() as u64),
+        file_xxh3: file.as_ref().map(|f| f.digest),
+        file: file.map(|f| f.bytes),
         url: checked.url,
         fields: checked.fields,
         body,
