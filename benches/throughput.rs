@@ -20,6 +20,9 @@
 //! tokio runtime, with request bodies built once (`Bytes`). Start-up (a) runs in one more child (`--starts`), in-process there, so a
 //! kind's first start in a process is measured cold.
 //!
+//! (f) runs the bare floor with 0–20 µs of busy work per request under (c): how much req/s on
+//! one shared CPU a few µs of work per request cost.
+//!
 //! Nothing here asserts on time: the run prints numbers, ratios and the targets met or
 //! missed, and exits 0 whatever they are (it fails only when a server answers wrongly).
 
@@ -219,6 +222,11 @@ struct BareServer {
 
 impl BareServer {
     fn start(parse: bool) -> BareServer {
+        BareServer::with_work(parse, Duration::ZERO)
+    }
+
+    /// A floor that also spins for `work` per request: how req/s falls with per-request work.
+    fn with_work(parse: bool, work: Duration) -> BareServer {
         let listener = StdListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         listener.set_nonblocking(true).expect("non-blocking");
         let address = listener.local_addr().expect("local address");
@@ -231,7 +239,7 @@ impl BareServer {
         let (stop, stopped) = oneshot::channel();
         let thread = std::thread::Builder::new()
             .name(format!("floor {address}"))
-            .spawn(move || runtime.block_on(serve_bare(listener, parse, counter, stopped)))
+            .spawn(move || runtime.block_on(serve_bare(listener, parse, work, counter, stopped)))
             .expect("a thread");
         BareServer {
             url: format!("http://{address}{UPLOAD_PATH}"),
@@ -256,6 +264,7 @@ impl Drop for BareServer {
 async fn serve_bare(
     listener: StdListener,
     parse: bool,
+    work: Duration,
     connections: Arc<AtomicU64>,
     mut stop: oneshot::Receiver<()>,
 ) {
@@ -271,7 +280,7 @@ async fn serve_bare(
                     Ok::<_, Infallible>(if parse {
                         parse_floor(request).await
                     } else {
-                        floor(request).await
+                        floor(request, work).await
                     })
                 });
                 tokio::spawn(async move {
@@ -295,7 +304,7 @@ fn answer(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
 }
 
 /// Counts the body, answers the fixed envelope.
-async fn floor(request: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn floor(request: Request<Incoming>, work: Duration) -> Response<Full<Bytes>> {
     let mut body = request.into_body();
     let mut read = 0usize;
     while let Some(frame) = body.frame().await {
@@ -305,6 +314,10 @@ async fn floor(request: Request<Incoming>) -> Response<Full<Bytes>> {
         }
     }
     std::hint::black_box(read);
+    let started = Instant::now();
+    while started.elapsed() < work {
+        std::hint::spin_loop();
+    }
     answer(StatusCode::OK, ANSWER)
 }
 
@@ -502,6 +515,17 @@ fn serve_child(kind: Kind) {
         .build()
         .expect("a runtime");
     let server = runtime.block_on(Server::start(kind));
+    serve_until_stopped(&server);
+    drop(server);
+}
+
+/// `--serve-work NANOS`: the floor, spinning NANOS per request.
+fn serve_work_child(work: Duration) {
+    let server = Server::Bare(BareServer::with_work(false, work));
+    serve_until_stopped(&server);
+}
+
+fn serve_until_stopped(server: &Server) {
     let mut out = std::io::stdout().lock();
     writeln!(out, "URL {}", server.url()).expect("stdout");
     out.flush().expect("stdout");
@@ -515,7 +539,6 @@ fn serve_child(kind: Kind) {
             break;
         }
     }
-    drop(server);
 }
 
 /// `--starts N`: (a) in this process: start + mount + first upload on a new connection, every
@@ -585,8 +608,12 @@ struct Memory {
 
 impl ServerProcess {
     fn spawn(kind: Kind) -> ServerProcess {
+        ServerProcess::spawn_with(&["--serve", kind.name()])
+    }
+
+    fn spawn_with(args: &[&str]) -> ServerProcess {
         let mut child = Command::new(std::env::current_exe().expect("this binary"))
-            .args(["--serve", kind.name()])
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -597,7 +624,7 @@ impl ServerProcess {
         stdout.read_line(&mut line).expect("its first line");
         let url = line
             .strip_prefix("URL ")
-            .unwrap_or_else(|| panic!("{} child said {line:?}", kind.name()))
+            .unwrap_or_else(|| panic!("{args:?} child said {line:?}"))
             .trim()
             .to_owned();
         ServerProcess {
@@ -705,32 +732,7 @@ fn run_round(
     let before_concurrent = process.ask("rss").connections;
 
     // (c) concurrent 4 KiB uploads: one connection per task.
-    let elapsed = runtime.block_on(async {
-        let barrier = Arc::new(tokio::sync::Barrier::new(plan.connections + 1));
-        let mut tasks = Vec::new();
-        for _ in 0..plan.connections {
-            let barrier = Arc::clone(&barrier);
-            let target = target.clone();
-            let body = bodies.small.clone();
-            let per_connection = plan.per_connection;
-            tasks.push(tokio::spawn(async move {
-                let mut connection = Connection::open(&target).await;
-                connection.upload(&target, &body).await;
-                barrier.wait().await;
-                for _ in 0..per_connection {
-                    connection.upload(&target, &body).await;
-                }
-            }));
-        }
-        barrier.wait().await;
-        let started = Instant::now();
-        for task in tasks {
-            task.await.expect("a client task");
-        }
-        started.elapsed()
-    });
-    result.requests_per_second =
-        (plan.connections * plan.per_connection) as f64 / elapsed.as_secs_f64();
+    result.requests_per_second = concurrent(runtime, &target, plan, &bodies.small);
     result.after_concurrent = process.ask("rss");
     result.concurrent_connections = result
         .after_concurrent
@@ -756,6 +758,41 @@ fn run_round(
         .zip(result.concurrent_connections)
         .map(|(all, concurrent)| all - concurrent);
     result
+}
+
+/// (c): `plan.connections` connections, each sending `plan.per_connection` uploads of `body`
+/// one after the other; requests per second from the moment all are connected and warm.
+fn concurrent(
+    runtime: &tokio::runtime::Runtime,
+    target: &Target,
+    plan: &Plan,
+    body: &Bytes,
+) -> f64 {
+    let elapsed = runtime.block_on(async {
+        let barrier = Arc::new(tokio::sync::Barrier::new(plan.connections + 1));
+        let mut tasks = Vec::new();
+        for _ in 0..plan.connections {
+            let barrier = Arc::clone(&barrier);
+            let target = target.clone();
+            let body = body.clone();
+            let per_connection = plan.per_connection;
+            tasks.push(tokio::spawn(async move {
+                let mut connection = Connection::open(&target).await;
+                connection.upload(&target, &body).await;
+                barrier.wait().await;
+                for _ in 0..per_connection {
+                    connection.upload(&target, &body).await;
+                }
+            }));
+        }
+        barrier.wait().await;
+        let started = Instant::now();
+        for task in tasks {
+            task.await.expect("a client task");
+        }
+        started.elapsed()
+    });
+    (plan.connections * plan.per_connection) as f64 / elapsed.as_secs_f64()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -847,6 +884,12 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(at) = args.iter().position(|a| a == "--serve") {
         serve_child(Kind::parse(&args[at + 1]));
+        return;
+    }
+    if let Some(at) = args.iter().position(|a| a == "--serve-work") {
+        serve_work_child(Duration::from_nanos(
+            args[at + 1].parse().expect("nanoseconds"),
+        ));
         return;
     }
     if let Some(at) = args.iter().position(|a| a == "--starts") {
@@ -1038,6 +1081,34 @@ fn main() {
                 ratio(start_of(*kind)[1].as_secs_f64(), base_start)
             );
         }
+    }
+
+    // How req/s on one CPU falls with per-request work: the floor with a busy loop.
+    println!(
+        "\n(f) sensitivity: the floor spinning N µs per request, (c) only, {} round(s)",
+        plan.rounds.min(3)
+    );
+    let works = [0u64, 1, 2, 5, 10, 20];
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); works.len()];
+    for round in 0..plan.rounds.min(3) {
+        let mut order: Vec<usize> = (0..works.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for index in order {
+            let nanos = (works[index] * 1000).to_string();
+            let process = ServerProcess::spawn_with(&["--serve-work", &nanos]);
+            let target = Target::new(&process.url, &bodies.content_type);
+            rates[index].push(concurrent(&runtime, &target, &plan, &bodies.small));
+            process.stop();
+        }
+    }
+    let rates: Vec<f64> = rates.into_iter().map(median_f64).collect();
+    for (work, rate) in works.iter().zip(&rates) {
+        println!(
+            "  floor + {work:>2} µs of work per request: {rate:>8.0} req/s  {}",
+            ratio(*rate, rates[0])
+        );
     }
 
     // The targets.
