@@ -197,19 +197,10 @@ async fn refused_requests_are_not_uploads() {
 async fn the_journal_keeps_the_bytes_of_recent_uploads_within_its_budget() {
     // Arrange: room for two files of 1 KiB, not three.
     let mock = MockImages::builder().retain_file_bytes(2048).start().await;
-    let files: Vec<Vec<u8>> = (0..3u8)
-        .map(|i| {
-            let mut bytes = png(1 + u32::from(i), 1);
-            bytes.resize(1024, i);
-            bytes
-        })
-        .collect();
+    let files = distinct_pngs(3, 1024);
 
     // Act
-    for bytes in &files {
-        let form = Form::new().part("file", file_part(bytes.clone(), "a.png", "image/png"));
-        assert_eq!(send(&mock, form).await.0, 200);
-    }
+    upload_each(&mock, &files).await;
 
     // Assert: the oldest upload keeps its size and digest, the two recent ones their bytes.
     let uploads = mock.uploads();
@@ -269,23 +260,33 @@ const PNG_1X1_XXH3_128: u128 = 0x9c37_44a6_a56a_b887_acde_934e_2c30_4116;
 async fn by_default_the_latest_upload_keeps_its_bytes_and_memory_stays_under_16_mib_of_files() {
     // Arrange: two files of 9 MiB, under the API's 10 MiB limit; the default budget is 16 MiB.
     let mock = MockImages::start().await;
-    let files: Vec<Vec<u8>> = (0..2u8)
-        .map(|i| {
-            let mut bytes = png(10 + u32::from(i), 10);
-            bytes.resize(9 << 20, i);
-            bytes
-        })
-        .collect();
+    let files = distinct_pngs(2, 9 << 20);
 
     // Act
-    for bytes in &files {
-        let form = Form::new().part("file", file_part(bytes.clone(), "big.png", "image/png"));
-        assert_eq!(send(&mock, form).await.0, 200);
-    }
+    upload_each(&mock, &files).await;
 
     // Assert
     let uploads = mock.uploads();
     assert_eq!(uploads[0].file, None, "18 MiB do not fit in 16");
     assert!(uploads[0].file_matches(&files[0]));
     assert_eq!(uploads[1].file.as_deref(), Some(&files[1][..]));
+}
+
+/// `count` PNGs of `size` bytes each, of different widths and padding bytes.
+fn distinct_pngs(count: u8, size: usize) -> Vec<Vec<u8>> {
+    (0..count)
+        .map(|i| {
+            let mut bytes = png(1 + u32::from(i), 1);
+            bytes.resize(size, i);
+            bytes
+        })
+        .collect()
+}
+
+/// Uploads each file in turn, each accepted.
+async fn upload_each(mock: &MockImages, files: &[Vec<u8>]) {
+    for bytes in files {
+        let form = Form::new().part("file", file_part(bytes.clone(), "a.png", "image/png"));
+        assert_eq!(send(mock, form).await.0, 200);
+    }
 }
