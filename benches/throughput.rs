@@ -533,12 +533,25 @@ fn serve_until_stopped(server: &Server) {
         let line = line.expect("stdin");
         let (hwm, rss) = memory_kib();
         let connections = server.connections().map_or(-1, |n| n as i64);
-        writeln!(out, "RSS {hwm} {rss} {connections}").expect("stdout");
+        let cpu = cpu_nanos();
+        writeln!(out, "RSS {hwm} {rss} {connections} {cpu}").expect("stdout");
         out.flush().expect("stdout");
         if line.trim() == "stop" {
             break;
         }
     }
+}
+
+/// CPU time of this process's threads, in ns (`/proc/self/task/*/schedstat`): what the server
+/// spent, far less noisy on a shared machine than the rates.
+fn cpu_nanos() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
 }
 
 /// `--starts N`: (a) in this process: start + mount + first upload on a new connection, every
@@ -604,6 +617,8 @@ struct Memory {
     peak_kib: u64,
     current_kib: u64,
     connections: Option<u64>,
+    /// CPU time of the server's process so far.
+    cpu_nanos: u64,
 }
 
 impl ServerProcess {
@@ -652,6 +667,7 @@ impl ServerProcess {
             peak_kib: numbers[0] as u64,
             current_kib: numbers[1] as u64,
             connections: u64::try_from(numbers[2]).ok(),
+            cpu_nanos: numbers[3] as u64,
         }
     }
 
@@ -683,6 +699,10 @@ struct RoundResult {
     /// Connections the floors accepted in (b) + (d) (expected: 1) and in (c) (expected: 32).
     sequential_connections: Option<u64>,
     concurrent_connections: Option<u64>,
+    /// The server's CPU per upload in (b) and (c) (µs), and per 9.5 MiB upload in (d) (ms).
+    cpu_sequential_us: f64,
+    cpu_concurrent_us: f64,
+    cpu_large_ms: f64,
 }
 
 fn percentile(sorted: &[Duration], p: usize) -> Duration {
@@ -729,11 +749,19 @@ fn run_round(
     latencies.sort();
     result.p50 = percentile(&latencies, 50);
     result.p99 = percentile(&latencies, 99);
-    let before_concurrent = process.ask("rss").connections;
+    let before_concurrent = process.ask("rss");
+    result.cpu_sequential_us = (before_concurrent.cpu_nanos - result.after_start.cpu_nanos) as f64
+        / 1e3
+        / (plan.sequential_warmup + plan.sequential) as f64;
+    let before_concurrent_cpu = before_concurrent.cpu_nanos;
+    let before_concurrent = before_concurrent.connections;
 
     // (c) concurrent 4 KiB uploads: one connection per task.
     result.requests_per_second = concurrent(runtime, &target, plan, &bodies.small);
     result.after_concurrent = process.ask("rss");
+    result.cpu_concurrent_us = (result.after_concurrent.cpu_nanos - before_concurrent_cpu) as f64
+        / 1e3
+        / (plan.connections * (plan.per_connection + 1)) as f64;
     result.concurrent_connections = result
         .after_concurrent
         .connections
@@ -752,6 +780,9 @@ fn run_round(
         (plan.large * bodies.large.len()) as f64 / 1e6 / elapsed.as_secs_f64();
     drop(sequential);
     result.after_large = process.stop();
+    result.cpu_large_ms = (result.after_large.cpu_nanos - result.after_concurrent.cpu_nanos) as f64
+        / 1e6
+        / plan.large as f64;
     result.sequential_connections = result
         .after_large
         .connections
@@ -824,6 +855,9 @@ struct Summary {
     concurrent_peak_kib: u64,
     large_peak_kib: u64,
     large_current_kib: u64,
+    cpu_sequential_us: f64,
+    cpu_concurrent_us: f64,
+    cpu_large_ms: f64,
 }
 
 fn summarise(results: &[RoundResult]) -> Summary {
@@ -841,6 +875,9 @@ fn summarise(results: &[RoundResult]) -> Summary {
         ),
         large_peak_kib: median_u64(results.iter().map(|r| r.after_large.peak_kib).collect()),
         large_current_kib: median_u64(results.iter().map(|r| r.after_large.current_kib).collect()),
+        cpu_sequential_us: median_f64(results.iter().map(|r| r.cpu_sequential_us).collect()),
+        cpu_concurrent_us: median_f64(results.iter().map(|r| r.cpu_concurrent_us).collect()),
+        cpu_large_ms: median_f64(results.iter().map(|r| r.cpu_large_ms).collect()),
     }
 }
 
@@ -1081,6 +1118,27 @@ fn main() {
                 ratio(start_of(*kind)[1].as_secs_f64(), base_start)
             );
         }
+    }
+
+    println!(
+        "\nServer CPU (its process's threads, /proc/self/task/*/schedstat), medians; less noisy \
+         than the rates on a shared machine"
+    );
+    println!(
+        "{:<12} {:>16} {:>16} {:>18}",
+        "server", "µs/upload (b)", "µs/upload (c)", "ms/9.5 MiB (d)"
+    );
+    for (kind, s) in Kind::SERVED.iter().zip(&summaries) {
+        println!(
+            "{:<12} {:>9.1} {:>6} {:>9.1} {:>6} {:>11.2} {:>6}",
+            kind.name(),
+            s.cpu_sequential_us,
+            ratio(s.cpu_sequential_us, parse_floor.cpu_sequential_us),
+            s.cpu_concurrent_us,
+            ratio(s.cpu_concurrent_us, parse_floor.cpu_concurrent_us),
+            s.cpu_large_ms,
+            ratio(s.cpu_large_ms, parse_floor.cpu_large_ms)
+        );
     }
 
     // How req/s on one CPU falls with per-request work: the floor with a busy loop.
