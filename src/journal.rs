@@ -9,7 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
-use hyper::header::{HeaderMap, HeaderName};
+use hyper::header::HeaderMap;
 use hyper::Method;
 use serde_json::{Map, Value};
 use tokio::sync::watch;
@@ -190,14 +190,13 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// What the journal keeps of a request until a test reads it as a [`RequestRecord`]: copied
-/// out of hyper's buffers in few allocations (a header value borrowed from hyper would keep its
-/// whole read buffer alive), with the answer's body in place of a `result` value.
+/// out of hyper's buffers (a header value borrowed from hyper would keep its whole read buffer
+/// alive), with the answer's body in place of a `result` value. Its bytes end up in the
+/// journal's record blocks: kept for good, they are not worth an allocation each.
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub(crate) method: Method,
-    /// The path and, after a `?`, the query.
-    pub(crate) target: Box<str>,
-    pub(crate) headers: Headers,
+    pub(crate) head: Head,
     pub(crate) received: SystemTime,
     pub(crate) status: u16,
     pub(crate) errors: Vec<ApiError>,
@@ -221,37 +220,54 @@ pub(crate) struct Accepted {
     pub(crate) body: Bytes,
 }
 
-/// Request headers in two allocations: the names, and every value back to back.
+/// A request's target and headers in one buffer: the target, then each header's name and
+/// value, each preceded by its length (4 bytes, little-endian).
 #[derive(Debug, Default)]
-pub(crate) struct Headers {
-    /// Each name with the end of its value in `values`.
-    names: Vec<(HeaderName, usize)>,
-    values: Vec<u8>,
-}
+pub(crate) struct Head(Bytes);
 
-impl Headers {
-    pub(crate) fn new(map: &HeaderMap) -> Headers {
-        let mut headers = Headers {
-            names: Vec::with_capacity(map.len()),
-            values: Vec::with_capacity(map.iter().map(|(_, v)| v.len()).sum()),
+impl Head {
+    fn new(target: &str, headers: &HeaderMap) -> Head {
+        let size = 4
+            + target.len()
+            + headers
+                .iter()
+                .map(|(name, value)| 8 + name.as_str().len() + value.len())
+                .sum::<usize>();
+        let mut bytes = Vec::with_capacity(size);
+        let mut field = |field: &[u8]| {
+            // Heads are bounded by hyper's read buffer (about 400 KiB): lengths fit in 4 bytes.
+            bytes.extend_from_slice(&(field.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(field);
         };
-        for (name, value) in map {
-            headers.values.extend_from_slice(value.as_bytes());
-            headers.names.push((name.clone(), headers.values.len()));
+        field(target.as_bytes());
+        for (name, value) in headers {
+            field(name.as_str().as_bytes());
+            field(value.as_bytes());
         }
-        headers
+        Head(Bytes::from(bytes))
+    }
+
+    /// The fields in order: the target, then names and values alternating.
+    fn fields(&self) -> impl Iterator<Item = &[u8]> {
+        let mut rest = &self.0[..];
+        std::iter::from_fn(move || {
+            let (length, after) = rest.split_first_chunk::<4>()?;
+            let (field, after) = after.split_at(u32::from_le_bytes(*length) as usize);
+            rest = after;
+            Some(field)
+        })
+    }
+
+    /// The path and, after a `?`, the query.
+    fn target(&self) -> &str {
+        // Written from a `str`.
+        std::str::from_utf8(self.fields().next().unwrap_or_default()).unwrap_or_default()
     }
 
     fn pairs(&self) -> Vec<(String, String)> {
-        let mut start = 0;
-        self.names
-            .iter()
-            .map(|(name, end)| {
-                let value = String::from_utf8_lossy(&self.values[start..*end]).into_owned();
-                start = *end;
-                (name.as_str().to_owned(), value)
-            })
-            .collect()
+        let mut fields = self.fields().skip(1);
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        std::iter::from_fn(|| Some((text(fields.next()?), text(fields.next()?)))).collect()
     }
 }
 
@@ -261,11 +277,10 @@ impl Entry {
         let target = head
             .uri
             .path_and_query()
-            .map_or_else(|| head.uri.path().into(), |target| target.as_str().into());
+            .map_or_else(|| head.uri.path(), |target| target.as_str());
         Entry {
             method: head.method.clone(),
-            target,
-            headers: Headers::new(&head.headers),
+            head: Head::new(target, &head.headers),
             received,
             status: 200,
             errors: Vec::new(),
@@ -275,16 +290,16 @@ impl Entry {
     }
 
     pub(crate) fn path(&self) -> &str {
-        self.target
-            .split_once('?')
-            .map_or(&self.target, |(path, _)| path)
+        let target = self.head.target();
+        target.split_once('?').map_or(target, |(path, _)| path)
     }
 
     fn record(&self) -> RequestRecord {
-        let headers = self.headers.pairs();
-        let (path, query) = match self.target.split_once('?') {
+        let headers = self.head.pairs();
+        let target = self.head.target();
+        let (path, query) = match target.split_once('?') {
             Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
-            None => (self.target.to_string(), None),
+            None => (target.to_owned(), None),
         };
         let upload = self
             .accepted
@@ -362,6 +377,8 @@ struct Records {
     budget: u64,
     /// Where small files are kept (see [`Records::keep_small`]).
     slab: BytesMut,
+    /// Where the bytes of every record are kept, for good.
+    record_slab: BytesMut,
 }
 
 /// Files up to this size are copied into a shared block rather than kept in the buffer they
@@ -369,6 +386,16 @@ struct Records {
 const SMALL_FILE: usize = 16 << 10;
 /// The size of those blocks.
 const SLAB: usize = 256 << 10;
+
+/// `bytes`, copied into `slab`, which starts a new block when they do not fit (bytes larger than
+/// a block get a block of their own).
+fn copy_into(slab: &mut BytesMut, bytes: &[u8]) -> Bytes {
+    if slab.capacity() - slab.len() < bytes.len() {
+        *slab = BytesMut::with_capacity(SLAB.max(bytes.len()));
+    }
+    slab.extend_from_slice(bytes);
+    slab.split().freeze()
+}
 
 impl Records {
     /// A small file, copied into the current block: one allocation per 256 KiB of small files
@@ -379,11 +406,15 @@ impl Records {
         if file.len() > SMALL_FILE {
             return file.clone();
         }
-        if self.slab.capacity() - self.slab.len() < file.len() {
-            self.slab = BytesMut::with_capacity(SLAB);
+        copy_into(&mut self.slab, file)
+    }
+
+    /// A record's bytes (its head, its answer), copied into the record blocks.
+    fn keep_record(&mut self, entry: &mut Entry) {
+        entry.head = Head(copy_into(&mut self.record_slab, &entry.head.0));
+        if let Some(accepted) = entry.accepted.as_mut() {
+            accepted.body = copy_into(&mut self.record_slab, &accepted.body);
         }
-        self.slab.extend_from_slice(file);
-        self.slab.split().freeze()
     }
 }
 
@@ -421,6 +452,7 @@ impl Journal {
             if let Some(file) = entry.accepted.as_mut().and_then(|a| a.file.as_mut()) {
                 *file = records.keep_small(file);
             }
+            records.keep_record(&mut entry);
             let index = records.all.len();
             records.all.push(entry);
             if let Some(size) = size {
@@ -521,6 +553,33 @@ impl std::error::Error for WaitTimeout {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_head_gives_back_its_target_and_headers_in_order() {
+        let mut headers = HeaderMap::new();
+        headers.append("host", "127.0.0.1".parse().unwrap());
+        headers.append("x-empty", hyper::header::HeaderValue::from_static(""));
+        headers.append("x-twice", "a".parse().unwrap());
+        headers.append("x-twice", "b".parse().unwrap());
+        headers.append(
+            "x-bytes",
+            hyper::header::HeaderValue::from_bytes(b"caf\xe9").unwrap(),
+        );
+        let head = Head::new("/accounts/x/images/v1?a=1", &headers);
+        assert_eq!(head.target(), "/accounts/x/images/v1?a=1");
+        let pair = |n: &str, v: &str| (n.to_owned(), v.to_owned());
+        assert_eq!(
+            head.pairs(),
+            vec![
+                pair("host", "127.0.0.1"),
+                pair("x-empty", ""),
+                pair("x-twice", "a"),
+                pair("x-twice", "b"),
+                pair("x-bytes", "caf\u{fffd}"),
+            ]
+        );
+        assert_eq!(Head::new("/", &HeaderMap::new()).pairs(), vec![]);
+    }
 
     #[test]
     fn small_files_share_blocks_and_large_ones_stay_as_they_are() {
