@@ -201,21 +201,22 @@ pub(crate) struct Entry {
     pub(crate) status: u16,
     pub(crate) errors: Vec<ApiError>,
     pub(crate) scripted: Option<String>,
-    pub(crate) accepted: Option<Box<Accepted>>,
+    pub(crate) accepted: Option<Accepted>,
 }
 
 /// What the journal keeps of an accepted upload; the rest is in the answer's `result`.
 #[derive(Debug)]
 pub(crate) struct Accepted {
-    pub(crate) content_type: Option<String>,
+    pub(crate) content_type: Option<Bytes>,
     pub(crate) format: Option<&'static str>,
     pub(crate) dimensions: Option<(u64, u64)>,
     /// `None` once evicted from the byte budget.
     pub(crate) file: Option<Bytes>,
     pub(crate) file_size: Option<u64>,
     pub(crate) file_xxh3: Option<u128>,
-    pub(crate) url: Option<String>,
-    pub(crate) fields: Vec<(String, String)>,
+    pub(crate) url: Option<Bytes>,
+    /// Every text part as name and value (see [`Fields`]).
+    pub(crate) fields: Fields,
     /// The success envelope answered.
     pub(crate) body: Bytes,
 }
@@ -249,13 +250,7 @@ impl Head {
 
     /// The fields in order: the target, then names and values alternating.
     fn fields(&self) -> impl Iterator<Item = &[u8]> {
-        let mut rest = &self.0[..];
-        std::iter::from_fn(move || {
-            let (length, after) = rest.split_first_chunk::<4>()?;
-            let (field, after) = after.split_at(u32::from_le_bytes(*length) as usize);
-            rest = after;
-            Some(field)
-        })
+        length_prefixed(&self.0)
     }
 
     /// The path and, after a `?`, the query.
@@ -265,10 +260,52 @@ impl Head {
     }
 
     fn pairs(&self) -> Vec<(String, String)> {
-        let mut fields = self.fields().skip(1);
-        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-        std::iter::from_fn(|| Some((text(fields.next()?), text(fields.next()?)))).collect()
+        pairs(self.fields().skip(1))
     }
+}
+
+/// Text parts as names and values alternating, each preceded by its length, in one buffer.
+#[derive(Debug, Default)]
+pub(crate) struct Fields(Bytes);
+
+impl Fields {
+    pub(crate) fn new(fields: &[(String, String)]) -> Fields {
+        let mut bytes = Vec::with_capacity(
+            fields
+                .iter()
+                .map(|(name, value)| 8 + name.len() + value.len())
+                .sum(),
+        );
+        for field in fields.iter().flat_map(|(name, value)| [name, value]) {
+            bytes.extend_from_slice(&(field.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(field.as_bytes());
+        }
+        Fields(Bytes::from(bytes))
+    }
+
+    fn pairs(&self) -> Vec<(String, String)> {
+        pairs(length_prefixed(&self.0))
+    }
+}
+
+/// The fields of a buffer written as length (4 bytes, little-endian) and bytes, in order.
+fn length_prefixed(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = bytes;
+    std::iter::from_fn(move || {
+        let (length, after) = rest.split_first_chunk::<4>()?;
+        let (field, after) = after.split_at(u32::from_le_bytes(*length) as usize);
+        rest = after;
+        Some(field)
+    })
+}
+
+/// Names and values alternating, as text (lossily where they are not UTF-8).
+fn pairs<'a>(mut fields: impl Iterator<Item = &'a [u8]>) -> Vec<(String, String)> {
+    std::iter::from_fn(|| Some((text(fields.next()?), text(fields.next()?)))).collect()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }
 
 impl Entry {
@@ -303,7 +340,7 @@ impl Entry {
         };
         let upload = self
             .accepted
-            .as_deref()
+            .as_ref()
             .map(|accepted| upload(&self.method, &path, headers.clone(), accepted));
         RequestRecord {
             method: self.method.as_str().to_owned(),
@@ -331,29 +368,29 @@ fn upload(
         .get_mut("result")
         .map(Value::take)
         .unwrap_or_default();
-    let text = |key: &str| result.get(key).and_then(Value::as_str).map(str::to_owned);
+    let member = |key: &str| result.get(key).and_then(Value::as_str).map(str::to_owned);
     Upload {
-        id: text("id").unwrap_or_default(),
+        id: member("id").unwrap_or_default(),
         account_id: match crate::route::route(method, path) {
             Ok(crate::route::Route::Upload { account_id }) => account_id.to_owned(),
             Err(_) => String::new(),
         },
-        filename: text("filename"),
-        content_type: accepted.content_type.clone(),
+        filename: member("filename"),
+        content_type: accepted.content_type.as_deref().map(text),
         format: accepted.format.map(str::to_owned),
         dimensions: accepted.dimensions,
         file: accepted.file.clone(),
         file_size: accepted.file_size,
         file_xxh3: accepted.file_xxh3,
-        url: accepted.url.clone(),
-        creator: text("creator"),
+        url: accepted.url.as_deref().map(text),
+        creator: member("creator"),
         meta: result
             .get("meta")
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default(),
         require_signed_urls: result.get("requireSignedURLs") == Some(&Value::Bool(true)),
-        fields: accepted.fields.clone(),
+        fields: accepted.fields.pairs(),
         headers,
         result,
     }
@@ -413,7 +450,15 @@ impl Records {
     fn keep_record(&mut self, entry: &mut Entry) {
         entry.head = Head(copy_into(&mut self.record_slab, &entry.head.0));
         if let Some(accepted) = entry.accepted.as_mut() {
-            accepted.body = copy_into(&mut self.record_slab, &accepted.body);
+            let slab = &mut self.record_slab;
+            accepted.body = copy_into(slab, &accepted.body);
+            accepted.fields = Fields(copy_into(slab, &accepted.fields.0));
+            for text in [&mut accepted.content_type, &mut accepted.url]
+                .into_iter()
+                .flatten()
+            {
+                *text = copy_into(slab, text);
+            }
         }
     }
 }
@@ -579,6 +624,18 @@ mod tests {
             ]
         );
         assert_eq!(Head::new("/", &HeaderMap::new()).pairs(), vec![]);
+    }
+
+    #[test]
+    fn fields_give_back_their_pairs_in_order() {
+        let pair = |n: &str, v: &str| (n.to_owned(), v.to_owned());
+        let fields = vec![
+            pair("creator", "user-42"),
+            pair("metadata[é]", ""),
+            pair("id", "a/b\r\nc"),
+        ];
+        assert_eq!(Fields::new(&fields).pairs(), fields);
+        assert_eq!(Fields::new(&[]).pairs(), vec![]);
     }
 
     #[test]

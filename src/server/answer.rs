@@ -18,7 +18,7 @@ use crate::envelope;
 use crate::error::ApiError;
 use crate::fetch;
 use crate::file::FileBytes;
-use crate::journal::{Accepted, Entry};
+use crate::journal::{Accepted, Entry, Fields};
 use crate::multipart;
 use crate::route::{self, Route};
 use crate::script::{Answer, Reset};
@@ -131,7 +131,7 @@ pub(super) async fn answer(
     let response = match upload(&shared, &parts, &mut body).await {
         Ok(accepted) => {
             let response = respond(StatusCode::OK, accepted.body.clone());
-            entry.accepted = Some(Box::new(accepted));
+            entry.accepted = Some(accepted);
             response
         }
         Err(errors) => {
@@ -314,14 +314,14 @@ pub(super) async fn upload(
     });
     let image = checked.image.as_ref();
     Ok(Accepted {
-        content_type,
+        content_type: content_type.map(Bytes::from),
         format: image.and_then(|i| i.format),
         dimensions: image.and_then(|i| Some((i.width?, i.height?))),
         file_size: file.as_ref().map(|f| f.bytes.len() as u64),
         file_xxh3: file.as_ref().map(|f| f.digest),
         file: file.map(|f| f.bytes),
-        url: checked.url,
-        fields: checked.fields,
+        url: checked.url.map(Bytes::from),
+        fields: Fields::new(&checked.fields),
         body,
     })
 }
