@@ -84,7 +84,7 @@ impl Receiver {
 }
 
 /// A received file and its XXH3-128 digest.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct FileBytes {
     pub(crate) bytes: Bytes,
     pub(crate) digest: u128,

@@ -8,7 +8,7 @@
 //! paths do a bounded amount of work whatever the upload size, so a 10 MiB body costs the same
 //! few microseconds as a 100-byte one, and neither panics on hostile input.
 
-use std::io::{self, BufRead, Read, Seek, SeekFrom};
+use std::io::{self, BufRead, Cursor, Read, Seek, SeekFrom};
 
 use imagesize::{Compression, ImageType};
 
@@ -46,8 +46,7 @@ const HEADER_OPERATIONS: u32 = 4096;
 /// numbers, so a truncated PNG signature is reported as a PNG without dimensions rather than
 /// as an unknown format.
 pub(crate) fn probe(bytes: &[u8]) -> ImageInfo {
-    let head = bytes;
-    if let Some(svg) = probe_svg(head) {
+    if let Some(svg) = probe_svg(bytes) {
         return svg;
     }
     let unknown = ImageInfo {
@@ -56,13 +55,13 @@ pub(crate) fn probe(bytes: &[u8]) -> ImageInfo {
         height: None,
     };
 
-    if head.len() < MIN_SNIFF_LEN {
+    if bytes.len() < MIN_SNIFF_LEN {
         let mut padded = [0u8; MIN_SNIFF_LEN];
-        padded[..head.len()].copy_from_slice(head);
+        padded[..bytes.len()].copy_from_slice(bytes);
         return match imagesize::image_type(&padded) {
             // Fewer than 12 bytes never hold a complete header of any format imagesize reads.
             Ok(kind) => ImageInfo {
-                format: Some(format_name(kind, head)),
+                format: Some(format_name(kind, bytes)),
                 ..unknown
             },
             Err(_) => unknown,
@@ -71,21 +70,13 @@ pub(crate) fn probe(bytes: &[u8]) -> ImageInfo {
 
     // Detect on the same reader that then reads the size: some imagesize parsers (WebP) carry
     // on from where detection stopped instead of seeking, exactly as in `blob_size`.
-    read_header(Budgeted::new(io::Cursor::new(bytes)), head)
-}
-
-/// Format and size through imagesize's reader interface.
-fn read_header<R: BufRead + Seek>(mut reader: Budgeted<R>, head: &[u8]) -> ImageInfo {
+    let mut reader = Budgeted::new(bytes);
     let Ok(kind) = imagesize::reader_type(&mut reader) else {
-        return ImageInfo {
-            format: None,
-            width: None,
-            height: None,
-        };
+        return unknown;
     };
     let size = kind.reader_size(&mut reader).ok();
     ImageInfo {
-        format: Some(format_name(kind, head)),
+        format: Some(format_name(kind, bytes)),
         width: size.map(|s| s.width as u64),
         height: size.map(|s| s.height as u64),
     }
@@ -174,15 +165,15 @@ fn heif_name_from_brands(bytes: &[u8]) -> &'static str {
 /// but lets a crafted upload of millions of 4-byte JPEG segments cost a full scan. Bounding the
 /// number of operations (rather than truncating the buffer) keeps large-but-legitimate skips,
 /// such as an HEIF `mdat` before `meta`, working.
-struct Budgeted<R> {
-    inner: R,
+struct Budgeted<'a> {
+    inner: Cursor<&'a [u8]>,
     operations_left: u32,
 }
 
-impl<R> Budgeted<R> {
-    fn new(inner: R) -> Self {
+impl<'a> Budgeted<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
         Budgeted {
-            inner,
+            inner: Cursor::new(bytes),
             operations_left: HEADER_OPERATIONS,
         }
     }
@@ -198,14 +189,14 @@ impl<R> Budgeted<R> {
     }
 }
 
-impl<R: Read> Read for Budgeted<R> {
+impl Read for Budgeted<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.spend()?;
         self.inner.read(buf)
     }
 }
 
-impl<R: BufRead> BufRead for Budgeted<R> {
+impl BufRead for Budgeted<'_> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         self.spend()?;
         self.inner.fill_buf()
@@ -216,7 +207,7 @@ impl<R: BufRead> BufRead for Budgeted<R> {
     }
 }
 
-impl<R: Seek> Seek for Budgeted<R> {
+impl Seek for Budgeted<'_> {
     fn seek(&mut self, position: SeekFrom) -> io::Result<u64> {
         self.spend()?;
         self.inner.seek(position)

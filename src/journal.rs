@@ -223,7 +223,7 @@ pub(crate) struct Accepted {
 
 /// A request's target and headers in one buffer: the target, then each header's name and
 /// value, each preceded by its length (4 bytes, little-endian).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Head(Bytes);
 
 impl Head {
@@ -235,15 +235,10 @@ impl Head {
                 .map(|(name, value)| 8 + name.as_str().len() + value.len())
                 .sum::<usize>();
         let mut bytes = Vec::with_capacity(size);
-        let mut field = |field: &[u8]| {
-            // Heads are bounded by hyper's read buffer (about 400 KiB): lengths fit in 4 bytes.
-            bytes.extend_from_slice(&(field.len() as u32).to_le_bytes());
-            bytes.extend_from_slice(field);
-        };
-        field(target.as_bytes());
+        push_field(&mut bytes, target.as_bytes());
         for (name, value) in headers {
-            field(name.as_str().as_bytes());
-            field(value.as_bytes());
+            push_field(&mut bytes, name.as_str().as_bytes());
+            push_field(&mut bytes, value.as_bytes());
         }
         Head(Bytes::from(bytes))
     }
@@ -265,7 +260,7 @@ impl Head {
 }
 
 /// Text parts as names and values alternating, each preceded by its length, in one buffer.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Fields(Bytes);
 
 impl Fields {
@@ -277,8 +272,7 @@ impl Fields {
                 .sum(),
         );
         for field in fields.iter().flat_map(|(name, value)| [name, value]) {
-            bytes.extend_from_slice(&(field.len() as u32).to_le_bytes());
-            bytes.extend_from_slice(field.as_bytes());
+            push_field(&mut bytes, field.as_bytes());
         }
         Fields(Bytes::from(bytes))
     }
@@ -288,7 +282,14 @@ impl Fields {
     }
 }
 
-/// The fields of a buffer written as length (4 bytes, little-endian) and bytes, in order.
+/// Appends a field as its length (4 bytes, little-endian) and its bytes. Heads are bounded by
+/// hyper's read buffer (about 400 KiB) and text parts by the body limit: lengths fit in 4 bytes.
+fn push_field(bytes: &mut Vec<u8>, field: &[u8]) {
+    bytes.extend_from_slice(&(field.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(field);
+}
+
+/// The fields of a buffer written by [`push_field`], in order.
 fn length_prefixed(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut rest = bytes;
     std::iter::from_fn(move || {

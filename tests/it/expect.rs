@@ -161,18 +161,15 @@ async fn the_report_shows_scripted_answers_and_closed_connections() {
     mock.script(Script::reset());
     mock.expect_uploads(1);
 
-    let _ = crate::helpers::client()
-        .post(mock.upload_url())
-        .bearer_auth(TOKEN)
-        .multipart(png_form())
-        .send()
-        .await;
-    let _ = crate::helpers::client()
-        .post(mock.upload_url())
-        .bearer_auth(TOKEN)
-        .multipart(png_form())
-        .send()
-        .await;
+    // One request for each script.
+    for _ in 0..2 {
+        let _ = crate::helpers::client()
+            .post(mock.upload_url())
+            .bearer_auth(TOKEN)
+            .multipart(png_form())
+            .send()
+            .await;
+    }
     let report = mock.verify().unwrap_err();
 
     let path = format!("/client/v4/accounts/{}/images/v1", mock.account_id());
