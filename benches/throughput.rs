@@ -20,8 +20,11 @@
 //! tokio runtime, with request bodies built once (`Bytes`). Start-up (a) runs in one more child (`--starts`), in-process there, so a
 //! kind's first start in a process is measured cold.
 //!
-//! (f) runs the bare floor with 0–20 µs of busy work per request under (c): how much req/s on
-//! one shared CPU a few µs of work per request cost.
+//! For (c) and (f) it also prints the CPU each side spent per request and how often each was
+//! switched out (`/proc/*/task/*/status`): on one CPU, a server that works a few µs more per
+//! request than the floor gets preempted by the client at nearly every answer, and the client
+//! then spends more per request too. (f) runs the bare floor with 0–20 µs of busy work per
+//! request (a calibrated loop, so preemption does not cut it short) to show that curve.
 //!
 //! Nothing here asserts on time: the run prints numbers, ratios and the issue's targets met or
 //! missed, and exits 0 whatever they are (it fails only when a server answers wrongly).
@@ -222,11 +225,12 @@ struct BareServer {
 
 impl BareServer {
     fn start(parse: bool) -> BareServer {
-        BareServer::with_work(parse, Duration::ZERO)
+        BareServer::with_work(parse, 0)
     }
 
-    /// A floor that also spins for `work` per request: how req/s falls with per-request work.
-    fn with_work(parse: bool, work: Duration) -> BareServer {
+    /// A floor that also does `work` iterations of busy work per request (see [`busy`]): how
+    /// req/s falls with per-request work.
+    fn with_work(parse: bool, work: u64) -> BareServer {
         let listener = StdListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         listener.set_nonblocking(true).expect("non-blocking");
         let address = listener.local_addr().expect("local address");
@@ -264,7 +268,7 @@ impl Drop for BareServer {
 async fn serve_bare(
     listener: StdListener,
     parse: bool,
-    work: Duration,
+    work: u64,
     connections: Arc<AtomicU64>,
     mut stop: oneshot::Receiver<()>,
 ) {
@@ -304,7 +308,7 @@ fn answer(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
 }
 
 /// Counts the body, answers the fixed envelope.
-async fn floor(request: Request<Incoming>, work: Duration) -> Response<Full<Bytes>> {
+async fn floor(request: Request<Incoming>, work: u64) -> Response<Full<Bytes>> {
     let mut body = request.into_body();
     let mut read = 0usize;
     while let Some(frame) = body.frame().await {
@@ -314,11 +318,29 @@ async fn floor(request: Request<Incoming>, work: Duration) -> Response<Full<Byte
         }
     }
     std::hint::black_box(read);
-    let started = Instant::now();
-    while started.elapsed() < work {
-        std::hint::spin_loop();
-    }
+    busy(work);
     answer(StatusCode::OK, ANSWER)
+}
+
+/// `iterations` rounds of arithmetic the optimiser cannot remove: CPU work that, unlike a
+/// spin on the clock, does not shrink when the thread is preempted in the middle of it.
+fn busy(iterations: u64) {
+    let mut x = 0u64;
+    for i in 0..iterations {
+        x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+    }
+}
+
+/// Iterations of [`busy`] per µs on this CPU: the best of a few timed runs.
+fn busy_per_micro() -> f64 {
+    const ITERATIONS: u64 = 2_000_000;
+    (0..5)
+        .map(|_| {
+            let started = Instant::now();
+            busy(ITERATIONS);
+            ITERATIONS as f64 / (started.elapsed().as_secs_f64() * 1e6)
+        })
+        .fold(0.0, f64::max)
 }
 
 /// Streams the body through multer, reading every field to its end; answers the fixed envelope.
@@ -519,9 +541,10 @@ fn serve_child(kind: Kind) {
     drop(server);
 }
 
-/// `--serve-work NANOS`: the floor, spinning NANOS per request.
+/// `--serve-work NANOS`: the floor, doing about NANOS of busy work per request.
 fn serve_work_child(work: Duration) {
-    let server = Server::Bare(BareServer::with_work(false, work));
+    let iterations = (busy_per_micro() * work.as_secs_f64() * 1e6) as u64;
+    let server = Server::Bare(BareServer::with_work(false, iterations));
     serve_until_stopped(&server);
 }
 
@@ -533,8 +556,16 @@ fn serve_until_stopped(server: &Server) {
         let line = line.expect("stdin");
         let (hwm, rss) = memory_kib();
         let connections = server.connections().map_or(-1, |n| n as i64);
-        let cpu = cpu_nanos();
-        writeln!(out, "RSS {hwm} {rss} {connections} {cpu}").expect("stdout");
+        let Counters {
+            cpu_nanos,
+            woken,
+            preempted,
+        } = Counters::now();
+        writeln!(
+            out,
+            "RSS {hwm} {rss} {connections} {cpu_nanos} {woken} {preempted}"
+        )
+        .expect("stdout");
         out.flush().expect("stdout");
         if line.trim() == "stop" {
             break;
@@ -542,16 +573,61 @@ fn serve_until_stopped(server: &Server) {
     }
 }
 
-/// CPU time of this process's threads, in ns (`/proc/self/task/*/schedstat`): what the server
-/// spent, far less noisy on a shared machine than the rates.
-fn cpu_nanos() -> u64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
-    };
-    tasks
-        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
-        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
+/// CPU time and context switches of this process's threads so far (`/proc/self/task/*`): what
+/// a server spent, far less noisy on a shared machine than the rates, and how often it was
+/// switched out.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counters {
+    cpu_nanos: u64,
+    /// Voluntary switches: the thread went to sleep, waiting for something (and was woken).
+    woken: u64,
+    /// Involuntary switches: the thread had work but was preempted by another.
+    preempted: u64,
+}
+
+impl Counters {
+    fn now() -> Counters {
+        let mut counters = Counters::default();
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+            return counters;
+        };
+        for task in tasks.filter_map(Result::ok) {
+            let read = |file: &str| std::fs::read_to_string(task.path().join(file));
+            if let Ok(stat) = read("schedstat") {
+                let nanos = stat.split_whitespace().next().and_then(|n| n.parse().ok());
+                counters.cpu_nanos += nanos.unwrap_or(0);
+            }
+            let status = read("status").unwrap_or_default();
+            let field = |name: &str| -> u64 {
+                status
+                    .lines()
+                    .find_map(|line| line.strip_prefix(name))
+                    .and_then(|rest| rest.trim().parse().ok())
+                    .unwrap_or(0)
+            };
+            counters.woken += field("voluntary_ctxt_switches:");
+            counters.preempted += field("nonvoluntary_ctxt_switches:");
+        }
+        counters
+    }
+
+    /// What happened between `earlier` and `self`, per request.
+    fn per_request(self, earlier: Counters, requests: usize) -> PerRequest {
+        let n = requests as f64;
+        PerRequest {
+            cpu_us: (self.cpu_nanos - earlier.cpu_nanos) as f64 / 1e3 / n,
+            woken: (self.woken - earlier.woken) as f64 / n,
+            preempted: (self.preempted - earlier.preempted) as f64 / n,
+        }
+    }
+}
+
+/// CPU (µs) and context switches per request, of a server or of the client.
+#[derive(Debug, Clone, Copy, Default)]
+struct PerRequest {
+    cpu_us: f64,
+    woken: f64,
+    preempted: f64,
 }
 
 /// `--starts N`: (a) in this process: start + mount + first upload on a new connection, every
@@ -617,8 +693,8 @@ struct Memory {
     peak_kib: u64,
     current_kib: u64,
     connections: Option<u64>,
-    /// CPU time of the server's process so far.
-    cpu_nanos: u64,
+    /// CPU time and context switches of the server's process so far.
+    counters: Counters,
 }
 
 impl ServerProcess {
@@ -667,7 +743,11 @@ impl ServerProcess {
             peak_kib: numbers[0] as u64,
             current_kib: numbers[1] as u64,
             connections: u64::try_from(numbers[2]).ok(),
-            cpu_nanos: numbers[3] as u64,
+            counters: Counters {
+                cpu_nanos: numbers[3] as u64,
+                woken: numbers[4] as u64,
+                preempted: numbers[5] as u64,
+            },
         }
     }
 
@@ -699,10 +779,12 @@ struct RoundResult {
     /// Connections the floors accepted in (b) + (d) (expected: 1) and in (c) (expected: 32).
     sequential_connections: Option<u64>,
     concurrent_connections: Option<u64>,
-    /// The server's CPU per upload in (b) and (c) (µs), and per 9.5 MiB upload in (d) (ms).
+    /// The server's CPU per upload in (b) (µs), and per 9.5 MiB upload in (d) (ms).
     cpu_sequential_us: f64,
-    cpu_concurrent_us: f64,
     cpu_large_ms: f64,
+    /// The server's and the client's CPU and context switches per upload in (c).
+    server_concurrent: PerRequest,
+    client_concurrent: PerRequest,
 }
 
 fn percentile(sorted: &[Duration], p: usize) -> Duration {
@@ -750,18 +832,27 @@ fn run_round(
     result.p50 = percentile(&latencies, 50);
     result.p99 = percentile(&latencies, 99);
     let before_concurrent = process.ask("rss");
-    result.cpu_sequential_us = (before_concurrent.cpu_nanos - result.after_start.cpu_nanos) as f64
-        / 1e3
-        / (plan.sequential_warmup + plan.sequential) as f64;
-    let before_concurrent_cpu = before_concurrent.cpu_nanos;
+    result.cpu_sequential_us = before_concurrent
+        .counters
+        .per_request(
+            result.after_start.counters,
+            plan.sequential_warmup + plan.sequential,
+        )
+        .cpu_us;
+    let before_concurrent_server = before_concurrent.counters;
     let before_concurrent = before_concurrent.connections;
 
     // (c) concurrent 4 KiB uploads: one connection per task.
+    let before_concurrent_client = Counters::now();
     result.requests_per_second = concurrent(runtime, &target, plan, &bodies.small);
+    let concurrent_requests = plan.connections * (plan.per_connection + 1);
+    result.client_concurrent =
+        Counters::now().per_request(before_concurrent_client, concurrent_requests);
     result.after_concurrent = process.ask("rss");
-    result.cpu_concurrent_us = (result.after_concurrent.cpu_nanos - before_concurrent_cpu) as f64
-        / 1e3
-        / (plan.connections * (plan.per_connection + 1)) as f64;
+    result.server_concurrent = result
+        .after_concurrent
+        .counters
+        .per_request(before_concurrent_server, concurrent_requests);
     result.concurrent_connections = result
         .after_concurrent
         .connections
@@ -780,9 +871,12 @@ fn run_round(
         (plan.large * bodies.large.len()) as f64 / 1e6 / elapsed.as_secs_f64();
     drop(sequential);
     result.after_large = process.stop();
-    result.cpu_large_ms = (result.after_large.cpu_nanos - result.after_concurrent.cpu_nanos) as f64
-        / 1e6
-        / plan.large as f64;
+    result.cpu_large_ms = result
+        .after_large
+        .counters
+        .per_request(result.after_concurrent.counters, plan.large)
+        .cpu_us
+        / 1e3;
     result.sequential_connections = result
         .after_large
         .connections
@@ -839,6 +933,15 @@ fn median_duration(mut values: Vec<Duration>) -> Duration {
     values[values.len() / 2]
 }
 
+/// Each figure's median on its own.
+fn median_per_request(values: impl Iterator<Item = PerRequest> + Clone) -> PerRequest {
+    PerRequest {
+        cpu_us: median_f64(values.clone().map(|v| v.cpu_us).collect()),
+        woken: median_f64(values.clone().map(|v| v.woken).collect()),
+        preempted: median_f64(values.map(|v| v.preempted).collect()),
+    }
+}
+
 fn median_u64(mut values: Vec<u64>) -> u64 {
     values.sort_unstable();
     values[values.len() / 2]
@@ -856,8 +959,9 @@ struct Summary {
     large_peak_kib: u64,
     large_current_kib: u64,
     cpu_sequential_us: f64,
-    cpu_concurrent_us: f64,
     cpu_large_ms: f64,
+    server_concurrent: PerRequest,
+    client_concurrent: PerRequest,
 }
 
 fn summarise(results: &[RoundResult]) -> Summary {
@@ -876,7 +980,8 @@ fn summarise(results: &[RoundResult]) -> Summary {
         large_peak_kib: median_u64(results.iter().map(|r| r.after_large.peak_kib).collect()),
         large_current_kib: median_u64(results.iter().map(|r| r.after_large.current_kib).collect()),
         cpu_sequential_us: median_f64(results.iter().map(|r| r.cpu_sequential_us).collect()),
-        cpu_concurrent_us: median_f64(results.iter().map(|r| r.cpu_concurrent_us).collect()),
+        server_concurrent: median_per_request(results.iter().map(|r| r.server_concurrent)),
+        client_concurrent: median_per_request(results.iter().map(|r| r.client_concurrent)),
         cpu_large_ms: median_f64(results.iter().map(|r| r.cpu_large_ms).collect()),
     }
 }
@@ -907,6 +1012,25 @@ fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "?".to_owned())
+}
+
+fn print_switches_header(what: &str) {
+    println!(
+        "{what:<16} {:>9} {:>7} {:>12} {:>10} {:>12} {:>10} {:>10}",
+        "req/s", "", "server µs", "preempted", "client µs", "woken", "total µs"
+    );
+}
+
+/// One line of the switches tables; `relative` is the rate's ratio to the table's base.
+fn print_switches(name: &str, rate: f64, relative: &str, server: PerRequest, client: PerRequest) {
+    println!(
+        "{name:<16} {rate:>9.0} {relative:>7} {:>12.1} {:>10.2} {:>12.1} {:>10.2} {:>10.1}",
+        server.cpu_us,
+        server.preempted,
+        client.cpu_us,
+        client.woken,
+        server.cpu_us + client.cpu_us
+    );
 }
 
 fn verdict(met: bool) -> &'static str {
@@ -1134,20 +1258,38 @@ fn main() {
             kind.name(),
             s.cpu_sequential_us,
             ratio(s.cpu_sequential_us, parse_floor.cpu_sequential_us),
-            s.cpu_concurrent_us,
-            ratio(s.cpu_concurrent_us, parse_floor.cpu_concurrent_us),
+            s.server_concurrent.cpu_us,
+            ratio(
+                s.server_concurrent.cpu_us,
+                parse_floor.server_concurrent.cpu_us
+            ),
             s.cpu_large_ms,
             ratio(s.cpu_large_ms, parse_floor.cpu_large_ms)
         );
     }
 
+    println!(
+        "\n(c) per upload, medians: CPU of the server and of the client, and how often each was \
+         switched out (woken: it slept, waiting; preempted: it had work and the other took the CPU)"
+    );
+    print_switches_header("server");
+    for (kind, s) in Kind::SERVED.iter().zip(&summaries) {
+        print_switches(
+            kind.name(),
+            s.rps,
+            &ratio(s.rps, parse_floor.rps),
+            s.server_concurrent,
+            s.client_concurrent,
+        );
+    }
+
     // How req/s on one CPU falls with per-request work: the floor with a busy loop.
     println!(
-        "\n(f) sensitivity: the floor spinning N µs per request, (c) only, {} round(s)",
+        "\n(f) sensitivity: the floor doing N µs of busy work per request, (c) only, {} round(s)",
         plan.rounds.min(3)
     );
     let works = [0u64, 1, 2, 5, 10, 20];
-    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); works.len()];
+    let mut runs: Vec<Vec<(f64, PerRequest, PerRequest)>> = vec![Vec::new(); works.len()];
     for round in 0..plan.rounds.min(3) {
         let mut order: Vec<usize> = (0..works.len()).collect();
         if round % 2 == 1 {
@@ -1155,17 +1297,27 @@ fn main() {
         }
         for index in order {
             let nanos = (works[index] * 1000).to_string();
-            let process = ServerProcess::spawn_with(&["--serve-work", &nanos]);
+            let mut process = ServerProcess::spawn_with(&["--serve-work", &nanos]);
             let target = Target::new(&process.url, &bodies.content_type);
-            rates[index].push(concurrent(&runtime, &target, &plan, &bodies.small));
-            process.stop();
+            let server_before = process.ask("rss").counters;
+            let client_before = Counters::now();
+            let rate = concurrent(&runtime, &target, &plan, &bodies.small);
+            let requests = plan.connections * (plan.per_connection + 1);
+            let client = Counters::now().per_request(client_before, requests);
+            let server = process.stop().counters.per_request(server_before, requests);
+            runs[index].push((rate, server, client));
         }
     }
-    let rates: Vec<f64> = rates.into_iter().map(median_f64).collect();
-    for (work, rate) in works.iter().zip(&rates) {
-        println!(
-            "  floor + {work:>2} µs of work per request: {rate:>8.0} req/s  {}",
-            ratio(*rate, rates[0])
+    print_switches_header("work");
+    let base = median_f64(runs[0].iter().map(|r| r.0).collect());
+    for (work, runs) in works.iter().zip(&runs) {
+        let rate = median_f64(runs.iter().map(|r| r.0).collect());
+        print_switches(
+            &format!("floor + {work:>2} µs"),
+            rate,
+            &ratio(rate, base),
+            median_per_request(runs.iter().map(|r| r.1)),
+            median_per_request(runs.iter().map(|r| r.2)),
         );
     }
 
