@@ -334,6 +334,11 @@ pub(super) async fn drain(mut body: Incoming) {
         match tokio::time::timeout(DRAIN_IDLE, body.frame()).await {
             Ok(Some(Ok(frame))) => {
                 read += frame.data_ref().map_or(0, |data| data.len() as u64);
+                // The declared length is in: hyper may not say so with an end of stream until
+                // it reads the next request.
+                if body.is_end_stream() {
+                    return;
+                }
             }
             _ => return,
         }
