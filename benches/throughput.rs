@@ -4,7 +4,11 @@
 //! ```text
 //! taskset -c 0 cargo bench --bench throughput                        # full run
 //! CF_IMAGES_MOCK_BENCH_QUICK=1 cargo bench --bench throughput        # smoke run, a few seconds
+//! taskset -c 0 cargo bench --bench throughput -- --compare --phase c mock@/tmp/before mock
 //! ```
+//!
+//! The last form measures one phase again and again against each server given, for A/B
+//! measurements of a change (see [`compare`]).
 //!
 //! Servers compared, each on a thread of its own with a current-thread tokio runtime (as the
 //! mock and wiremock run theirs):
@@ -703,7 +707,12 @@ impl ServerProcess {
     }
 
     fn spawn_with(args: &[&str]) -> ServerProcess {
-        let mut child = Command::new(std::env::current_exe().expect("this binary"))
+        ServerProcess::spawn_from(&std::env::current_exe().expect("this binary"), args)
+    }
+
+    /// A child of `program`: this bench, or a copy of it built from other code.
+    fn spawn_from(program: &std::path::Path, args: &[&str]) -> ServerProcess {
+        let mut child = Command::new(program)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -1041,6 +1050,108 @@ fn verdict(met: bool) -> &'static str {
     }
 }
 
+/// `--compare [--phase b|c|d] [--rounds N] SERVER...`: one phase, again and again, against each
+/// SERVER in turn, for A/B measurements of a change. SERVER is a kind (`mock`, `parse-floor`,
+/// ...) or `KIND@PATH`: the kind served by another build of this bench (a copy of
+/// `target/release/deps/throughput-*` made before the change), so that only the server differs.
+/// Prints the server's and the client's CPU per upload (median and minimum over the rounds: on a
+/// shared machine differences under ~1 µs need ten rounds or more) and their switches.
+///
+/// ```text
+/// cp target/release/deps/throughput-<hash> /tmp/before     # then change the mock, and:
+/// taskset -c 0 cargo bench --bench throughput -- --compare --phase c mock@/tmp/before mock
+/// ```
+fn compare(args: &[String]) {
+    let mut phase = "c".to_owned();
+    let mut rounds = 10;
+    let mut servers: Vec<(String, std::path::PathBuf, Kind)> = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--phase" => phase = args.next().expect("--phase b|c|d").clone(),
+            "--rounds" => {
+                rounds = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .expect("--rounds N");
+            }
+            "--bench" => {} // cargo bench passes it on
+            server => {
+                let (kind, program) = match server.split_once('@') {
+                    Some((kind, path)) => (kind, std::path::PathBuf::from(path)),
+                    None => (server, std::env::current_exe().expect("this binary")),
+                };
+                servers.push((server.to_owned(), program, Kind::parse(kind)));
+            }
+        }
+    }
+    assert!(!servers.is_empty(), "--compare needs at least one server");
+    let (plan, _) = Plan::get();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the client runtime");
+    let bodies = Bodies {
+        small: upload_body(SMALL_FILE),
+        large: upload_body(LARGE_FILE),
+        content_type: content_type().into(),
+    };
+    println!(
+        "--compare: phase ({phase}), {rounds} rounds, servers in turn; CPU per upload (µs), \
+         switches per upload"
+    );
+    let mut runs: Vec<Vec<(f64, PerRequest, PerRequest)>> = vec![Vec::new(); servers.len()];
+    for _ in 0..rounds {
+        for ((_, program, kind), runs) in servers.iter().zip(&mut runs) {
+            let mut process = ServerProcess::spawn_from(program, &["--serve", kind.name()]);
+            let target = Target::new(&process.url, &bodies.content_type);
+            let (requests, body) = match phase.as_str() {
+                "b" => (plan.sequential, &bodies.small),
+                "d" => (plan.large, &bodies.large),
+                _ => (plan.connections * (plan.per_connection + 1), &bodies.small),
+            };
+            let server_before = process.ask("rss").counters;
+            let client_before = Counters::now();
+            let started = Instant::now();
+            if phase == "c" {
+                concurrent(&runtime, &target, &plan, body);
+            } else {
+                runtime.block_on(async {
+                    let mut connection = Connection::open(&target).await;
+                    for _ in 0..requests {
+                        connection.upload(&target, body).await;
+                    }
+                });
+            }
+            let rate = requests as f64 / started.elapsed().as_secs_f64();
+            let client = Counters::now().per_request(client_before, requests);
+            let server = process.stop().counters.per_request(server_before, requests);
+            runs.push((rate, server, client));
+        }
+    }
+    println!(
+        "{:<40} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "server", "uploads/s", "server", "(min)", "preempted", "client", "woken"
+    );
+    for ((name, _, _), runs) in servers.iter().zip(&runs) {
+        let min = runs
+            .iter()
+            .map(|r| r.1.cpu_us)
+            .fold(f64::INFINITY, f64::min);
+        let server = median_per_request(runs.iter().map(|r| r.1));
+        let client = median_per_request(runs.iter().map(|r| r.2));
+        println!(
+            "{name:<40} {:>10.0} {:>10.2} {:>10.2} {:>10.2} {:>10.2} {:>10.2}",
+            median_f64(runs.iter().map(|r| r.0).collect()),
+            server.cpu_us,
+            min,
+            server.preempted,
+            client.cpu_us,
+            client.woken
+        );
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(at) = args.iter().position(|a| a == "--serve") {
@@ -1055,6 +1166,10 @@ fn main() {
     }
     if let Some(at) = args.iter().position(|a| a == "--starts") {
         starts_child(args[at + 1].parse().expect("a number of rounds"));
+        return;
+    }
+    if let Some(at) = args.iter().position(|a| a == "--compare") {
+        compare(&args[at + 1..]);
         return;
     }
     let (plan, quick) = Plan::get();
