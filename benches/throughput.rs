@@ -1050,6 +1050,20 @@ fn verdict(met: bool) -> &'static str {
     }
 }
 
+/// The client's runtime and the request bodies it sends.
+fn client() -> (tokio::runtime::Runtime, Bodies) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the client runtime");
+    let bodies = Bodies {
+        small: upload_body(SMALL_FILE),
+        large: upload_body(LARGE_FILE),
+        content_type: content_type().into(),
+    };
+    (runtime, bodies)
+}
+
 /// `--compare [--phase b|c|d] [--rounds N] SERVER...`: one phase, again and again, against each
 /// SERVER in turn, for A/B measurements of a change. SERVER is a kind (`mock`, `parse-floor`,
 /// ...) or `KIND@PATH`: the kind served by another build of this bench (a copy of
@@ -1087,15 +1101,7 @@ fn compare(args: &[String]) {
     }
     assert!(!servers.is_empty(), "--compare needs at least one server");
     let (plan, _) = Plan::get();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("the client runtime");
-    let bodies = Bodies {
-        small: upload_body(SMALL_FILE),
-        large: upload_body(LARGE_FILE),
-        content_type: content_type().into(),
-    };
+    let (runtime, bodies) = client();
     println!(
         "--compare: phase ({phase}), {rounds} rounds, servers in turn; CPU per upload (µs), \
          switches per upload"
@@ -1249,15 +1255,7 @@ fn main() {
     }
 
     // (b)-(e), each kind in a child process, in alternating order.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("the client runtime");
-    let bodies = Bodies {
-        small: upload_body(SMALL_FILE),
-        large: upload_body(LARGE_FILE),
-        content_type: content_type().into(),
-    };
+    let (runtime, bodies) = client();
     println!(
         "\n(b)-(e): {} round(s); bodies {} B and {} B (file parts of {} B and {} B, PNG 100x100)",
         plan.rounds,
