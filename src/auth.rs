@@ -1,5 +1,6 @@
 //! Credentials: what a request must carry, and what the mock may require.
 
+use hyper::header::{HeaderName, AUTHORIZATION};
 use hyper::HeaderMap;
 
 use crate::error::ApiError;
@@ -62,15 +63,18 @@ impl std::fmt::Debug for Credentials {
 /// Checks the credentials of a request: 9106 when there are none, 10000 when they are not the
 /// required ones (or when no credentials are required, when they are malformed).
 pub(crate) fn check(headers: &HeaderMap, required: Option<&Credentials>) -> Result<(), ApiError> {
-    let text = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or(""));
-    let token = text("authorization").map(|value| {
+    // Named by constants: a lookup by `&str` parses the name first, on every request.
+    const EMAIL: HeaderName = HeaderName::from_static("x-auth-email");
+    const KEY: HeaderName = HeaderName::from_static("x-auth-key");
+    let text = |name: &HeaderName| headers.get(name).map(|v| v.to_str().unwrap_or(""));
+    let token = text(&AUTHORIZATION).map(|value| {
         let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
         scheme
             .eq_ignore_ascii_case("bearer")
             .then(|| token.trim())
             .filter(|t| !t.is_empty())
     });
-    let key = match (text("x-auth-email"), text("x-auth-key")) {
+    let key = match (text(&EMAIL), text(&KEY)) {
         (Some(email), Some(key)) => Some((email, key)),
         _ => None,
     };

@@ -427,13 +427,23 @@ impl Serialize for Variants<'_> {
             .add(b'|')
             .add(b'[')
             .add(b']');
+        const DELIVERY: &str = "https://imagedelivery.net/";
         let escaped = percent_encoding::utf8_percent_encode(self.id, PATH);
+        let hash = &self.config.account_hash;
         let mut seq = serializer.serialize_seq(Some(self.config.variants.len()))?;
+        // Put together piece by piece: `format_args!` through serde's `collect_str` ran the
+        // formatting machinery for every piece (half a per cent of an upload's time).
+        let mut url = String::new();
         for variant in &self.config.variants {
-            seq.serialize_element(&format_args!(
-                "https://imagedelivery.net/{}/{escaped}/{variant}",
-                self.config.account_hash
-            ))?;
+            url.clear();
+            url.reserve(DELIVERY.len() + hash.len() + self.id.len() + variant.len() + 2);
+            url.push_str(DELIVERY);
+            url.push_str(hash);
+            url.push('/');
+            url.extend(escaped.clone());
+            url.push('/');
+            url.push_str(variant);
+            seq.serialize_element(&url)?;
         }
         seq.end()
     }
