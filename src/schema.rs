@@ -272,8 +272,9 @@ fn to_api_error(rule: &Rule, field: &str) -> ApiError {
 pub(crate) fn is_account_id(account_id: &str) -> bool {
     // A mock's requests nearly all name the same account: the last one found valid on this
     // thread is remembered, which spares a validation (and a string to validate) per request.
+    use std::cell::RefCell;
     thread_local! {
-        static LAST_VALID: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+        static LAST_VALID: RefCell<String> = const { RefCell::new(String::new()) };
     }
     if !account_id.is_empty() && LAST_VALID.with_borrow(|last| last == account_id) {
         return true;
@@ -435,6 +436,14 @@ mod tests {
         assert!(!is_account_id("023E105F4ECEF8AD9CA31A8372D0C353"));
         assert!(!is_account_id("023e105f4ecef8ad9ca31a8372d0c35"));
         assert!(!is_account_id("../../etc/passwd"));
+        assert!(!is_account_id(""));
+        // Remembering the last valid id answers it again, and nothing else.
+        let valid = "0123456789abcdef0123456789abcdef";
+        assert!(is_account_id(valid) && is_account_id(valid));
+        assert!(!is_account_id(&valid[1..]));
+        assert!(!is_account_id(&format!("{valid}0")));
+        assert!(!is_account_id(""));
+        assert!(is_account_id("023e105f4ecef8ad9ca31a8372d0c353"));
     }
 
     #[test]

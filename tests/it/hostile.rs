@@ -9,12 +9,13 @@ use tokio::net::TcpStream;
 
 use crate::helpers::*;
 
-/// Reads everything the mock sends until it closes the connection.
+/// Reads everything the mock sends until it closes the connection (within 10 s: a test that
+/// waits for a close must fail, not hang, when none comes).
 async fn read_to_close(stream: &mut TcpStream) -> String {
     let mut answer = Vec::new();
-    stream
-        .read_to_end(&mut answer)
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
         .await
+        .expect("the mock closes the connection within 10 s")
         .expect("the mock closes cleanly");
     String::from_utf8_lossy(&answer).into_owned()
 }
