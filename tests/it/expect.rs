@@ -110,6 +110,16 @@ async fn strict_mode_fails_on_refusals_the_test_did_not_script() {
     send(&mock, png_form().text("requireSignedURLs", "maybe")).await;
 }
 
+#[tokio::test]
+#[should_panic(expected = "fail_on_unserved_routes(false)`
+cloudflare-images-mock: strict mode: 1 refusal(s) the test did not script (#2);")]
+async fn strict_mode_reports_an_unserved_route_once_as_unserved() {
+    let mock = MockImages::builder().fail_on_refusals(true).start().await;
+
+    get_unserved(&mock).await;
+    send(&mock, png_form().text("requireSignedURLs", "maybe")).await;
+}
+
 #[test]
 fn no_panic_at_drop_while_the_thread_is_already_panicking() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
