@@ -118,10 +118,18 @@ pub(crate) struct Expectations {
     pub(crate) refusals: bool,
 }
 
-/// Whether a request went to a route the mock does not serve (answered 7000 or 7001, or it
-/// would have been had its credentials been right).
+/// Whether a request went to a route the mock does not serve: no route of the API (answered
+/// 7000 or 7001, or it would have been had its credentials been right), or an operation the
+/// mock does not serve yet.
 pub(crate) fn unserved_route(method: &hyper::Method, path: &str) -> bool {
-    crate::route::route(method, path).is_err()
+    crate::api::route::route(method, path)
+        .operation()
+        .is_none_or(|operation| !operation.is_served())
+}
+
+/// The operation of a request to a real endpoint the mock does not serve yet.
+fn not_mocked(record: &RequestRecord) -> Option<crate::Operation> {
+    record.operation.filter(|operation| !operation.is_served())
 }
 
 /// Whether a request was refused without a script asking for it.
@@ -162,7 +170,7 @@ pub(crate) fn verify(
     records: &[RequestRecord],
     unplayed_scripts: usize,
 ) -> Result<(), String> {
-    let accepted = records.iter().filter(|r| r.is_accepted()).count();
+    let accepted = records.iter().filter(|r| r.upload.is_some()).count();
     let numbers = |keep: &dyn Fn(&RequestRecord) -> bool| -> Vec<String> {
         records
             .iter()
@@ -178,7 +186,21 @@ pub(crate) fn verify(
         }
     }
     if expectations.unserved_routes {
-        let unserved = numbers(&unserved);
+        let mut operations: Vec<crate::Operation> = Vec::new();
+        for operation in records.iter().filter_map(not_mocked) {
+            if !operations.contains(&operation) {
+                operations.push(operation);
+            }
+        }
+        for operation in operations {
+            let requests = numbers(&|r: &RequestRecord| r.operation == Some(operation));
+            problems.push(format!(
+                "the mock does not serve {operation} yet ({}): the real API does; allow such \
+                 requests with `MockImagesBuilder::fail_on_unserved_routes(false)`",
+                requests.join(", ")
+            ));
+        }
+        let unserved = numbers(&|r: &RequestRecord| unserved(r) && not_mocked(r).is_none());
         if !unserved.is_empty() {
             problems.push(format!(
                 "{} request(s) to a route the mock does not serve ({}): check the client's base \

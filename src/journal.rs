@@ -4,7 +4,6 @@
 //! [`MockImages::uploads`](crate::MockImages::uploads), or wait on it with
 //! [`MockImages::wait_for_uploads`](crate::MockImages::wait_for_uploads).
 
-use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
@@ -14,7 +13,10 @@ use hyper::Method;
 use serde_json::{Map, Value};
 use tokio::sync::watch;
 
+use crate::api::route::Operation;
 use crate::error::ApiError;
+use crate::state::Delivery;
+use crate::store::{Store, StoredImage};
 
 /// One request the mock received, and what it answered.
 ///
@@ -52,6 +54,11 @@ pub struct RequestRecord {
     pub upload: Option<Upload>,
     /// When the request arrived.
     pub received: SystemTime,
+    /// The operation the request was routed to; `None` for a path or method of no operation.
+    pub operation: Option<Operation>,
+    /// The image the request was about (the id in its path, percent-decoded, or the id an
+    /// upload got).
+    pub image_id: Option<String>,
     /// The [`Script`](crate::Script) that answered this request, if any: `"rate_limited"`,
     /// `"internal_error"`, `"authentication"`, `"delay 1s"`, `"reset"`, `"reset_mid_upload"`
     /// or `"cut_off"`.
@@ -61,7 +68,7 @@ pub struct RequestRecord {
 impl RequestRecord {
     /// Whether the request was answered with success.
     pub fn is_accepted(&self) -> bool {
-        self.upload.is_some()
+        self.errors.is_empty() && (200..300).contains(&self.status)
     }
 
     /// The value of the first header called `name` (case-insensitive).
@@ -111,11 +118,10 @@ pub struct Upload {
     pub format: Option<String>,
     /// The image width and height read from its header (none for an SVG without a size).
     pub dimensions: Option<(u64, u64)>,
-    /// The file bytes (of the `file` part, or fetched from `url`), while the journal keeps them:
-    /// the bytes of the most recent uploads are kept up to a budget (see
-    /// [`MockImagesBuilder::retain_file_bytes`](crate::MockImagesBuilder::retain_file_bytes));
-    /// older uploads keep only [`file_size`](Self::file_size) and
-    /// [`file_xxh3`](Self::file_xxh3). [`file_matches`](Self::file_matches) compares either way.
+    /// The file bytes (of the `file` part, or fetched from `url`), read from the store while the
+    /// image is stored; `None` once it is deleted, when [`file_size`](Self::file_size) and
+    /// [`file_xxh3`](Self::file_xxh3) remain. [`file_matches`](Self::file_matches) compares
+    /// either way.
     pub file: Option<Bytes>,
     /// The size of the file in bytes (kept when the bytes are not).
     pub file_size: Option<u64>,
@@ -145,16 +151,16 @@ impl Upload {
         header(&self.headers, name)
     }
 
-    /// Whether the file received is `expected`: compared byte for byte while the journal keeps
-    /// the bytes, by size and XXH3-128 digest after. `false` for an upload without a file.
+    /// Whether the file received is `expected`: compared byte for byte while the image is
+    /// stored, by size and XXH3-128 digest after it is deleted. `false` for an upload without a
+    /// file.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// use cloudflare_images_mock::MockImages;
     ///
-    /// // Keep no bytes at all: only sizes and digests.
-    /// let mock = MockImages::builder().retain_file_bytes(0).start().await;
+    /// let mock = MockImages::start().await;
     /// let svg = r#"<svg xmlns="http://www.w3.org/2000/svg" width="4" height="3"/>"#;
     /// let form = reqwest::multipart::Form::new()
     ///     .part("file", reqwest::multipart::Part::text(svg).file_name("cat.svg"));
@@ -165,7 +171,10 @@ impl Upload {
     ///     .send()
     ///     .await
     ///     .unwrap();
-    /// let upload = &mock.uploads()[0];
+    /// let id = mock.uploads()[0].id.clone();
+    /// let url = format!("{}/{id}", mock.upload_url());
+    /// reqwest::Client::new().delete(url).bearer_auth("token").send().await.unwrap();
+    /// let upload = &mock.uploads()[0]; // deleted: only its size and digest remain
     /// assert_eq!(upload.file, None);
     /// assert!(upload.file_matches(svg.as_bytes()));
     /// assert!(!upload.file_matches(b"<svg/>"));
@@ -201,24 +210,24 @@ pub(crate) struct Entry {
     pub(crate) status: u16,
     pub(crate) errors: Vec<ApiError>,
     pub(crate) scripted: Option<String>,
+    pub(crate) operation: Option<Operation>,
+    pub(crate) image_id: Option<String>,
     pub(crate) accepted: Option<Accepted>,
 }
 
-/// What the journal keeps of an accepted upload; the rest is in the answer's `result`.
+/// What the journal keeps of an accepted upload: the image as it was stored, and where its
+/// bytes are in the store (the journal keeps no copy of them).
 #[derive(Debug)]
 pub(crate) struct Accepted {
+    pub(crate) image: StoredImage,
+    /// The key of the bytes in the store.
+    pub(crate) key: u64,
+    pub(crate) account_id: String,
     pub(crate) content_type: Option<Bytes>,
-    pub(crate) format: Option<&'static str>,
-    pub(crate) dimensions: Option<(u64, u64)>,
-    /// `None` once evicted from the byte budget.
-    pub(crate) file: Option<Bytes>,
-    pub(crate) file_size: Option<u64>,
     pub(crate) file_xxh3: Option<u128>,
     pub(crate) url: Option<Bytes>,
     /// Every text part as name and value (see [`Fields`]).
     pub(crate) fields: Fields,
-    /// The success envelope answered.
-    pub(crate) body: Bytes,
 }
 
 /// A request's target and headers in one buffer: the target, then each header's name and
@@ -323,6 +332,8 @@ impl Entry {
             status: 200,
             errors: Vec::new(),
             scripted: None,
+            operation: None,
+            image_id: None,
             accepted: None,
         }
     }
@@ -332,7 +343,7 @@ impl Entry {
         target.split_once('?').map_or(target, |(path, _)| path)
     }
 
-    fn record(&self) -> RequestRecord {
+    fn record(&self, view: View<'_>) -> RequestRecord {
         let headers = self.head.pairs();
         let target = self.head.target();
         let (path, query) = match target.split_once('?') {
@@ -342,7 +353,7 @@ impl Entry {
         let upload = self
             .accepted
             .as_ref()
-            .map(|accepted| upload(&self.method, &path, headers.clone(), accepted));
+            .map(|accepted| upload(headers.clone(), accepted, view));
         RequestRecord {
             method: self.method.as_str().to_owned(),
             path,
@@ -352,45 +363,43 @@ impl Entry {
             errors: self.errors.clone(),
             upload,
             received: self.received,
+            operation: self.operation,
+            image_id: self.image_id.clone(),
             scripted: self.scripted.clone(),
         }
     }
 }
 
+/// What the public views of records read besides the journal: the store (for the bytes of
+/// uploads) and what delivery URLs are made of (for the `result` answered).
+#[derive(Clone, Copy)]
+pub(crate) struct View<'a> {
+    pub(crate) store: &'a Store,
+    pub(crate) delivery: &'a Delivery,
+}
+
 /// The public view of an accepted upload.
-fn upload(
-    method: &Method,
-    path: &str,
-    headers: Vec<(String, String)>,
-    accepted: &Accepted,
-) -> Upload {
-    let mut envelope: Value = serde_json::from_slice(&accepted.body).unwrap_or_default();
-    let result = envelope
-        .get_mut("result")
-        .map(Value::take)
-        .unwrap_or_default();
-    let member = |key: &str| result.get(key).and_then(Value::as_str).map(str::to_owned);
+fn upload(headers: Vec<(String, String)>, accepted: &Accepted, view: View<'_>) -> Upload {
+    let image = &accepted.image;
+    let result = serde_json::to_value(crate::envelope::ImageResult {
+        image,
+        delivery: view.delivery,
+    })
+    .unwrap_or_default();
     Upload {
-        id: member("id").unwrap_or_default(),
-        account_id: match crate::route::route(method, path) {
-            Ok(crate::route::Route::Upload { account_id }) => account_id.to_owned(),
-            Err(_) => String::new(),
-        },
-        filename: member("filename"),
+        id: image.id.clone(),
+        account_id: accepted.account_id.clone(),
+        filename: image.filename.clone(),
         content_type: accepted.content_type.as_deref().map(text),
-        format: accepted.format.map(str::to_owned),
-        dimensions: accepted.dimensions,
-        file: accepted.file.clone(),
-        file_size: accepted.file_size,
+        format: image.format.clone(),
+        dimensions: image.dimensions,
+        file: view.store.bytes(accepted.key),
+        file_size: image.file_size,
         file_xxh3: accepted.file_xxh3,
         url: accepted.url.as_deref().map(text),
-        creator: member("creator"),
-        meta: result
-            .get("meta")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default(),
-        require_signed_urls: result.get("requireSignedURLs") == Some(&Value::Bool(true)),
+        creator: image.creator.clone(),
+        meta: image.meta.clone(),
+        require_signed_urls: image.require_signed_urls,
         fields: accepted.fields.pairs(),
         headers,
         result,
@@ -407,27 +416,18 @@ pub(crate) struct Journal {
 #[derive(Debug, Default)]
 struct Records {
     all: Vec<Entry>,
-    /// Indices into `all` of the uploads whose bytes are still kept, oldest first.
-    holding: VecDeque<usize>,
-    /// The bytes they hold.
-    held: u64,
-    /// The most bytes to hold.
-    budget: u64,
-    /// Where small files are kept (see [`Records::keep_small`]).
-    slab: BytesMut,
     /// Where the bytes of every record are kept, for good.
     record_slab: BytesMut,
 }
 
-/// Files up to this size are copied into a shared block rather than kept in the buffer they
-/// arrived in.
-const SMALL_FILE: usize = 16 << 10;
-/// The size of those blocks.
+/// The size of the blocks records are copied into.
 const SLAB: usize = 256 << 10;
 
 /// `bytes`, copied into `slab`, which starts a new block when they do not fit (bytes larger than
-/// a block get a block of their own).
-fn copy_into(slab: &mut BytesMut, bytes: &[u8]) -> Bytes {
+/// a block get a block of their own). Records are kept for good: one allocation per 256 KiB of
+/// them instead of one per record, and the buffers they arrived in go back to the allocator at
+/// once, to be reused (in cache) by the next request.
+pub(crate) fn copy_into(slab: &mut BytesMut, bytes: &[u8]) -> Bytes {
     if slab.capacity() - slab.len() < bytes.len() {
         *slab = BytesMut::with_capacity(SLAB.max(bytes.len()));
     }
@@ -436,23 +436,11 @@ fn copy_into(slab: &mut BytesMut, bytes: &[u8]) -> Bytes {
 }
 
 impl Records {
-    /// A small file, copied into the current block: one allocation per 256 KiB of small files
-    /// instead of one per file, and the buffer the file arrived in goes back to the allocator
-    /// at once, to be reused (in cache) by the next upload. Keeping every upload's own buffer
-    /// made each upload land on fresh memory: ~10 µs of the server's CPU per 4 KiB upload.
-    fn keep_small(&mut self, file: &Bytes) -> Bytes {
-        if file.len() > SMALL_FILE {
-            return file.clone();
-        }
-        copy_into(&mut self.slab, file)
-    }
-
-    /// A record's bytes (its head, its answer), copied into the record blocks.
+    /// A record's bytes (its head, its text parts), copied into the record blocks.
     fn keep_record(&mut self, entry: &mut Entry) {
         entry.head = Head(copy_into(&mut self.record_slab, &entry.head.0));
         if let Some(accepted) = entry.accepted.as_mut() {
             let slab = &mut self.record_slab;
-            accepted.body = copy_into(slab, &accepted.body);
             accepted.fields = Fields(copy_into(slab, &accepted.fields.0));
             for text in [&mut accepted.content_type, &mut accepted.url]
                 .into_iter()
@@ -465,14 +453,9 @@ impl Records {
 }
 
 impl Journal {
-    /// A journal keeping the file bytes of recent uploads up to `budget` bytes.
-    pub(crate) fn new(budget: u64) -> Journal {
-        let records = Records {
-            budget,
-            ..Records::default()
-        };
+    pub(crate) fn new() -> Journal {
         Journal {
-            records: Mutex::new(records),
+            records: Mutex::new(Records::default()),
             uploads: watch::Sender::new(0),
         }
     }
@@ -484,58 +467,28 @@ impl Journal {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub(crate) fn record(&self, entry: Entry) {
+    pub(crate) fn record(&self, mut entry: Entry) {
         let accepted = entry.accepted.is_some();
-        let size = entry
-            .accepted
-            .as_ref()
-            .and_then(|a| a.file.as_ref())
-            .map(|file| file.len() as u64);
-        let mut evicted = Vec::new();
         {
             let mut records = self.lock();
-            let mut entry = entry;
-            if let Some(file) = entry.accepted.as_mut().and_then(|a| a.file.as_mut()) {
-                *file = records.keep_small(file);
-            }
             records.keep_record(&mut entry);
-            let index = records.all.len();
             records.all.push(entry);
-            if let Some(size) = size {
-                records.holding.push_back(index);
-                records.held += size;
-            }
-            while records.held > records.budget {
-                let Some(oldest) = records.holding.pop_front() else {
-                    break;
-                };
-                let file = records.all[oldest]
-                    .accepted
-                    .as_mut()
-                    .and_then(|accepted| accepted.file.take());
-                if let Some(file) = file {
-                    records.held -= file.len() as u64;
-                    evicted.push(file);
-                }
-            }
         }
-        // Freed outside the lock: readers do not wait for the allocator.
-        drop(evicted);
         if accepted {
             self.uploads.send_modify(|count| *count += 1);
         }
     }
 
-    pub(crate) fn requests(&self) -> Vec<RequestRecord> {
-        self.lock().all.iter().map(Entry::record).collect()
+    pub(crate) fn requests(&self, view: View<'_>) -> Vec<RequestRecord> {
+        self.lock().all.iter().map(|e| e.record(view)).collect()
     }
 
-    pub(crate) fn uploads(&self) -> Vec<Upload> {
+    pub(crate) fn uploads(&self, view: View<'_>) -> Vec<Upload> {
         self.lock()
             .all
             .iter()
             .filter(|entry| entry.accepted.is_some())
-            .filter_map(|entry| entry.record().upload)
+            .filter_map(|entry| entry.record(view).upload)
             .collect()
     }
 
@@ -637,26 +590,5 @@ mod tests {
         ];
         assert_eq!(Fields::new(&fields).pairs(), fields);
         assert_eq!(Fields::new(&[]).pairs(), vec![]);
-    }
-
-    #[test]
-    fn small_files_share_blocks_and_large_ones_stay_as_they_are() {
-        let mut records = Records::default();
-        let small: Vec<Bytes> = (0..40u8).map(|i| Bytes::from(vec![i; 10_000])).collect();
-        let kept: Vec<Bytes> = small.iter().map(|f| records.keep_small(f)).collect();
-        assert_eq!(kept, small);
-        // Copied: the buffer each arrived in is free to go.
-        assert!(kept
-            .iter()
-            .zip(&small)
-            .all(|(k, s)| k.as_ptr() != s.as_ptr()));
-        // 26 files of 10,000 bytes fit in a 256 KiB block, back to back: the 27th starts the
-        // next one.
-        let follows = |a: &Bytes, b: &Bytes| a.as_ptr() as usize + a.len() == b.as_ptr() as usize;
-        assert!((0..25).all(|i| follows(&kept[i], &kept[i + 1])));
-        assert!(!follows(&kept[25], &kept[26]));
-        assert!((26..39).all(|i| follows(&kept[i], &kept[i + 1])));
-        let large = Bytes::from(vec![7u8; SMALL_FILE + 1]);
-        assert_eq!(records.keep_small(&large).as_ptr(), large.as_ptr());
     }
 }

@@ -177,6 +177,7 @@
 #![deny(missing_docs, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod api;
 mod auth;
 pub mod conformance;
 mod envelope;
@@ -187,22 +188,26 @@ mod file;
 mod image;
 mod journal;
 mod multipart;
-mod route;
+mod params;
 mod samples;
 mod schema;
 mod script;
 mod server;
+mod state;
+mod store;
 #[cfg(feature = "proptest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
 pub mod strategies;
 mod upload;
 
+pub use api::route::Operation;
 pub use auth::Credentials;
 pub use error::{ApiError, Error};
 pub use expect::Times;
 pub use journal::{RequestRecord, Upload, WaitTimeout};
 pub use script::Script;
-pub use server::{MockImages, MockImagesBuilder};
+pub use server::{MockImages, MockImagesBuilder, NewImage};
+pub use store::{Storage, StoredImage};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

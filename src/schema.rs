@@ -451,3 +451,14 @@ mod tests {
         assert_eq!(max_file_size(), 10 * 1024 * 1024);
     }
 }
+
+/// The 5410 refusal of making a custom-id image private: the upload schema's own rule
+/// (`id_with_signed_urls`), so its text lives in one place.
+pub(crate) fn custom_id_private_error() -> ApiError {
+    let rule = SCHEMA
+        .rules
+        .values()
+        .find(|r| r.name == "id_with_signed_urls")
+        .expect("schemas/upload.schema.json has the rule id_with_signed_urls");
+    to_api_error(rule, "requireSignedURLs")
+}

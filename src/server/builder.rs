@@ -9,7 +9,6 @@ use tokio::sync::oneshot;
 
 use super::handle::MockImages;
 use super::serve::serve;
-use super::state::{cause, fail, Config, Shared};
 use crate::auth::Credentials;
 use crate::envelope;
 use crate::error::Error;
@@ -18,15 +17,20 @@ use crate::fetch::Fetcher;
 use crate::journal::Journal;
 use crate::multipart::Limits;
 use crate::script::Queue;
+use crate::state::{cause, fail, Config, Delivery, Shared};
+use crate::store::Store;
 
 /// The account id [`MockImages::account_id`] gives when none is pinned: the one the official
 /// SDKs' test suites use.
 pub(super) const DEFAULT_ACCOUNT_ID: &str = "023e105f4ecef8ad9ca31a8372d0c353";
 
-/// How many bytes of uploaded files the journal keeps by default (the most recent ones): more
-/// than the largest file the API accepts (10 MiB), so the latest upload always keeps its bytes,
-/// and little enough that a long run of large uploads stays well under 64 MiB of memory.
-pub(super) const DEFAULT_RETAINED_FILE_BYTES: u64 = 16 << 20;
+/// How many bytes of stored images a mock keeps in memory by default; past it, the oldest go to
+/// a temporary directory. Every file of a typical test stays in memory, and a laptop running a
+/// test suite's mocks side by side is fine with it.
+pub(super) const DEFAULT_MEMORY_BUDGET: u64 = 256 << 20;
+
+/// `count.allowed` of the usage statistics by default: the official description's example.
+pub(super) const DEFAULT_IMAGES_ALLOWED: u64 = 100_000;
 
 /// Settings of a [`MockImages`], ending in [`start`](Self::start).
 ///
@@ -57,7 +61,8 @@ pub struct MockImagesBuilder {
     pub(super) fetch_timeout: Duration,
     pub(super) header_timeout: Duration,
     pub(super) body_timeout: Duration,
-    pub(super) retain_file_bytes: u64,
+    pub(super) memory_budget: u64,
+    pub(super) images_allowed: u64,
     pub(super) fail_on_unserved_routes: bool,
     pub(super) fail_on_refusals: bool,
 }
@@ -120,25 +125,30 @@ impl MockImagesBuilder {
         self
     }
 
-    /// How many bytes of uploaded files the journal keeps: the bytes of the most recent uploads
-    /// up to this budget (16 MiB by default: every file of a typical test, and always the latest
-    /// upload, since the API takes files of at most 10 MiB), so that a long test run stays
-    /// bounded in memory;
-    /// older uploads keep their size and XXH3-128 digest instead
-    /// ([`Upload::file_size`](crate::Upload::file_size), [`Upload::file_xxh3`](crate::Upload::file_xxh3)),
-    /// which [`Upload::file_matches`](crate::Upload::file_matches) compares. `u64::MAX` keeps
-    /// everything.
+    /// How many bytes of stored images the mock keeps in memory (256 MiB by default). The
+    /// store keeps every image's bytes until the image is deleted; past the budget the oldest go
+    /// to a temporary directory the mock owns and removes when it is dropped, so nothing is lost
+    /// and memory stays bounded. `0` keeps every file on disk.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// use cloudflare_images_mock::MockImages;
+    /// use cloudflare_images_mock::{MockImages, NewImage};
     ///
-    /// let mock = MockImages::builder().retain_file_bytes(100 << 20).start().await;
+    /// let mock = MockImages::builder().memory_budget(0).start().await;
+    /// let svg = r#"<svg xmlns="http://www.w3.org/2000/svg" width="4" height="3"/>"#;
+    /// let image = mock.insert_image(NewImage::new(svg));
+    /// assert_eq!(mock.image_bytes(&image.id).as_deref(), Some(svg.as_bytes())); // read back from disk
     /// # }
     /// ```
-    pub fn retain_file_bytes(mut self, budget: u64) -> Self {
-        self.retain_file_bytes = budget;
+    pub fn memory_budget(mut self, bytes: u64) -> Self {
+        self.memory_budget = bytes;
+        self
+    }
+
+    /// `count.allowed` of the usage statistics (`GET .../images/v1/stats`): 100,000 by default.
+    pub fn images_allowed(mut self, allowed: u64) -> Self {
+        self.images_allowed = allowed;
         self
     }
 
@@ -168,7 +178,7 @@ impl MockImagesBuilder {
     /// use cloudflare_images_mock::MockImages;
     ///
     /// let mock = MockImages::builder().fail_on_unserved_routes(false).start().await;
-    /// let wrong = format!("{}/accounts/{}/images/v2", mock.base_url(), mock.account_id());
+    /// let wrong = format!("{}/accounts/{}/images/v3", mock.base_url(), mock.account_id());
     /// let response = reqwest::Client::new().post(wrong).bearer_auth("t").send().await.unwrap();
     /// assert_eq!(response.status(), 404);
     /// # } // no panic here
@@ -241,16 +251,19 @@ impl MockImagesBuilder {
             config: Config {
                 credentials: self.credentials,
                 pinned_account: self.account_id,
-                account_hash: self
-                    .account_hash
-                    .unwrap_or_else(|| account_hash(&account_id)),
-                variants: self.variants,
+                delivery: Delivery {
+                    account_hash: self
+                        .account_hash
+                        .unwrap_or_else(|| account_hash(&account_id)),
+                    variants: self.variants,
+                },
+                images_allowed: self.images_allowed,
                 limits: Limits::standard(),
                 header_timeout: self.header_timeout,
                 body_timeout: self.body_timeout,
             },
-            journal: Journal::new(self.retain_file_bytes),
-            custom_ids: Mutex::new(std::collections::HashSet::new()),
+            journal: Journal::new(),
+            store: Store::new(self.memory_budget),
             fetcher: Fetcher::new(self.allow_network, self.fetch_timeout),
             failure: Mutex::new(None),
             crash: tokio::sync::Notify::new(),

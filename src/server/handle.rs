@@ -8,11 +8,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
-use super::builder::{MockImagesBuilder, DEFAULT_RETAINED_FILE_BYTES};
-use super::state::Shared;
+use super::builder::{MockImagesBuilder, DEFAULT_IMAGES_ALLOWED, DEFAULT_MEMORY_BUDGET};
+use crate::error::ApiError;
 use crate::expect::{self, Expectations, Times};
+use crate::journal::View;
 use crate::journal::{RequestRecord, Upload, WaitTimeout};
 use crate::script::Script;
+use crate::state::Shared;
+use crate::store::StoredImage;
 
 /// A running mock of the Cloudflare Images API, on 127.0.0.1 and a port of its own.
 ///
@@ -66,7 +69,8 @@ impl MockImages {
             fetch_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(30),
-            retain_file_bytes: DEFAULT_RETAINED_FILE_BYTES,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
+            images_allowed: DEFAULT_IMAGES_ALLOWED,
             fail_on_unserved_routes: true,
             fail_on_refusals: false,
         }
@@ -104,19 +108,104 @@ impl MockImages {
     /// The account hash of the delivery URLs in `variants`
     /// (`https://imagedelivery.net/<account_hash>/<id>/<variant>`).
     pub fn account_hash(&self) -> &str {
-        &self.shared.config.account_hash
+        &self.shared.config.delivery.account_hash
     }
 
     /// Every request received so far, accepted or refused, in order.
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.check_alive();
-        self.shared.journal.requests()
+        self.shared.journal.requests(self.view())
     }
 
     /// Every upload accepted so far, in order.
     pub fn uploads(&self) -> Vec<Upload> {
         self.check_alive();
-        self.shared.journal.uploads()
+        self.shared.journal.uploads(self.view())
+    }
+
+    fn view(&self) -> View<'_> {
+        View {
+            store: &self.shared.store,
+            delivery: &self.shared.config.delivery,
+        }
+    }
+
+    /// Every image the mock stores now (drafts included), in upload order: what uploads and
+    /// [`insert_image`](Self::insert_image) stored, as updates left it, without the deleted
+    /// ones.
+    pub fn images(&self) -> Vec<StoredImage> {
+        self.shared.store.all()
+    }
+
+    /// The stored image called `id`, if there is one.
+    pub fn image(&self, id: &str) -> Option<StoredImage> {
+        self.shared.store.get(id)
+    }
+
+    /// The bytes of the stored image called `id`: what `GET .../images/v1/{id}/blob` answers.
+    pub fn image_bytes(&self, id: &str) -> Option<Bytes> {
+        self.shared
+            .store
+            .get_with_bytes(id)
+            .and_then(|(_, bytes)| bytes)
+    }
+
+    /// Where the bytes of the stored images are: in memory, on disk, and the spill directory.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cloudflare_images_mock::MockImages;
+    ///
+    /// let mock = MockImages::start().await;
+    /// assert_eq!((mock.storage().in_memory, mock.storage().spill_dir), (0, None));
+    /// # }
+    /// ```
+    pub fn storage(&self) -> crate::store::Storage {
+        self.shared.store.storage()
+    }
+
+    /// Puts an image in the store before the client runs, checked by the same rules as an
+    /// upload (`schemas/upload.schema.json`): the client then finds it as if it had been
+    /// uploaded. Not a request: the journal does not list it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cloudflare_images_mock::{MockImages, NewImage};
+    ///
+    /// let mock = MockImages::start().await;
+    /// let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\0\0\0\0\x3a\x7e\x9b\x55".to_vec();
+    /// let image = mock.insert_image(NewImage::new(png).filename("cat.png").metadata(serde_json::json!({"owner": 42})));
+    /// let url = format!("{}/accounts/{}/images/v1/{}", mock.base_url(), mock.account_id(), image.id);
+    /// let body: serde_json::Value = reqwest::Client::new().get(url).bearer_auth("t").send().await.unwrap().json().await.unwrap();
+    /// assert_eq!(body["result"]["filename"], "cat.png");
+    /// assert_eq!(body["result"]["meta"]["owner"], 42);
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    /// With the errors an upload of it would get; [`try_insert_image`](Self::try_insert_image)
+    /// returns them.
+    #[track_caller]
+    pub fn insert_image(&self, image: NewImage) -> StoredImage {
+        match self.try_insert_image(image) {
+            Ok(image) => image,
+            Err(errors) => {
+                let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                panic!(
+                    "cloudflare-images-mock: insert_image refused, as an upload of it would be:\n  {}",
+                    errors.join("\n  ")
+                )
+            }
+        }
+    }
+
+    /// Puts an image in the store, or gives the errors an upload of it would get.
+    pub fn try_insert_image(&self, image: NewImage) -> Result<StoredImage, Vec<ApiError>> {
+        let checked = crate::upload::check(image.form())?;
+        let accepted = crate::api::upload::insert(&self.shared, &self.account_id, checked, None)?;
+        Ok(accepted.image)
     }
 
     /// Waits until at least `n` uploads were accepted and returns them, or says how many arrived
@@ -223,7 +312,7 @@ impl MockImages {
         }
         expect::verify(
             &expectations,
-            &self.shared.journal.requests(),
+            &self.shared.journal.requests(self.view()),
             self.shared.scripts.pending(),
         )
     }
@@ -296,5 +385,78 @@ impl std::fmt::Debug for MockImages {
             .field("address", &self.address)
             .field("account_id", &self.account_id)
             .finish_non_exhaustive()
+    }
+}
+
+/// An image to put in the store with [`MockImages::insert_image`]: its bytes, and what an upload
+/// would send with them.
+///
+/// ```
+/// use cloudflare_images_mock::NewImage;
+///
+/// let image = NewImage::new("<svg xmlns='http://www.w3.org/2000/svg' width='1' height='1'/>")
+///     .id("avatars/42.svg")
+///     .creator("user-42")
+///     .metadata(serde_json::json!({"plan": "pro"}));
+/// # let _ = image;
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a NewImage does nothing until passed to `MockImages::insert_image`"]
+pub struct NewImage {
+    bytes: Bytes,
+    filename: Option<String>,
+    texts: Vec<(String, String)>,
+}
+
+impl NewImage {
+    /// An image of these bytes (its format is detected from them, as for an upload).
+    pub fn new(bytes: impl Into<Bytes>) -> NewImage {
+        NewImage {
+            bytes: bytes.into(),
+            filename: None,
+            texts: Vec::new(),
+        }
+    }
+
+    /// A custom id (by default the mock generates one).
+    pub fn id(self, id: impl Into<String>) -> NewImage {
+        self.text("id", id.into())
+    }
+
+    /// The file name.
+    pub fn filename(mut self, filename: impl Into<String>) -> NewImage {
+        self.filename = Some(filename.into());
+        self
+    }
+
+    /// The creator.
+    pub fn creator(self, creator: impl Into<String>) -> NewImage {
+        self.text("creator", creator.into())
+    }
+
+    /// The metadata (an object, at most 1024 bytes as JSON, as for an upload).
+    pub fn metadata(self, metadata: serde_json::Value) -> NewImage {
+        self.text("metadata", metadata.to_string())
+    }
+
+    /// Whether delivery URLs must be signed.
+    pub fn require_signed_urls(self, private: bool) -> NewImage {
+        self.text("requireSignedURLs", private.to_string())
+    }
+
+    fn text(mut self, name: &str, value: String) -> NewImage {
+        self.texts.push((name.to_owned(), value));
+        self
+    }
+
+    fn form(self) -> crate::multipart::Form {
+        crate::multipart::Form {
+            file: Some(crate::multipart::FilePart {
+                filename: self.filename,
+                content_type: None,
+                bytes: crate::file::FileBytes::from(self.bytes),
+            }),
+            texts: self.texts,
+        }
     }
 }

@@ -8,14 +8,13 @@
 //!   and the drop that stops the server and checks the expectations.
 //! - `builder`: [`MockImagesBuilder`], the settings, and the start (bind, thread, runtime).
 //! - `serve`: the accept loop and one hyper connection per client.
-//! - `answer`: one request, from its head to its answer and its journal entry.
-//! - `state`: what the connections of one mock share.
+//! - `dispatch`: one request, from its head to its answer (by `api`) and its journal entry;
+//!   scripts and the panic guard.
 
-mod answer;
 mod builder;
+mod dispatch;
 mod handle;
 mod serve;
-mod state;
 
 pub use builder::MockImagesBuilder;
-pub use handle::MockImages;
+pub use handle::{MockImages, NewImage};

@@ -8,9 +8,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use super::answer::answer_guarded;
-use super::state::{fail, Shared};
+use super::dispatch::answer_guarded;
 use crate::script::Reset;
+use crate::state::{fail, Shared};
 
 pub(super) async fn serve(
     listener: StdListener,

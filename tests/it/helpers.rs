@@ -414,7 +414,7 @@ fn the_png_constant_is_well_formed() {
 pub async fn get_unserved(mock: &MockImages) -> u16 {
     client()
         .get(format!(
-            "{}/accounts/{}/images/v2",
+            "{}/accounts/{}/images/v3",
             mock.base_url(),
             mock.account_id()
         ))

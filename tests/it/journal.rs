@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use cloudflare_images_mock::MockImages;
+use cloudflare_images_mock::{MockImages, Operation};
 use reqwest::multipart::Form;
 
 use crate::helpers::*;
@@ -22,7 +22,7 @@ async fn every_request_is_recorded_in_order_with_its_answer() {
     let (s3, _) = send(&mock, png_form().text("id", "notes.txt")).await;
     let (s4, _) = post(
         client()
-            .get(format!("{}?page=2", mock.upload_url()))
+            .put(format!("{}?page=2", mock.upload_url()))
             .bearer_auth(TOKEN),
     )
     .await;
@@ -55,7 +55,10 @@ async fn every_request_is_recorded_in_order_with_its_answer() {
     let accepted: Vec<bool> = requests.iter().map(|r| r.is_accepted()).collect();
     assert_eq!(accepted, [false, true, false, false, false]);
     assert_eq!(requests[0].method, "POST");
-    assert_eq!(requests[3].method, "GET");
+    assert_eq!(requests[3].method, "PUT");
+    assert_eq!(requests[3].operation, None);
+    assert_eq!(requests[1].operation, Some(Operation::Upload));
+    assert_eq!(requests[1].image_id.as_deref(), Some(uploads_id(&b2)));
     assert_eq!(requests[3].query.as_deref(), Some("page=2"));
     assert_eq!(
         requests[1].header("authorization"),
@@ -194,39 +197,46 @@ async fn refused_requests_are_not_uploads() {
 }
 
 #[tokio::test]
-async fn the_journal_keeps_the_bytes_of_recent_uploads_within_its_budget() {
-    // Arrange: room for two files of 1 KiB, not three.
-    let mock = MockImages::builder().retain_file_bytes(2048).start().await;
+async fn past_the_memory_budget_files_are_kept_on_disk_and_read_back_exactly() {
+    // Arrange: room in memory for two files of 1 KiB, not three.
+    let mock = MockImages::builder().memory_budget(2048).start().await;
     let files = distinct_pngs(3, 1024);
 
     // Act
     upload_each(&mock, &files).await;
 
-    // Assert: the oldest upload keeps its size and digest, the two recent ones their bytes.
+    // Assert: every upload keeps its bytes, the oldest read back from disk.
     let uploads = mock.uploads();
-    assert_eq!(uploads[0].file, None);
-    assert_eq!(uploads[0].file_size, Some(1024));
-    assert!(uploads[0].file_xxh3.is_some());
-    assert!(uploads[0].file_matches(&files[0]));
+    for (upload, bytes) in uploads.iter().zip(&files) {
+        assert_eq!(upload.file.as_deref(), Some(&bytes[..]));
+        assert_eq!(upload.file_size, Some(1024));
+        assert!(upload.file_matches(bytes));
+        assert_eq!(mock.image_bytes(&upload.id).as_deref(), Some(&bytes[..]));
+    }
     assert!(
         !uploads[0].file_matches(&files[1]),
         "same size, other bytes"
     );
-    for (upload, bytes) in uploads[1..].iter().zip(&files[1..]) {
-        assert_eq!(upload.file.as_deref(), Some(&bytes[..]));
-        assert_eq!(upload.file_size, Some(1024));
-        assert!(upload.file_matches(bytes));
-    }
 }
 
 #[tokio::test]
-async fn the_digest_of_an_evicted_file_is_its_xxh3_128() {
-    let mock = MockImages::builder().retain_file_bytes(0).start().await;
+async fn a_deleted_image_keeps_its_size_and_xxh3_128_digest_in_the_journal() {
+    let mock = MockImages::start().await;
     assert_eq!(send(&mock, png_form()).await.0, 200);
+    let id = mock.uploads()[0].id.clone();
+    let url = format!("{}/{}", mock.upload_url(), id);
+    let response = reqwest::Client::new()
+        .delete(url)
+        .bearer_auth("t")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
     let upload = &mock.uploads()[0];
-    assert_eq!(upload.file, None);
+    assert_eq!(upload.file, None, "the bytes went with the image");
     assert_eq!(upload.file_size, Some(PNG_1X1.len() as u64));
     assert_eq!(upload.file_xxh3, Some(PNG_1X1_XXH3_128));
+    assert!(upload.file_matches(PNG_1X1));
 }
 
 #[tokio::test]
@@ -257,8 +267,8 @@ async fn a_file_received_in_many_chunks_keeps_its_bytes_and_digest() {
 const PNG_1X1_XXH3_128: u128 = 0x9c37_44a6_a56a_b887_acde_934e_2c30_4116;
 
 #[tokio::test]
-async fn by_default_the_latest_upload_keeps_its_bytes_and_memory_stays_under_16_mib_of_files() {
-    // Arrange: two files of 9 MiB, under the API's 10 MiB limit; the default budget is 16 MiB.
+async fn by_default_every_upload_keeps_its_bytes() {
+    // Arrange: two files of 9 MiB, under the API's 10 MiB limit.
     let mock = MockImages::start().await;
     let files = distinct_pngs(2, 9 << 20);
 
@@ -267,8 +277,7 @@ async fn by_default_the_latest_upload_keeps_its_bytes_and_memory_stays_under_16_
 
     // Assert
     let uploads = mock.uploads();
-    assert_eq!(uploads[0].file, None, "18 MiB do not fit in 16");
-    assert!(uploads[0].file_matches(&files[0]));
+    assert_eq!(uploads[0].file.as_deref(), Some(&files[0][..]));
     assert_eq!(uploads[1].file.as_deref(), Some(&files[1][..]));
 }
 
@@ -289,4 +298,8 @@ async fn upload_each(mock: &MockImages, files: &[Vec<u8>]) {
         let form = Form::new().part("file", file_part(bytes.clone(), "a.png", "image/png"));
         assert_eq!(send(mock, form).await.0, 200);
     }
+}
+
+fn uploads_id(body: &serde_json::Value) -> &str {
+    body["result"]["id"].as_str().unwrap()
 }

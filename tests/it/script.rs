@@ -128,7 +128,7 @@ async fn internal_and_authentication_errors_are_recorded_envelopes() {
 }
 
 #[tokio::test]
-async fn scripts_apply_before_any_other_check_but_only_on_the_upload_route() {
+async fn scripts_apply_before_any_other_check_but_only_on_served_operations() {
     let mock = MockImages::builder()
         .fail_on_unserved_routes(false)
         .start()

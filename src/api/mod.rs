@@ -1,0 +1,232 @@
+//! The Cloudflare Images API: one request, routed once, checked, and answered by the module of
+//! its endpoint family against the store.
+//!
+//! - `route`: (method, path) → [`Operation`](route::Operation), decided once per request.
+//! - `upload`: `POST .../images/v1`, the multipart upload.
+//! - `images`: image details, update, delete, and the v1 and v2 lists.
+//! - `blob`: the stored bytes of an image.
+//! - `stats`: the usage statistics.
+//!
+//! Every handler returns a typed [`Outcome`]; `server/` turns it into HTTP and the journal
+//! records it.
+
+mod blob;
+mod images;
+pub(crate) mod route;
+mod stats;
+pub(crate) mod upload;
+
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::http::request::Parts;
+
+use crate::auth;
+use crate::envelope;
+use crate::error::ApiError;
+use crate::journal::Accepted;
+use crate::schema::catalogue_error;
+use crate::state::Shared;
+use route::{Operation, Routed};
+
+/// The most header bytes the mock answers normally; more get a 431 envelope. hyper itself
+/// refuses, with a bare 431 and before the mock sees the request, more than 100 headers (its
+/// default: a higher limit makes it allocate its header arrays on the heap for every request,
+/// about 8% of the mock's time per upload) or a head past its read buffer (about 400 KiB).
+pub(crate) const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// An answer, ready to be sent.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) content_type: &'static str,
+    pub(crate) headers: Vec<(&'static str, String)>,
+    pub(crate) body: Bytes,
+}
+
+impl Reply {
+    /// A JSON answer.
+    pub(crate) fn json(status: u16, body: Bytes) -> Reply {
+        Reply {
+            status,
+            content_type: "application/json",
+            headers: Vec::new(),
+            body,
+        }
+    }
+
+    /// The answer to a refusal, in the shape the real API answers it: the recorded plain text
+    /// of a missing image (`ERROR 5404: Image not found`, header `cf-images: err=5404`), the
+    /// JSON failure envelope otherwise.
+    pub(crate) fn refusal(errors: &[ApiError]) -> Reply {
+        let status = errors.first().map_or(400, |e| e.status);
+        match errors {
+            [error] if error.code == 5404 => Reply {
+                status,
+                content_type: "text/plain;charset=utf-8",
+                headers: vec![
+                    ("cache-control", "no-cache".to_owned()),
+                    ("cf-images", format!("err={}", error.code)),
+                ],
+                body: Bytes::from(format!("ERROR {}: {}\n", error.code, error.message)),
+            },
+            _ => Reply::json(status, envelope::failure(errors)),
+        }
+    }
+}
+
+/// What a request came to: the answer, and what the journal keeps of it.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub(crate) reply: Reply,
+    pub(crate) errors: Vec<ApiError>,
+    /// The accepted upload, for an upload.
+    pub(crate) accepted: Option<Accepted>,
+    /// The image the request was about, percent-decoded.
+    pub(crate) image_id: Option<String>,
+}
+
+impl Outcome {
+    fn refused(errors: Vec<ApiError>) -> Outcome {
+        Outcome {
+            reply: Reply::refusal(&errors),
+            errors,
+            accepted: None,
+            image_id: None,
+        }
+    }
+
+    fn ok(body: Bytes) -> Outcome {
+        Outcome {
+            reply: Reply::json(200, body),
+            errors: Vec::new(),
+            accepted: None,
+            image_id: None,
+        }
+    }
+}
+
+/// Answers a request for `routed`.
+pub(crate) async fn handle(
+    shared: &Shared,
+    parts: &Parts,
+    body: &mut Incoming,
+    routed: &Routed<'_>,
+) -> Outcome {
+    let config = &shared.config;
+    let header_bytes: usize = parts
+        .headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        let detail = format!(
+            "{} headers of {header_bytes} bytes; at most {MAX_HEADER_BYTES} bytes of headers",
+            parts.headers.len()
+        );
+        return Outcome::refused(vec![catalogue_error(
+            "headers_too_large",
+            &[("detail", &detail)],
+        )]);
+    }
+    if let Err(error) = auth::check(&parts.headers, config.credentials.as_ref()) {
+        return Outcome::refused(vec![error]);
+    }
+    if let Some(error) = routed.refusal(&parts.method) {
+        return Outcome::refused(vec![error]);
+    }
+    let Routed::Api(route) = routed else {
+        unreachable!("a request without an operation is refused above")
+    };
+    if let Err(errors) = route::check_account(route.account_id, config.pinned_account.as_deref()) {
+        return Outcome::refused(errors);
+    }
+    let image_id = route.resource.map(decode);
+    let mut outcome = match route.operation {
+        Operation::Upload => match upload::upload(shared, route, parts, body).await {
+            Ok(accepted) => {
+                let body = envelope::image(&accepted.image, &config.delivery);
+                Outcome {
+                    image_id: Some(accepted.image.id.clone()),
+                    accepted: Some(accepted),
+                    ..Outcome::ok(body)
+                }
+            }
+            Err(errors) => Outcome::refused(errors),
+        },
+        Operation::Get => images::get(shared, id(&image_id)),
+        Operation::Update => images::update(shared, id(&image_id), parts, body).await,
+        Operation::Delete => images::delete(shared, id(&image_id)),
+        Operation::ListV1 => images::list_v1(shared, parts.uri.query()),
+        Operation::ListV2 => images::list_v2(shared, parts.uri.query()),
+        Operation::Blob => blob::blob(shared, id(&image_id)),
+        Operation::Stats => stats::stats(shared),
+        other => unreachable!("{other:?} is not served: refused above"),
+    };
+    if outcome.image_id.is_none() {
+        outcome.image_id = image_id;
+    }
+    outcome
+}
+
+fn id(image_id: &Option<String>) -> &str {
+    image_id.as_deref().unwrap_or_default()
+}
+
+/// An id from a path, percent-decoded as the docs ask clients to encode it (a custom id may
+/// hold `/`); bytes that are not UTF-8 after decoding are kept lossily, so they name no image.
+fn decode(raw: &str) -> String {
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// `5404 Image not found`, as recorded.
+fn not_found() -> Outcome {
+    Outcome::refused(vec![catalogue_error("image_not_found", &[])])
+}
+
+/// Reads a small body whole (a JSON body of a PATCH), within `limit` bytes and the body timeout.
+async fn read_small_body(
+    shared: &Shared,
+    parts: &Parts,
+    body: &mut Incoming,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    use http_body_util::BodyExt as _;
+    let declared = parts
+        .headers
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(catalogue_error("body_too_large", &[]));
+    }
+    let mut out = Vec::new();
+    loop {
+        let frame = tokio::time::timeout(shared.config.body_timeout, body.frame()).await;
+        match frame {
+            Err(_) => {
+                let detail = format!(
+                    "no byte of the body arrived for {:?}",
+                    shared.config.body_timeout
+                );
+                return Err(catalogue_error("body_stalled", &[("detail", &detail)]));
+            }
+            Ok(None) => return Ok(Bytes::from(out)),
+            Ok(Some(Err(e))) => {
+                return Err(catalogue_error(
+                    "body_unreadable",
+                    &[("detail", &e.to_string())],
+                ))
+            }
+            Ok(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    if out.len() + data.len() > limit {
+                        return Err(catalogue_error("body_too_large", &[]));
+                    }
+                    out.extend_from_slice(data);
+                }
+            }
+        }
+    }
+}

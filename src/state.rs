@@ -1,0 +1,64 @@
+//! What the connections of one mock share: its settings, its store, its journal, its scripts
+//! and its expectations.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::auth::Credentials;
+use crate::expect::Expectations;
+use crate::fetch::Fetcher;
+use crate::journal::Journal;
+use crate::multipart::Limits;
+use crate::script::Queue;
+use crate::store::Store;
+
+/// What the connections of one mock share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) journal: Journal,
+    /// Every image stored, with its bytes.
+    pub(crate) store: Store,
+    pub(crate) fetcher: Fetcher,
+    /// Set when the mock itself failed (a bug): the handle reports it instead of staying silent.
+    pub(crate) failure: Mutex<Option<String>>,
+    /// Makes the server thread panic: how the tests of fault reporting stage a fault.
+    pub(crate) crash: tokio::sync::Notify,
+    /// Scripted answers waiting for requests.
+    pub(crate) scripts: Queue,
+    /// What the handle checks at drop.
+    pub(crate) expectations: Mutex<Expectations>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Config {
+    pub(crate) credentials: Option<Credentials>,
+    pub(crate) pinned_account: Option<String>,
+    pub(crate) delivery: Delivery,
+    pub(crate) limits: Limits,
+    pub(crate) header_timeout: Duration,
+    pub(crate) body_timeout: Duration,
+    /// `count.allowed` of the usage statistics.
+    pub(crate) images_allowed: u64,
+}
+
+/// What an image's delivery URLs (`variants` in answers) are made of.
+#[derive(Debug)]
+pub(crate) struct Delivery {
+    pub(crate) account_hash: String,
+    pub(crate) variants: Vec<String>,
+}
+
+/// The message of a panic payload.
+pub(crate) fn cause(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "(no message)".to_owned())
+}
+
+pub(crate) fn fail(shared: &Shared, failure: String) {
+    let mut slot = shared.failure.lock().unwrap_or_else(|p| p.into_inner());
+    slot.get_or_insert(failure);
+}
