@@ -187,6 +187,7 @@ mod file;
 mod image;
 mod journal;
 mod multipart;
+mod params;
 mod route;
 mod samples;
 mod schema;
