@@ -696,14 +696,14 @@ mod tests {
         assert_eq!(rules(&errors), ["list_v2_continuation_token_too_long"]);
         assert_eq!(
             errors[0].message,
-            format!("Bad request: continuation_token: must be at most {max} characters")
+            format!("continuation_token: must be at most {max} characters")
         );
 
         let errors = list_v2(Some("sort_order=DESC")).unwrap_err();
         assert_eq!(rules(&errors), ["list_v2_sort_order_invalid"]);
         assert_eq!(
             errors[0].message,
-            r#"Bad request: sort_order: must be one of ["asc","desc"]"#
+            r#"sort_order: must be one of ["asc","desc"]"#
         );
     }
 
