@@ -1,10 +1,18 @@
-//! The rules of an upload, read from `schemas/`: compiled once per process, applied with the
-//! `jsonschema` crate, and turned into the errors the real API answers.
+//! The rules of each request shape, read from `schemas/`: compiled once per process, applied
+//! with the `jsonschema` crate, and turned into the errors the real API answers.
 //!
-//! Every rule of the upload lives in `schemas/upload.schema.json` next to its Cloudflare error
-//! (`x-cloudflare-error`); errors that no rule of the form produces (authentication, routing,
-//! transport, duplicates) live in `schemas/errors.json`. Nothing here restates a rule: the code
-//! only finds, for each validation error, the nearest enclosing annotation.
+//! Every rule of a request lives in its schema next to its Cloudflare error
+//! (`x-cloudflare-error`): the upload form in `schemas/upload.schema.json`, the PATCH body of an
+//! image in `schemas/image-update.schema.json`, the queries of the v1 and v2 lists in
+//! `schemas/list-v1.schema.json` and `schemas/list-v2.schema.json`. Errors that no rule of a
+//! request produces (authentication, routing, transport, duplicates) live in
+//! `schemas/errors.json`. Nothing here restates a rule: the code only finds, for each validation
+//! error, the nearest enclosing annotation.
+//!
+//! A message may hold two kinds of placeholder: `{a/b}` is filled once from the annotated
+//! subschema (a limit the schema states), `{$name}` at run time. [`Schema::validate`] fills
+//! `{$value}` with the offending instance value and `{$count}` with its number of items (or
+//! characters); [`Schema::error`] fills any `{$name}` from its arguments.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -14,19 +22,60 @@ use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 
-const UPLOAD_SCHEMA: &str = include_str!("../schemas/upload.schema.json");
 const ERRORS: &str = include_str!("../schemas/errors.json");
 
 /// The annotation key that carries a rule's error.
 const ANNOTATION: &str = "x-cloudflare-error";
 
-/// A rule of the upload schema with the error it produces.
+/// The upload form: `POST /accounts/{account_id}/images/v1`.
+pub(crate) static UPLOAD: LazyLock<Schema> = LazyLock::new(|| {
+    Schema::load(
+        "schemas/upload.schema.json",
+        include_str!("../schemas/upload.schema.json"),
+    )
+});
+
+/// The JSON body of `PATCH /accounts/{account_id}/images/v1/{image_id}`.
+pub(crate) static IMAGE_UPDATE: LazyLock<Schema> = LazyLock::new(|| {
+    Schema::load(
+        "schemas/image-update.schema.json",
+        include_str!("../schemas/image-update.schema.json"),
+    )
+});
+
+/// The query of `GET /accounts/{account_id}/images/v1` (the deprecated paged list).
+pub(crate) static LIST_V1: LazyLock<Schema> = LazyLock::new(|| {
+    Schema::load(
+        "schemas/list-v1.schema.json",
+        include_str!("../schemas/list-v1.schema.json"),
+    )
+});
+
+/// The query of `GET /accounts/{account_id}/images/v2` (continuation tokens, metadata filters).
+pub(crate) static LIST_V2: LazyLock<Schema> = LazyLock::new(|| {
+    Schema::load(
+        "schemas/list-v2.schema.json",
+        include_str!("../schemas/list-v2.schema.json"),
+    )
+});
+
+/// The account id path parameter, `$defs/account_id` of the upload schema.
+static ACCOUNT_ID: LazyLock<Validator> = LazyLock::new(|| {
+    let schema = UPLOAD
+        .document
+        .pointer("/$defs/account_id")
+        .expect("schemas/upload.schema.json has no $defs/account_id");
+    compile(schema, "schemas/upload.schema.json#/$defs/account_id")
+});
+
+/// A rule of a schema with the error it produces.
 #[derive(Debug, Clone)]
 pub(crate) struct Rule {
     pub(crate) name: String,
     pub(crate) code: u32,
     pub(crate) status: u16,
-    /// The message with its `{pointer}` placeholders already filled from the schema.
+    /// The message with its `{pointer}` placeholders already filled from the schema; `{$name}`
+    /// placeholders are left for run time.
     pub(crate) message: String,
     /// Where the error points when the instance path does not say (rules on the whole form).
     pub(crate) pointer: Option<String>,
@@ -37,35 +86,15 @@ pub(crate) struct Rule {
     pub(crate) order: usize,
 }
 
-pub(crate) struct UploadSchema {
+/// One schema of `schemas/`, compiled, with its rules.
+pub(crate) struct Schema {
     validator: Validator,
-    account_id: Validator,
     /// Annotated subschemas by JSON pointer.
     rules: HashMap<String, Rule>,
     document: Value,
+    /// The file it was read from, for panic messages.
+    file: &'static str,
 }
-
-static SCHEMA: LazyLock<UploadSchema> = LazyLock::new(|| {
-    let document: Value = serde_json::from_str(UPLOAD_SCHEMA)
-        .unwrap_or_else(|e| panic!("schemas/upload.schema.json is not JSON: {e}"));
-    let validator = compile(&document, "schemas/upload.schema.json");
-    let account_schema = document
-        .pointer("/$defs/account_id")
-        .expect("schemas/upload.schema.json has no $defs/account_id")
-        .clone();
-    let account_id = compile(
-        &account_schema,
-        "schemas/upload.schema.json#/$defs/account_id",
-    );
-    let mut rules = HashMap::new();
-    collect_rules(&document, String::new(), &mut rules);
-    UploadSchema {
-        validator,
-        account_id,
-        rules,
-        document,
-    }
-});
 
 fn compile(schema: &Value, name: &str) -> Validator {
     jsonschema::options()
@@ -128,22 +157,25 @@ pub(crate) fn json_len(value: &Value) -> u64 {
     counter.0
 }
 
-fn collect_rules(node: &Value, path: String, rules: &mut HashMap<String, Rule>) {
+fn collect_rules(node: &Value, path: String, file: &str, rules: &mut HashMap<String, Rule>) {
     match node {
         Value::Object(map) => {
             if let Some(annotation) = map.get(ANNOTATION) {
                 let order = rules.len();
-                rules.insert(path.clone(), rule_from(annotation, node, &path, order));
+                rules.insert(
+                    path.clone(),
+                    rule_from(annotation, node, &path, file, order),
+                );
             }
             for (key, child) in map {
                 if key != ANNOTATION {
-                    collect_rules(child, format!("{path}/{}", escape(key)), rules);
+                    collect_rules(child, format!("{path}/{}", escape(key)), file, rules);
                 }
             }
         }
         Value::Array(items) => {
             for (i, child) in items.iter().enumerate() {
-                collect_rules(child, format!("{path}/{i}"), rules);
+                collect_rules(child, format!("{path}/{i}"), file, rules);
             }
         }
         _ => {}
@@ -154,11 +186,11 @@ fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
-fn rule_from(annotation: &Value, subschema: &Value, path: &str, order: usize) -> Rule {
+fn rule_from(annotation: &Value, subschema: &Value, path: &str, file: &str, order: usize) -> Rule {
     let field = |key: &str| {
         annotation
             .get(key)
-            .unwrap_or_else(|| panic!("{ANNOTATION} at {path} has no {key}"))
+            .unwrap_or_else(|| panic!("{file}: {ANNOTATION} at {path} has no {key}"))
     };
     let template = field("message").as_str().expect("message is a string");
     Rule {
@@ -182,6 +214,21 @@ fn rule_from(annotation: &Value, subschema: &Value, path: &str, order: usize) ->
 /// Fills `{a/b}` placeholders with the value at that pointer below `subschema`, so a message
 /// never restates a limit the schema states. `{$...}` placeholders are left for run time.
 fn fill_from_schema(template: &str, subschema: &Value) -> String {
+    fill(template, |name| {
+        if name.starts_with('$') {
+            return None;
+        }
+        subschema
+            .pointer(&format!("/{name}"))
+            .map(|value| match value {
+                Value::String(s) => s.clone(),
+                value => value.to_string(),
+            })
+    })
+}
+
+/// Replaces each `{name}` of `template` for which `value(name)` answers; leaves the others.
+fn fill(template: &str, value: impl Fn(&str) -> Option<String>) -> String {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(start) = rest.find('{') {
@@ -190,10 +237,9 @@ fn fill_from_schema(template: &str, subschema: &Value) -> String {
         };
         let name = &rest[start + 1..start + len];
         out.push_str(&rest[..start]);
-        match subschema.pointer(&format!("/{name}")) {
-            Some(Value::String(s)) if !name.starts_with('$') => out.push_str(s),
-            Some(value) if !name.starts_with('$') => out.push_str(&value.to_string()),
-            _ => out.push_str(&rest[start..=start + len]),
+        match value(name) {
+            Some(text) => out.push_str(&text),
+            None => out.push_str(&rest[start..=start + len]),
         }
         rest = &rest[start + len + 1..];
     }
@@ -201,7 +247,48 @@ fn fill_from_schema(template: &str, subschema: &Value) -> String {
     out
 }
 
-impl UploadSchema {
+/// Fills the run-time placeholders `{$value}` (the offending value: a string as is, anything
+/// else as JSON) and `{$count}` (its number of items, entries or characters).
+fn fill_from_instance(message: &str, value: Option<&Value>) -> String {
+    if !message.contains("{$") {
+        return message.to_owned();
+    }
+    fill(message, |name| {
+        let value = value?;
+        match name {
+            "$value" => Some(match value {
+                Value::String(s) => s.clone(),
+                value => value.to_string(),
+            }),
+            "$count" => Some(
+                match value {
+                    Value::Array(items) => items.len(),
+                    Value::Object(map) => map.len(),
+                    Value::String(s) => s.chars().count(),
+                    _ => return None,
+                }
+                .to_string(),
+            ),
+            _ => None,
+        }
+    })
+}
+
+impl Schema {
+    fn load(file: &'static str, text: &str) -> Schema {
+        let document: Value =
+            serde_json::from_str(text).unwrap_or_else(|e| panic!("{file} is not JSON: {e}"));
+        let validator = compile(&document, file);
+        let mut rules = HashMap::new();
+        collect_rules(&document, String::new(), file, &mut rules);
+        Schema {
+            validator,
+            rules,
+            document,
+            file,
+        }
+    }
+
     fn rule_for(&self, schema_path: &str) -> Option<&Rule> {
         let mut path = schema_path;
         loop {
@@ -212,44 +299,106 @@ impl UploadSchema {
             path = &path[..cut];
         }
     }
-}
 
-/// Validates an upload instance; every broken rule once, in the order the schema lists them.
-pub(crate) fn validate(instance: &Value) -> Vec<ApiError> {
-    let schema = &*SCHEMA;
-    // Most uploads are valid: the yes/no check builds no error values and is much cheaper.
-    if schema.validator.is_valid(instance) {
-        return Vec::new();
+    /// The rule named `name`.
+    pub(crate) fn rule(&self, name: &str) -> &Rule {
+        self.rules
+            .values()
+            .find(|r| r.name == name)
+            .unwrap_or_else(|| panic!("{} has no rule {name:?}", self.file))
     }
-    let mut found: Vec<(&Rule, String)> = Vec::new();
-    for error in schema.validator.iter_errors(instance) {
-        let schema_path = error.schema_path().as_str();
-        let rule = schema.rule_for(schema_path).unwrap_or_else(|| {
-            panic!(
-                "schemas/upload.schema.json: the rule at {schema_path} has no {ANNOTATION} \
-                 (error: {error})"
-            )
-        });
-        if found
-            .iter()
-            .any(|(seen, _)| seen.schema_path == rule.schema_path)
-        {
-            continue;
+
+    /// Validates an instance; every broken rule once, in the order the schema lists them.
+    pub(crate) fn validate(&self, instance: &Value) -> Vec<ApiError> {
+        // Most requests are valid: the yes/no check builds no error values and is much cheaper.
+        if self.validator.is_valid(instance) {
+            return Vec::new();
         }
-        let field = error
-            .instance_path()
-            .as_str()
-            .split('/')
-            .nth(1)
-            .unwrap_or("")
-            .to_owned();
-        found.push((rule, field));
+        let mut found: Vec<(&Rule, String, Option<&Value>)> = Vec::new();
+        for error in self.validator.iter_errors(instance) {
+            let schema_path = error.schema_path().as_str();
+            let rule = self.rule_for(schema_path).unwrap_or_else(|| {
+                panic!(
+                    "{}: the rule at {schema_path} has no {ANNOTATION} (error: {error})",
+                    self.file
+                )
+            });
+            if found
+                .iter()
+                .any(|(seen, _, _)| seen.schema_path == rule.schema_path)
+            {
+                continue;
+            }
+            let instance_path = error.instance_path().as_str();
+            let field = instance_path.split('/').nth(1).unwrap_or("").to_owned();
+            found.push((rule, field, instance.pointer(instance_path)));
+        }
+        found.sort_by_key(|(rule, _, _)| rule.order);
+        found
+            .into_iter()
+            .map(|(rule, field, value)| {
+                let mut error = to_api_error(rule, &field);
+                error.message = fill_from_instance(&error.message, value);
+                error
+            })
+            .collect()
     }
-    found.sort_by_key(|(rule, _)| rule.order);
-    found
-        .into_iter()
-        .map(|(rule, field)| to_api_error(rule, &field))
-        .collect()
+
+    /// The error of rule `name`, for a rule the code must apply itself (one that needs more
+    /// than the instance, such as the stored image), its `{$key}` placeholders filled from
+    /// `args` (given without the `$`).
+    pub(crate) fn error(&self, name: &str, args: &[(&str, &str)]) -> ApiError {
+        let rule = self.rule(name);
+        let mut error = to_api_error(rule, "");
+        error.message = fill(&error.message, |placeholder| {
+            let key = placeholder.strip_prefix('$')?;
+            args.iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| (*v).to_owned())
+        });
+        error
+    }
+
+    /// A number the schema states in the subschema of `rule`, at `pointer` below it.
+    pub(crate) fn bound(&self, rule: &str, pointer: &str) -> u64 {
+        self.keyword(rule, pointer).as_u64().unwrap_or_else(|| {
+            panic!(
+                "{}: rule {rule:?} has no non-negative integer at {pointer}",
+                self.file
+            )
+        })
+    }
+
+    /// Any value the schema states in the subschema of `rule`, at `pointer` below it (a number,
+    /// a pattern, an enum), for code that must derive what it does from the schema.
+    pub(crate) fn keyword(&self, rule: &str, pointer: &str) -> &Value {
+        let rule_path = self.rule(rule).schema_path.as_str();
+        self.document
+            .pointer(&format!("{rule_path}{pointer}"))
+            .unwrap_or_else(|| panic!("{}: rule {rule:?} has nothing at {pointer}", self.file))
+    }
+
+    /// The schema of the instance's top-level property `name` (`/properties/{name}`).
+    pub(crate) fn property(&self, name: &str) -> Option<&Value> {
+        self.document
+            .get("properties")
+            .and_then(|properties| properties.get(name))
+    }
+
+    /// The `default` the schema states for the top-level property `name`.
+    pub(crate) fn default(&self, name: &str) -> &Value {
+        self.property(name)
+            .and_then(|property| property.get("default"))
+            .unwrap_or_else(|| panic!("{}: property {name:?} has no default", self.file))
+    }
+
+    /// Every rule of the schema, in schema order.
+    #[cfg_attr(not(any(test, feature = "proptest")), allow(dead_code))]
+    pub(crate) fn rules(&self) -> Vec<Rule> {
+        let mut rules: Vec<Rule> = self.rules.values().cloned().collect();
+        rules.sort_by_key(|rule| rule.order);
+        rules
+    }
 }
 
 fn to_api_error(rule: &Rule, field: &str) -> ApiError {
@@ -268,6 +417,19 @@ fn to_api_error(rule: &Rule, field: &str) -> ApiError {
     }
 }
 
+/// Validates an upload instance; every broken rule once, in the order the schema lists them.
+pub(crate) fn validate(instance: &Value) -> Vec<ApiError> {
+    UPLOAD.validate(instance)
+}
+
+/// The 5410 error for making a custom-id image private, from the upload schema's rule
+/// `id_with_signed_urls`: the PATCH handler applies it, since it needs the stored image.
+// Used by the PATCH handler being written in main.
+#[allow(dead_code)]
+pub(crate) fn custom_id_private_error() -> ApiError {
+    UPLOAD.error("id_with_signed_urls", &[])
+}
+
 /// Whether `account_id` is shaped like a real account id (`$defs/account_id`).
 pub(crate) fn is_account_id(account_id: &str) -> bool {
     // A mock's requests nearly all name the same account: the last one found valid on this
@@ -279,40 +441,26 @@ pub(crate) fn is_account_id(account_id: &str) -> bool {
     if !account_id.is_empty() && LAST_VALID.with_borrow(|last| last == account_id) {
         return true;
     }
-    let valid = SCHEMA
-        .account_id
-        .is_valid(&Value::String(account_id.to_owned()));
+    let valid = ACCOUNT_ID.is_valid(&Value::String(account_id.to_owned()));
     if valid {
         LAST_VALID.with_borrow_mut(|last| account_id.clone_into(last));
     }
     valid
 }
 
-/// A number the schema states in the subschema of `rule`, at `pointer` below it (e.g. the file
-/// size limit), for the code that must act on it before there is an instance to validate (the
-/// streaming reader) and for generators.
+/// A number the upload schema states in the subschema of `rule`, at `pointer` below it (e.g.
+/// the file size limit), for the code that must act on it before there is an instance to
+/// validate (the streaming reader) and for generators.
 pub(crate) fn bound(rule: &str, pointer: &str) -> u64 {
-    keyword(rule, pointer).as_u64().unwrap_or_else(|| {
-        panic!("schemas/upload.schema.json: rule {rule:?} has no number at {pointer}")
-    })
+    UPLOAD.bound(rule, pointer)
 }
 
-/// Any value the schema states in the subschema of `rule`, at `pointer` below it (a number, a
-/// pattern, an enum), for code that must derive what it does from the schema.
+/// Any value the upload schema states in the subschema of `rule`, at `pointer` below it (a
+/// number, a pattern, an enum), for code that must derive what it does from the schema.
+#[cfg_attr(not(feature = "proptest"), allow(dead_code))]
 pub(crate) fn keyword(rule: &str, pointer: &str) -> &'static Value {
-    let schema = &*SCHEMA;
-    let rule_path = schema
-        .rules
-        .values()
-        .find(|r| r.name == rule)
-        .map(|r| r.schema_path.as_str())
-        .unwrap_or_else(|| panic!("schemas/upload.schema.json has no rule {rule:?}"));
-    schema
-        .document
-        .pointer(&format!("{rule_path}{pointer}"))
-        .unwrap_or_else(|| {
-            panic!("schemas/upload.schema.json: rule {rule:?} has nothing at {pointer}")
-        })
+    let schema: &'static Schema = &UPLOAD;
+    schema.keyword(rule, pointer)
 }
 
 /// The largest file the API takes, in bytes.
@@ -323,9 +471,7 @@ pub(crate) fn max_file_size() -> u64 {
 /// Every rule of the upload schema, in schema order.
 #[cfg(any(test, feature = "proptest"))]
 pub(crate) fn rules() -> Vec<Rule> {
-    let mut rules: Vec<Rule> = SCHEMA.rules.values().cloned().collect();
-    rules.sort_by_key(|rule| rule.order);
-    rules
+    UPLOAD.rules()
 }
 
 /// An error of `schemas/errors.json`, its `{name}` placeholders filled from `args`.
@@ -354,9 +500,18 @@ pub(crate) fn catalogue_error(name: &str, args: &[(&str, &str)]) -> ApiError {
     }
 }
 
+/// Every schema of requests, for checks that apply to all of them.
+#[cfg(test)]
+fn all() -> [&'static Schema; 4] {
+    [&*UPLOAD, &*IMAGE_UPDATE, &*LIST_V1, &*LIST_V2]
+}
+
 /// Compiles the schemas now, so the first request does not pay for it.
 pub(crate) fn warm_up() {
-    LazyLock::force(&SCHEMA);
+    for schema in [&UPLOAD, &IMAGE_UPDATE, &LIST_V1, &LIST_V2] {
+        LazyLock::force(schema);
+    }
+    LazyLock::force(&ACCOUNT_ID);
 }
 
 #[cfg(test)]
@@ -381,6 +536,100 @@ mod tests {
             assert!((400..500).contains(&rule.status), "{rule:?}");
             assert!(!rule.message.contains("{maxLength}"), "{rule:?}");
         }
+    }
+
+    /// Every `x-cloudflare-error` of `node` with its schema path.
+    fn annotations<'a>(node: &'a Value, path: String, out: &mut Vec<(String, &'a Value)>) {
+        match node {
+            Value::Object(map) => {
+                for (key, child) in map {
+                    if key == ANNOTATION {
+                        out.push((path.clone(), child));
+                    } else {
+                        annotations(child, format!("{path}/{}", escape(key)), out);
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    annotations(child, format!("{path}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_annotation_of_every_schema_is_complete_and_rule_names_are_unique_across_them() {
+        let mut names = std::collections::HashSet::new();
+        for schema in all() {
+            let file = schema.file;
+            for key in ["$schema", "$id", "title", "description", "x-provenance"] {
+                assert!(schema.document.get(key).is_some(), "{file} has no {key}");
+            }
+            let mut found = Vec::new();
+            annotations(&schema.document, String::new(), &mut found);
+            assert_eq!(found.len(), schema.rules.len(), "{file}");
+            for (path, annotation) in found {
+                let at = format!("{file} at {path:?}");
+                let map = annotation.as_object().unwrap_or_else(|| panic!("{at}"));
+                for key in map.keys() {
+                    assert!(
+                        [
+                            "rule",
+                            "code",
+                            "status",
+                            "message",
+                            "pointer",
+                            "confirmed",
+                            "source",
+                            "note"
+                        ]
+                        .contains(&key.as_str()),
+                        "{at}: unknown key {key}"
+                    );
+                }
+                let string = |key: &str| map.get(key).and_then(Value::as_str);
+                let rule = string("rule").unwrap_or_else(|| panic!("{at}: no rule"));
+                assert!(names.insert(rule.to_owned()), "{at}: rule {rule} repeats");
+                assert!(string("message").is_some_and(|m| !m.is_empty()), "{at}");
+                let code = map.get("code").and_then(Value::as_u64);
+                assert!(code.is_some_and(|c| c >= 1000), "{at}: code");
+                let status = map.get("status").and_then(Value::as_u64);
+                assert!(status.is_some_and(|s| (400..500).contains(&s)), "{at}");
+                assert!(map.get("confirmed").is_some_and(Value::is_boolean), "{at}");
+                for key in ["pointer", "note"] {
+                    assert!(map.get(key).is_none_or(Value::is_string), "{at}: {key}");
+                }
+                // The upload schema predates `source`: its provenance says where rules come from.
+                if file != UPLOAD.file {
+                    assert!(
+                        string("source").is_some_and(|s| !s.is_empty()),
+                        "{at}: source"
+                    );
+                }
+                // Schema placeholders are all filled; only run-time ones are left.
+                let message = &schema.rules[&path].message;
+                let mut rest = message.as_str();
+                while let Some(start) = rest.find('{') {
+                    assert_eq!(&rest[start + 1..start + 2], "$", "{at}: {message}");
+                    rest = &rest[start + 1..];
+                }
+            }
+        }
+        assert!(names.len() >= 30, "{} rules", names.len());
+    }
+
+    #[test]
+    fn run_time_placeholders_are_filled_from_the_instance_or_arguments() {
+        assert_eq!(
+            fill_from_instance("{$count} of {$value}", Some(&json!([1, 2]))),
+            "2 of [1,2]"
+        );
+        assert_eq!(fill_from_instance("'{$value}'", Some(&json!("a"))), "'a'");
+        let e = IMAGE_UPDATE.error("update_body_not_json", &[("serde", "oops")]);
+        assert_eq!(e.message, "Bad request: oops");
+        assert_eq!(custom_id_private_error().code, 5410);
     }
 
     #[test]
@@ -450,15 +699,4 @@ mod tests {
     fn bounds_are_read_from_the_schema() {
         assert_eq!(max_file_size(), 10 * 1024 * 1024);
     }
-}
-
-/// The 5410 refusal of making a custom-id image private: the upload schema's own rule
-/// (`id_with_signed_urls`), so its text lives in one place.
-pub(crate) fn custom_id_private_error() -> ApiError {
-    let rule = SCHEMA
-        .rules
-        .values()
-        .find(|r| r.name == "id_with_signed_urls")
-        .expect("schemas/upload.schema.json has the rule id_with_signed_urls");
-    to_api_error(rule, "requireSignedURLs")
 }

@@ -87,9 +87,7 @@ pub(super) fn list_v1(shared: &Shared, query: Option<&str>) -> Outcome {
         Err(errors) => return Outcome::refused(errors),
     };
     let images = shared.store.page(list.page, list.per_page, |image| {
-        list.creator
-            .as_deref()
-            .is_none_or(|creator| image.creator.as_deref() == Some(creator))
+        list.matches(image.creator.as_deref())
     });
     Outcome::ok(envelope::list_v1(&images, &shared.config.delivery))
 }
@@ -117,13 +115,7 @@ pub(super) fn list_v2(shared: &Shared, query: Option<&str>) -> Outcome {
         shared
             .store
             .page_by_time(after.as_ref(), ascending, list.per_page, |image| {
-                list.creator
-                    .as_deref()
-                    .is_none_or(|creator| image.creator.as_deref() == Some(creator))
-                    && list
-                        .filters
-                        .iter()
-                        .all(|filter| filter.matches(&image.meta))
+                list.matches(image.creator.as_deref(), Some(&image.meta))
             });
     let token = next.map(|cursor| cursor.token());
     Outcome::ok(envelope::list_v2(
