@@ -1,12 +1,13 @@
 //! Expectations checked when a [`MockImages`](crate::MockImages) is dropped: how many uploads
-//! the test expects, no request to a route the mock does not serve, and (in strict mode) no
-//! refusal the test did not script; and the report a failure panics with.
+//! the test expects, how many requests of an operation (of an image), no request to a route the
+//! mock does not serve, and (in strict mode) no refusal the test did not script; and the report
+//! a failure panics with.
 
 use std::fmt::{self, Write as _};
 use std::ops::{Range, RangeFrom, RangeFull, RangeInclusive, RangeTo, RangeToInclusive};
 
-use crate::error::ApiError;
-use crate::journal::{RequestRecord, Upload};
+use crate::api::route::Operation;
+use crate::journal::{Journal, RequestRecord, Summary, Upload};
 
 /// Longest text-field value the report shows whole; longer ones are cut, with their length.
 const REPORT_VALUE_CHARS: usize = 60;
@@ -110,58 +111,111 @@ impl From<RangeFull> for Times {
     }
 }
 
+/// An expectation on the requests of one operation, checked when the mock is dropped (or on
+/// [`MockImages::verify`](crate::MockImages::verify)): how many of them the mock answered with
+/// success, optionally only those about one image. Refused requests (a retried 429, say) do not
+/// count.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use cloudflare_images_mock::{Expectation, MockImages, NewImage, Operation};
+///
+/// let mock = MockImages::start().await;
+/// mock.insert_image(NewImage::new(r#"<svg width="1" height="1"/>"#).id("cat.svg"));
+/// mock.expect(Expectation::new(Operation::Delete).image_id("cat.svg").times(1));
+///
+/// let url = format!("{}/cat.svg", mock.upload_url());
+/// reqwest::Client::new().delete(url).bearer_auth("t").send().await.unwrap();
+/// // Dropping `mock` checks: exactly one successful DELETE of cat.svg.
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "an Expectation does nothing until passed to `MockImages::expect`"]
+pub struct Expectation {
+    operation: Operation,
+    image_id: Option<String>,
+    times: Times,
+}
+
+impl Expectation {
+    /// Requests of `operation` answered with success: at least one, unless
+    /// [`times`](Self::times) says otherwise.
+    pub fn new(operation: Operation) -> Expectation {
+        Expectation {
+            operation,
+            image_id: None,
+            times: Times::from(1..),
+        }
+    }
+
+    /// Only the requests about this image (the id in the path, percent-decoded, or the id an
+    /// upload got).
+    pub fn image_id(mut self, id: impl Into<String>) -> Expectation {
+        self.image_id = Some(id.into());
+        self
+    }
+
+    /// How many: an exact count (`1`) or a range (`1..=3`, `..2`).
+    pub fn times(mut self, times: impl Into<Times>) -> Expectation {
+        self.times = times.into();
+        self
+    }
+
+    fn matches(&self, summary: Summary<'_>) -> bool {
+        summary.answered_with_success
+            && summary.operation == Some(self.operation)
+            && self
+                .image_id
+                .as_deref()
+                .is_none_or(|id| summary.image_id == Some(id))
+    }
+}
+
+impl fmt::Display for Expectation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.times, self.operation)?;
+        if let Some(id) = &self.image_id {
+            write!(f, " of image {id:?}")?;
+        }
+        Ok(())
+    }
+}
+
 /// What one mock checks at drop.
 #[derive(Debug, Clone)]
 pub(crate) struct Expectations {
     pub(crate) uploads: Option<Times>,
+    pub(crate) operations: Vec<Expectation>,
     pub(crate) unserved_routes: bool,
     pub(crate) refusals: bool,
 }
 
-/// Whether a request went to a route the mock does not serve: no route of the API (answered
-/// 7000 or 7001, or it would have been had its credentials been right), or an operation the
-/// mock does not serve yet.
-pub(crate) fn unserved_route(method: &hyper::Method, path: &str) -> bool {
-    crate::api::route::route(method, path)
-        .operation()
-        .is_none_or(|operation| !operation.is_served())
+/// Whether the expectations hold, counted in the journal without copying it out (for the
+/// report) unless they do not.
+pub(crate) fn holds(expectations: &Expectations, journal: &Journal) -> bool {
+    expectations
+        .uploads
+        .is_none_or(|t| t.contains(journal.count(|s| s.upload)))
+        && expectations
+            .operations
+            .iter()
+            .all(|e| e.times.contains(journal.count(|s| e.matches(s))))
+        && (!expectations.unserved_routes || journal.count(|s| s.unserved()) == 0)
+        && (!expectations.refusals || journal.count(|s| s.unscripted_refusal()) == 0)
 }
 
 /// The operation of a request to a real endpoint the mock does not serve yet.
-fn not_mocked(record: &RequestRecord) -> Option<crate::Operation> {
+fn not_mocked(record: &RequestRecord) -> Option<Operation> {
     record.operation.filter(|operation| !operation.is_served())
 }
 
-/// Whether a request was refused without a script asking for it.
-pub(crate) fn unscripted_refusal(scripted: bool, errors: &[ApiError]) -> bool {
-    !scripted && !errors.is_empty()
-}
-
 fn unserved(record: &RequestRecord) -> bool {
-    let method = hyper::Method::from_bytes(record.method.as_bytes()).unwrap_or_default();
-    unserved_route(&method, &record.path)
+    record.summary().unserved()
 }
 
 fn refused(record: &RequestRecord) -> bool {
-    unscripted_refusal(record.scripted.is_some(), &record.errors)
-}
-
-/// What the expectations look at, counted without copying the journal out.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Counts {
-    pub(crate) accepted: usize,
-    pub(crate) unserved: usize,
-    pub(crate) refused: usize,
-}
-
-/// Whether the expectations hold, from the counts alone: the journal is copied out (for the
-/// report) only when they do not.
-pub(crate) fn holds(expectations: &Expectations, counts: Counts) -> bool {
-    expectations
-        .uploads
-        .is_none_or(|t| t.contains(counts.accepted))
-        && (!expectations.unserved_routes || counts.unserved == 0)
-        && (!expectations.refusals || counts.refused == 0)
+    record.summary().unscripted_refusal()
 }
 
 /// Checks the expectations against the journal; `Err` is the report to panic with.
@@ -185,8 +239,22 @@ pub(crate) fn verify(
             problems.push(format!("expected {times} upload(s), {accepted} accepted"));
         }
     }
+    for expectation in &expectations.operations {
+        let answered = numbers(&|r: &RequestRecord| expectation.matches(r.summary()));
+        if !expectation.times.contains(answered.len()) {
+            let list = if answered.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", answered.join(", "))
+            };
+            problems.push(format!(
+                "expected {expectation}, {} answered with success{list}",
+                answered.len()
+            ));
+        }
+    }
     if expectations.unserved_routes {
-        let mut operations: Vec<crate::Operation> = Vec::new();
+        let mut operations: Vec<Operation> = Vec::new();
         for operation in records.iter().filter_map(not_mocked) {
             if !operations.contains(&operation) {
                 operations.push(operation);

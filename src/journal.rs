@@ -215,6 +215,42 @@ pub(crate) struct Entry {
     pub(crate) accepted: Option<Accepted>,
 }
 
+/// What expectations look at in a record (of the journal, or one copied out).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Summary<'a> {
+    pub(crate) operation: Option<Operation>,
+    pub(crate) image_id: Option<&'a str>,
+    /// An accepted upload.
+    pub(crate) upload: bool,
+    pub(crate) answered_with_success: bool,
+    pub(crate) scripted: bool,
+}
+
+impl Summary<'_> {
+    /// A request to no operation of the API, or to one the mock does not serve.
+    pub(crate) fn unserved(&self) -> bool {
+        self.operation
+            .is_none_or(|operation| !operation.is_served())
+    }
+
+    /// A request refused without a script asking for it.
+    pub(crate) fn unscripted_refusal(&self) -> bool {
+        !self.scripted && !self.answered_with_success
+    }
+}
+
+impl RequestRecord {
+    pub(crate) fn summary(&self) -> Summary<'_> {
+        Summary {
+            operation: self.operation,
+            image_id: self.image_id.as_deref(),
+            upload: self.upload.is_some(),
+            answered_with_success: self.is_accepted(),
+            scripted: self.scripted.is_some(),
+        }
+    }
+}
+
 /// What the journal keeps of an accepted upload: the image as it was stored, and where its
 /// bytes are in the store (the journal keeps no copy of them).
 #[derive(Debug)]
@@ -335,6 +371,17 @@ impl Entry {
             operation: None,
             image_id: None,
             accepted: None,
+        }
+    }
+
+    /// What an expectation looks at.
+    pub(crate) fn summary(&self) -> Summary<'_> {
+        Summary {
+            operation: self.operation,
+            image_id: self.image_id.as_deref(),
+            upload: self.accepted.is_some(),
+            answered_with_success: self.errors.is_empty() && (200..300).contains(&self.status),
+            scripted: self.scripted.is_some(),
         }
     }
 
@@ -496,20 +543,10 @@ impl Journal {
         self.lock().all.len()
     }
 
-    /// What the expectations count, without copying the records out.
-    pub(crate) fn counts(&self) -> crate::expect::Counts {
-        let records = self.lock();
-        let mut counts = crate::expect::Counts::default();
-        for entry in &records.all {
-            counts.accepted += usize::from(entry.accepted.is_some());
-            counts.unserved +=
-                usize::from(crate::expect::unserved_route(&entry.method, entry.path()));
-            counts.refused += usize::from(crate::expect::unscripted_refusal(
-                entry.scripted.is_some(),
-                &entry.errors,
-            ));
-        }
-        counts
+    /// How many records `keep` keeps, without copying the records out: how expectations are
+    /// checked at drop when they hold.
+    pub(crate) fn count(&self, keep: impl Fn(Summary<'_>) -> bool) -> usize {
+        self.lock().all.iter().filter(|e| keep(e.summary())).count()
     }
 
     /// Waits until at least `n` uploads were accepted, or `timeout` passes.

@@ -203,7 +203,7 @@ mod upload;
 pub use api::route::Operation;
 pub use auth::Credentials;
 pub use error::{ApiError, Error};
-pub use expect::Times;
+pub use expect::{Expectation, Times};
 pub use journal::{RequestRecord, Upload, WaitTimeout};
 pub use script::Script;
 pub use server::{MockImages, MockImagesBuilder, NewImage};

@@ -1,9 +1,9 @@
-//! Scripted answers: what the next uploads get instead of the normal answer, to test how a
+//! Scripted answers: what the next requests get instead of the normal answer, to test how a
 //! client handles a rate limit, a server error, a slow answer or a broken connection.
 //!
 //! A [`Script`] is queued on the mock with [`MockImages::script`](crate::MockImages::script).
-//! Each request on the upload route (`POST .../accounts/{account_id}/images/v1`), before any
-//! other check, takes the answer at the head of the queue; when the queue is empty the mock
+//! Each request to an operation the mock serves, before any other check, takes the first
+//! queued answer for its operation ([`Script::on`]) or for any; when none is left the mock
 //! answers normally again. Every scripted request is journalled, with
 //! [`RequestRecord::scripted`](crate::RequestRecord::scripted) naming its script.
 
@@ -12,9 +12,11 @@ use std::fmt;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::api::route::Operation;
 use crate::envelope::{self, Recorded};
 
-/// What the next upload request(s) get instead of the normal answer.
+/// What the next request(s) get instead of the normal answer: of any operation the mock serves,
+/// or of one ([`on`](Self::on)).
 ///
 /// Queue one with [`MockImages::script`](crate::MockImages::script); [`times`](Self::times)
 /// repeats it, and several queued scripts play in order (fail twice, then succeed):
@@ -27,7 +29,7 @@ use crate::envelope::{self, Recorded};
 /// let mock = MockImages::start().await;
 /// mock.script(Script::rate_limited().times(2));
 /// mock.script(Script::internal_error());
-/// // The next two uploads get 429 with `Retry-After: 1`, the third a 500, the rest the normal
+/// // The next two requests get 429 with `Retry-After: 1`, the third a 500, the rest the normal
 /// // answer.
 /// # }
 /// ```
@@ -36,6 +38,7 @@ use crate::envelope::{self, Recorded};
 pub struct Script {
     answer: Answer,
     times: usize,
+    operation: Option<Operation>,
 }
 
 /// What a script answers.
@@ -55,7 +58,11 @@ pub(crate) enum Answer {
 
 impl Script {
     fn new(answer: Answer) -> Script {
-        Script { answer, times: 1 }
+        Script {
+            answer,
+            times: 1,
+            operation: None,
+        }
     }
 
     /// `429 Too Many Requests` with `Retry-After: 1` and Cloudflare's rate-limit envelope
@@ -134,10 +141,32 @@ impl Script {
         Script::new(Answer::CutOff)
     }
 
-    /// Answers this way the next `n` upload requests instead of one (`times(0)` is a script
-    /// that never plays).
+    /// Answers this way the next `n` requests instead of one (`times(0)` is a script that
+    /// never plays).
     pub fn times(mut self, n: usize) -> Script {
         self.times = n;
+        self
+    }
+
+    /// Answers only requests of `operation`; requests of other operations pass it by (and take
+    /// the next script for them, if any).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cloudflare_images_mock::{MockImages, Operation, Script};
+    ///
+    /// let mock = MockImages::start().await;
+    /// mock.script(Script::internal_error().on(Operation::Delete));
+    /// let client = reqwest::Client::new();
+    /// let stats = format!("{}/stats", mock.upload_url());
+    /// assert_eq!(client.get(stats).bearer_auth("t").send().await.unwrap().status(), 200);
+    /// let delete = format!("{}/some-id", mock.upload_url());
+    /// assert_eq!(client.delete(delete).bearer_auth("t").send().await.unwrap().status(), 500);
+    /// # }
+    /// ```
+    pub fn on(mut self, operation: Operation) -> Script {
+        self.operation = Some(operation);
         self
     }
 }
@@ -167,14 +196,17 @@ impl Queue {
         }
     }
 
-    /// The answer for the next upload request, if one is scripted.
-    pub(crate) fn next(&self) -> Option<Answer> {
+    /// The answer for the next request of `operation`, if one is scripted.
+    pub(crate) fn next(&self, operation: Operation) -> Option<Answer> {
         let mut scripts = self.lock();
-        let head = scripts.front_mut()?;
-        let answer = head.answer;
-        head.times -= 1;
-        if head.times == 0 {
-            scripts.pop_front();
+        let index = scripts
+            .iter()
+            .position(|s| s.operation.is_none_or(|o| o == operation))?;
+        let script = &mut scripts[index];
+        let answer = script.answer;
+        script.times -= 1;
+        if script.times == 0 {
+            scripts.remove(index);
         }
         Some(answer)
     }
@@ -212,10 +244,22 @@ mod tests {
         queue.push(Script::reset().times(0));
         queue.push(Script::cut_off());
         assert_eq!(queue.pending(), 3);
-        let played: Vec<String> = std::iter::from_fn(|| queue.next())
+        let played: Vec<String> = std::iter::from_fn(|| queue.next(Operation::Upload))
             .map(|a| a.to_string())
             .collect();
         assert_eq!(played, ["rate_limited", "rate_limited", "cut_off"]);
+        assert_eq!(queue.pending(), 0);
+    }
+
+    #[test]
+    fn a_script_on_one_operation_lets_the_others_pass_to_the_next_script() {
+        let queue = Queue::default();
+        queue.push(Script::rate_limited().on(Operation::Delete));
+        queue.push(Script::cut_off());
+        let next = |operation| queue.next(operation).map(|a| a.to_string());
+        assert_eq!(next(Operation::Get).as_deref(), Some("cut_off"));
+        assert_eq!(next(Operation::Get), None);
+        assert_eq!(next(Operation::Delete).as_deref(), Some("rate_limited"));
         assert_eq!(queue.pending(), 0);
     }
 }

@@ -270,6 +270,7 @@ impl MockImagesBuilder {
             scripts: Queue::default(),
             expectations: Mutex::new(Expectations {
                 uploads: None,
+                operations: Vec::new(),
                 unserved_routes: self.fail_on_unserved_routes,
                 refusals: self.fail_on_refusals,
             }),

@@ -67,7 +67,7 @@ pub(super) async fn answer(
     entry.operation = routed.operation();
     // Scripts apply to the operations the mock serves, before any other check.
     let script = match routed.operation() {
-        Some(operation) if operation.is_served() => shared.scripts.next(),
+        Some(operation) if operation.is_served() => shared.scripts.next(operation),
         _ => None,
     };
     if let Some(answer) = script {

@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 
 use super::builder::{MockImagesBuilder, DEFAULT_IMAGES_ALLOWED, DEFAULT_MEMORY_BUDGET};
 use crate::error::ApiError;
-use crate::expect::{self, Expectations, Times};
+use crate::expect::{self, Expectation, Expectations, Times};
 use crate::journal::View;
 use crate::journal::{RequestRecord, Upload, WaitTimeout};
 use crate::script::Script;
@@ -244,7 +244,7 @@ impl MockImages {
         self.shared.fetcher.serve(url.into(), bytes.into());
     }
 
-    /// Queues a scripted answer: the next upload request(s) get it instead of the normal answer,
+    /// Queues a scripted answer: the next request(s) (of any operation the mock serves, or of the one named by [`Script::on`]) get it instead of the normal answer,
     /// then the mock answers normally again. Scripts queued one after the other play in order.
     ///
     /// ```
@@ -289,6 +289,39 @@ impl MockImages {
         self.lock_expectations().uploads = Some(expected.into());
     }
 
+    /// Declares an expectation on the requests of one operation, checked when the mock is
+    /// dropped like [`expect_uploads`](Self::expect_uploads); expectations add up.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cloudflare_images_mock::{Expectation, MockImages, Operation};
+    ///
+    /// let mock = MockImages::start().await;
+    /// mock.expect(Expectation::new(Operation::Get).image_id("missing").times(1));
+    /// let url = format!("{}/missing", mock.upload_url());
+    /// let response = reqwest::Client::new().get(url).bearer_auth("t").send().await.unwrap();
+    /// assert_eq!(response.status(), 404); // refused: does not count
+    /// let report = mock.verify().unwrap_err();
+    /// assert!(report.starts_with(
+    ///     "cloudflare-images-mock: expected exactly 1 image details (GET /accounts/{account_id}/images/v1/{image_id}) \
+    ///      of image \"missing\", 0 answered with success"), "{report}");
+    /// # mock.reset_expectations();
+    /// # }
+    /// ```
+    pub fn expect(&self, expectation: Expectation) {
+        self.lock_expectations().operations.push(expectation);
+    }
+
+    /// Forgets every expectation declared so far ([`expect`](Self::expect),
+    /// [`expect_uploads`](Self::expect_uploads)); the checks of unserved routes and strict mode
+    /// stay as built.
+    pub fn reset_expectations(&self) {
+        let mut expectations = self.lock_expectations();
+        expectations.operations.clear();
+        expectations.uploads = None;
+    }
+
     /// Checks the expectations now instead of at drop: `Err` holds the report the drop would
     /// panic with.
     ///
@@ -307,7 +340,7 @@ impl MockImages {
     /// ```
     pub fn verify(&self) -> Result<(), String> {
         let expectations = self.lock_expectations().clone();
-        if expect::holds(&expectations, self.shared.journal.counts()) {
+        if expect::holds(&expectations, &self.shared.journal) {
             return Ok(());
         }
         expect::verify(
