@@ -1,11 +1,12 @@
-//! A faithful mock of the Cloudflare Images upload API, for Rust tests.
+//! An offline twin of the Cloudflare Images API, for Rust tests.
 //!
-//! Start a [`MockImages`] in your test, point your client at [`MockImages::base_url`], and
-//! upload: every request to `POST /accounts/{account_id}/images/v1` is parsed as a stream,
-//! validated against the rules of the real API (kept as a JSON Schema in `schemas/`), and
-//! answered as the real API answers: the recorded success envelope echoing your upload, or the
-//! error envelope with the real code and status. Every request lands in a journal the test can
-//! assert on.
+//! Start a [`MockImages`] in your test and point your client at [`MockImages::base_url`]: what
+//! one request stores, the next one sees. Uploads (`POST /accounts/{account_id}/images/v1`) are
+//! parsed as a stream, validated against the rules of the real API (kept as JSON Schemas in
+//! `schemas/`), and stored with their bytes; image details, update, delete, download (`blob`),
+//! the v1 and v2 lists and the usage statistics answer from that store, each request validated
+//! by the schema of its own shape. Every answer has the real code, status and body shape; every
+//! request lands in a journal the test can assert on, with the [`Operation`] it was routed to.
 //!
 //! ```
 //! use cloudflare_images_mock::MockImages;
@@ -47,6 +48,14 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # The store
+//! [`MockImages::insert_image`] puts images in the store before the client runs (checked by the
+//! upload's rules); [`MockImages::images`], [`MockImages::image`] and [`MockImages::image_bytes`]
+//! show what it holds. Bytes stay in memory up to [`MockImagesBuilder::memory_budget`] and go to
+//! a temporary directory past it, removed when the mock is dropped. [`Expectation`]s check, at
+//! drop, how many requests of an operation (of one image) succeeded; [`Script::on`] scripts the
+//! answers of one operation.
 //!
 //! # What it checks
 //! - Credentials: `Authorization: Bearer <token>` or `X-Auth-Email` + `X-Auth-Key`; none gets

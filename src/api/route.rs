@@ -426,6 +426,35 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_lists_exactly_the_operations_served() {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split("## The API it serves")
+            .nth(1)
+            .expect("README has a section on the API it serves");
+        let rows: Vec<String> = section
+            .lines()
+            .skip_while(|line| !line.starts_with("|---"))
+            .skip(1)
+            .take_while(|line| line.starts_with('|'))
+            .map(str::to_owned)
+            .collect();
+        let served: Vec<String> = Operation::ALL
+            .into_iter()
+            .filter(|operation| operation.is_served())
+            .map(|operation| {
+                let (method, path) = operation.endpoint();
+                format!("| {} | `{method} {path}` |", operation.summary())
+            })
+            .collect();
+        let mut rows_sorted = rows.clone();
+        rows_sorted.sort();
+        let mut served_sorted = served;
+        served_sorted.sort();
+        assert_eq!(rows_sorted, served_sorted);
+    }
+
+    #[test]
     fn both_prefixes_and_methods() {
         let v1 = format!("/accounts/{ID}/images/v1");
         assert_eq!(
