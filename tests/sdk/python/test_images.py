@@ -483,6 +483,28 @@ def lifecycle(label: str, make_client) -> None:
         eq("distinct ids", len(set(ids)), LIFECYCLE_IMAGES)
         state.update(subject=subject, ids=ids)
 
+    @case(f"lifecycle ({label}): a custom id with subpaths: get, blobs.get, edit (5410), delete")
+    def _():
+        # The SDK sends the id as one path segment with each "/" as %2F.
+        c = make_client()
+        custom = f"sdk/python/{RUN}/{label}/life-cycle.png"
+        image = c.images.v1.create(account_id=ACCOUNT_ID, id=custom, file=("cat.png", PNG, "image/png"))
+        check_image(image, id=custom, filename="cat.png")
+        raw = c.images.v1.with_raw_response.get(custom, account_id=ACCOUNT_ID)
+        if "%2F" not in raw.http_request.url.raw_path.decode():
+            raise AssertionError(f"the SDK sent {raw.http_request.url}, not a %2F-encoded id")
+        eq("get", raw.parse().to_dict(), image.to_dict())
+        eq("blob bytes", c.images.v1.blobs.get(custom, account_id=ACCOUNT_ID).read(), PNG)
+        expect_error(
+            lambda: c.images.v1.edit(custom, account_id=ACCOUNT_ID, require_signed_urls=True),
+            400,
+            5410,
+            cloudflare.BadRequestError,
+            MSG_PRIVATE_CUSTOM_ID,
+        )
+        eq("delete result", c.images.v1.delete(custom, account_id=ACCOUNT_ID), {})
+        expect_not_found(lambda: c.images.v1.get(custom, account_id=ACCOUNT_ID))
+
     @case(f"lifecycle ({label}): images.v1.get")
     def _():
         subject = need("subject")

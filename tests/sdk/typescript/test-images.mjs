@@ -437,6 +437,28 @@ function lifecycle(label, makeClient) {
     Object.assign(state, { subject, ids });
   });
 
+  test(`lifecycle (${label}): a custom id with subpaths: get, blobs.get, edit (5410), delete`, async () => {
+    // The SDK sends the id as one path segment with each "/" as %2F.
+    const c = makeClient();
+    const id = `sdk/typescript/${RUN}/${label}/life-cycle.png`;
+    const image = await c.images.v1.create({ account_id: ACCOUNT_ID, id, file: await cat() });
+    checkImage(image, { id, filename: 'cat.png' });
+    const { data, response } = await c.images.v1.get(id, { account_id: ACCOUNT_ID }).withResponse();
+    if (!response.url.includes('%2F')) throw new CheckFailed(`the SDK sent ${response.url}, not a %2F-encoded id`);
+    eq('get', data, image);
+    const blob = await c.images.v1.blobs.get(id, { account_id: ACCOUNT_ID });
+    eq('blob bytes', Buffer.from(await blob.arrayBuffer()).equals(PNG), true);
+    await expectError(
+      () => c.images.v1.edit(id, { account_id: ACCOUNT_ID, requireSignedURLs: true }),
+      400,
+      5410,
+      Cloudflare.BadRequestError,
+      MSG_PRIVATE_CUSTOM_ID,
+    );
+    eq('delete result', await c.images.v1.delete(id, { account_id: ACCOUNT_ID }), {});
+    await expectNotFound(() => c.images.v1.get(id, { account_id: ACCOUNT_ID }));
+  });
+
   test(`lifecycle (${label}): images.v1.get`, async () => {
     const subject = need('subject');
     const image = await makeClient().images.v1.get(subject.id, { account_id: ACCOUNT_ID });
