@@ -3,6 +3,10 @@
 
 Calls ``client.images.v1.create(...)`` as a user would and checks the typed ``Image`` it returns,
 or the SDK's own ``APIStatusError`` subclass (status and Cloudflare error code) for refusals.
+Then, on each instance, a whole lifecycle through the SDK's own methods: upload, ``v1.get``,
+``v1.list`` across pages (by hand: the SDK's auto-pagination reads ``result.items``, which the
+recorded answer does not have), ``v2.list`` following ``continuation_token``, ``v1.edit``,
+``v1.blobs.get``, ``v1.stats.get``, ``v1.delete`` and the ``NotFoundError`` after it.
 
 Environment (``tests/sdk/run`` sets all of it):
 
@@ -31,6 +35,7 @@ import threading
 import time
 import traceback
 import uuid
+import warnings
 
 # The SDK reads these when an argument is None; a developer's own credentials (X-Auth-Email and
 # X-Auth-Key take precedence over a token) must not leak into the cases.
@@ -407,6 +412,243 @@ def _():
         10000,
         cloudflare.PermissionDeniedError,
     )
+
+
+# --- lifecycle: upload, get, list v1 and v2 across pages, edit, blob, stats, delete, 404 ------
+#
+# Run once per instance (bearer token, then email/key), each under its own creator so that the
+# lists see only this run's images. Every step is its own case; a step needs the ones before it.
+
+# A valid 3x2 RGB PNG with a tEXt chunk: the blob must answer these bytes exactly.
+SUBJECT_PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAMAAAACCAIAAAASFvFNAAAAFXRFWHRDb21tZW50AHNkayBsaWZlY3ljbGUZ3mMTAAAA"
+    "HUlEQVR42mNgYDgRwHBiAcMJBoaKEwEVJxZUnAAAQiwH+UDjC18AAAAASUVORK5CYII="
+)
+LIFECYCLE_IMAGES = 25  # three pages of 10 (the least per_page both lists accept)
+PAGE = 10
+NOT_FOUND_TEXT = "ERROR 5404: Image not found"
+
+
+def expect_not_found(call) -> None:
+    """The SDK's NotFoundError with status 404; the body is the recorded plain text, so the SDK
+    has no JSON `errors` to parse (``e.errors == []``) and keeps the text as ``e.body``."""
+    try:
+        got = call()
+    except cloudflare.APIStatusError as e:
+        if not isinstance(e, cloudflare.NotFoundError):
+            raise AssertionError(f"raised {type(e).__name__}, want NotFoundError; body {e.body!r}") from None
+        eq("status_code", e.status_code, 404)
+        eq("body", e.body, NOT_FOUND_TEXT)
+        eq("errors", e.errors, [])
+        eq("cf-images header", e.response.headers.get("cf-images"), "err=5404")
+        return
+    raise AssertionError(f"answered {got!r}, want NotFoundError (404)")
+
+
+def list_v1(c: Cloudflare, **query):
+    """``images.v1.list``, which the SDK marks deprecated (as the description does the endpoint):
+    its DeprecationWarning is expected here, not news."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return c.images.v1.list(account_id=ACCOUNT_ID, **query)
+
+
+def lifecycle(label: str, make_client) -> None:
+    state: dict = {}
+    creator = f"sdk-python-{RUN}-{label}"
+    edited_creator = f"{creator}-edited"
+
+    def need(key):
+        if key not in state:
+            raise AssertionError(f"an earlier lifecycle step ({key}) failed")
+        return state[key]
+
+    @case(f"lifecycle ({label}): upload {LIFECYCLE_IMAGES} images with one creator")
+    def _():
+        c = make_client()
+        subject = c.images.v1.create(
+            account_id=ACCOUNT_ID,
+            file=("subject.png", SUBJECT_PNG, "image/png"),
+            creator=creator,
+            metadata={"role": "subject", "keep": "no"},
+        )
+        check_image(subject, filename="subject.png", creator=creator, meta={"role": "subject", "keep": "no"})
+        ids = [subject.id]
+        for i in range(1, LIFECYCLE_IMAGES):
+            image = c.images.v1.create(
+                account_id=ACCOUNT_ID, file=(f"n{i}.png", PNG, "image/png"), creator=creator
+            )
+            check_image(image, filename=f"n{i}.png", creator=creator)
+            ids.append(image.id)
+        eq("distinct ids", len(set(ids)), LIFECYCLE_IMAGES)
+        state.update(subject=subject, ids=ids)
+
+    @case(f"lifecycle ({label}): a custom id with subpaths: get, blobs.get, edit (5410), delete")
+    def _():
+        # The SDK sends the id as one path segment with each "/" as %2F.
+        c = make_client()
+        custom = f"sdk/python/{RUN}/{label}/life-cycle.png"
+        image = c.images.v1.create(account_id=ACCOUNT_ID, id=custom, file=("cat.png", PNG, "image/png"))
+        check_image(image, id=custom, filename="cat.png")
+        raw = c.images.v1.with_raw_response.get(custom, account_id=ACCOUNT_ID)
+        if "%2F" not in raw.http_request.url.raw_path.decode():
+            raise AssertionError(f"the SDK sent {raw.http_request.url}, not a %2F-encoded id")
+        eq("get", raw.parse().to_dict(), image.to_dict())
+        eq("blob bytes", c.images.v1.blobs.get(custom, account_id=ACCOUNT_ID).read(), PNG)
+        expect_error(
+            lambda: c.images.v1.edit(custom, account_id=ACCOUNT_ID, require_signed_urls=True),
+            400,
+            5410,
+            cloudflare.BadRequestError,
+            MSG_PRIVATE_CUSTOM_ID,
+        )
+        eq("delete result", c.images.v1.delete(custom, account_id=ACCOUNT_ID), {})
+        expect_not_found(lambda: c.images.v1.get(custom, account_id=ACCOUNT_ID))
+
+    @case(f"lifecycle ({label}): images.v1.get")
+    def _():
+        subject = need("subject")
+        image = make_client().images.v1.get(subject.id, account_id=ACCOUNT_ID)
+        check_image(image, id=subject.id, filename="subject.png", creator=creator, meta=subject.meta)
+        eq("get == upload", image.to_dict(), subject.to_dict())
+
+    @case(f"lifecycle ({label}): images.v1.list auto-pagination reads result.items (the answer has result.images): yields nothing")
+    def _():
+        # SyncV4PagePagination._get_page_items reads `result.items`; the recorded answer (and the
+        # mock) is `result: {images: [...]}`, so iteration stops after the first page with no
+        # items, whatever result_info says (next_page_info only adds 1 to the `page` it sent).
+        need("ids")
+        pager = list_v1(make_client(), creator=creator, per_page=PAGE)
+        eq("items of the first page", list(pager._get_page_items()), [])
+        eq("has_next_page()", pager.has_next_page(), False)
+        eq("items iterated", sum(1 for _ in pager), 0)
+        # The images are there, as an extra (untyped) member of `result`.
+        eq("len(result.images)", len(pager.result.images), PAGE)
+
+    @case(f"lifecycle ({label}): images.v1.list across pages (page=1.. by hand, per_page=10)")
+    def _():
+        ids = need("ids")
+        c = make_client()
+        seen, sizes, page = [], [], 1
+        while True:
+            pager = list_v1(c, creator=creator, page=page, per_page=PAGE)
+            # `result` is typed {items}; `images` is kept as an extra member of raw dicts.
+            images = [cloudflare.types.images.Image.construct(**i) for i in (pager.result.images or [])]
+            sizes.append(len(images))
+            if not images:
+                break
+            for image in images:
+                eq("creator of a listed image", image.creator, creator)
+                seen.append(image.id)
+            page += 1
+            if page > 10:
+                raise AssertionError(f"more pages than expected: sizes {sizes}")
+        eq("page sizes", sizes, [10, 10, 5, 0])
+        eq("listed ids (no repeats)", len(seen), len(set(seen)))
+        eq("listed ids", sorted(seen), sorted(ids))
+        raw = list_v1(c, creator=creator, per_page=100).result.images
+        listed = cloudflare.types.images.Image.construct(**next(i for i in raw if i["id"] == ids[0]))
+        eq("listed subject == upload", listed.to_dict(), need("subject").to_dict())
+
+    @case(f"lifecycle ({label}): images.v2.list across pages (per_page=10, continuation_token)")
+    def _():
+        ids = need("ids")
+        c = make_client()
+        orders = {}
+        for sort_order in ("desc", "asc"):
+            seen, sizes, token = [], [], None
+            while True:
+                kwargs = {"continuation_token": token} if token is not None else {}
+                result = c.images.v2.list(
+                    account_id=ACCOUNT_ID, creator=creator, per_page=PAGE, sort_order=sort_order, **kwargs
+                )
+                if not isinstance(result, cloudflare.types.images.V2ListResponse):
+                    raise AssertionError(f"v2 list returned {type(result).__name__}")
+                images = result.images or []
+                sizes.append(len(images))
+                for image in images:
+                    if not isinstance(image, cloudflare.types.images.Image):
+                        raise AssertionError(f"a listed image is {type(image).__name__}, not Image")
+                    eq("creator of a listed image", image.creator, creator)
+                seen += images
+                token = result.continuation_token
+                if token is None:
+                    break
+                if not isinstance(token, str) or not token:
+                    raise AssertionError(f"continuation_token {token!r} is not a non-empty string")
+                if len(sizes) > 10:
+                    raise AssertionError(f"more pages than expected: sizes {sizes}")
+            eq(f"{sort_order}: page sizes", sizes, [10, 10, 5])
+            got = [i.id for i in seen]
+            eq(f"{sort_order}: listed ids (no repeats)", len(got), len(set(got)))
+            eq(f"{sort_order}: listed ids", sorted(got), sorted(ids))
+            keys = [(i.uploaded, i.id) for i in seen]
+            eq(f"{sort_order}: ordered by (uploaded, id)", keys, sorted(keys, reverse=sort_order == "desc"))
+            orders[sort_order] = got
+        eq("asc == reversed(desc)", orders["asc"], orders["desc"][::-1])
+
+    @case(f"lifecycle ({label}): images.v1.edit replaces metadata and sets creator")
+    def _():
+        subject = need("subject")
+        c = make_client()
+        edited = c.images.v1.edit(
+            subject.id, account_id=ACCOUNT_ID, creator=edited_creator, metadata={"replaced": "yes", "nested": {"k": "v"}}
+        )
+        want_meta = {"replaced": "yes", "nested": {"k": "v"}}
+        check_image(edited, id=subject.id, filename="subject.png", creator=edited_creator, meta=want_meta)
+        eq("uploaded unchanged", edited.uploaded, subject.uploaded)
+        again = c.images.v1.get(subject.id, account_id=ACCOUNT_ID)
+        eq("get after edit", again.to_dict(), edited.to_dict())
+        moved = c.images.v2.list(account_id=ACCOUNT_ID, creator=edited_creator, per_page=PAGE).images or []
+        eq("v2 list by the new creator", [i.id for i in moved], [subject.id])
+        rest = c.images.v2.list(account_id=ACCOUNT_ID, creator=creator, per_page=100).images or []
+        eq("v2 list by the old creator", len(rest), LIFECYCLE_IMAGES - 1)
+        state["edited"] = edited
+
+    @case(f"lifecycle ({label}): images.v1.blobs.get answers the uploaded bytes")
+    def _():
+        subject = need("subject")
+        blob = make_client().images.v1.blobs.get(subject.id, account_id=ACCOUNT_ID)
+        eq("blob bytes", blob.read(), SUBJECT_PNG)
+        eq("content-type", blob.http_response.headers.get("content-type", "").split(";")[0], "image/png")
+
+    @case(f"lifecycle ({label}): images.v1.stats.get counts the images")
+    def _():
+        need("ids")
+        stat = make_client().images.v1.stats.get(account_id=ACCOUNT_ID)
+        if not isinstance(stat, cloudflare.types.images.v1.Stat):
+            raise AssertionError(f"stats returned {type(stat).__name__}, not Stat")
+        eq("count.allowed", stat.count.allowed, 100000)
+        if not stat.count.current >= LIFECYCLE_IMAGES:
+            raise AssertionError(f"count.current {stat.count.current} < {LIFECYCLE_IMAGES} uploaded here")
+        state["current"] = stat.count.current
+
+    @case(f"lifecycle ({label}): images.v1.delete")
+    def _():
+        subject = need("subject")
+        c = make_client()
+        result = c.images.v1.delete(subject.id, account_id=ACCOUNT_ID)
+        eq("delete result", result, {})
+        if "current" in state:
+            eq("count.current after delete", c.images.v1.stats.get(account_id=ACCOUNT_ID).count.current,
+               state["current"] - 1)
+        rest = c.images.v2.list(account_id=ACCOUNT_ID, creator=edited_creator, per_page=PAGE).images or []
+        eq("v2 list by its creator after delete", rest, [])
+        state["deleted"] = True
+
+    @case(f"lifecycle ({label}): 404 NotFoundError after delete (get, blob, edit, delete)")
+    def _():
+        subject = need("subject")
+        need("deleted")
+        c = make_client()
+        expect_not_found(lambda: c.images.v1.get(subject.id, account_id=ACCOUNT_ID))
+        expect_not_found(lambda: c.images.v1.blobs.get(subject.id, account_id=ACCOUNT_ID))
+        expect_not_found(lambda: c.images.v1.edit(subject.id, account_id=ACCOUNT_ID, creator="x"))
+        expect_not_found(lambda: c.images.v1.delete(subject.id, account_id=ACCOUNT_ID))
+
+
+lifecycle("bearer", client)
+lifecycle("email-key", key_client)
 
 
 def main() -> int:

@@ -1,8 +1,12 @@
 // The official Cloudflare TypeScript SDK (cloudflare 7.3.0) against the standalone mock.
 //
 // Calls `client.images.v1.create(...)` as a user would and checks the `Image` it returns, or the
-// SDK's own `APIError` subclass (status and Cloudflare error code) for refusals. Plain Node ESM:
-// `node test-images.mjs` after `npm ci`.
+// SDK's own `APIError` subclass (status and Cloudflare error code) for refusals. Then, on each
+// instance, a whole lifecycle through the SDK's own methods: upload, `v1.get`, `v1.list` across
+// pages (by hand: the SDK's auto-pagination reads `result.items`, which the recorded answer does
+// not have), `v2.list` following `continuation_token`, `v1.edit`, `v1.blobs.get`, `v1.stats.get`,
+// `v1.delete` and the `NotFoundError` after it. Plain Node ESM: `node test-images.mjs` after
+// `npm ci`.
 //
 // Environment (`tests/sdk/run` sets all of it):
 // - CF_IMAGES_MOCK_URL: base URL of an instance started with `--token $CF_IMAGES_MOCK_TOKEN`
@@ -363,6 +367,243 @@ test('refused: a bearer token where email/key are required (403, 10000)', () =>
     10000,
     Cloudflare.PermissionDeniedError,
   ));
+
+// --- lifecycle: upload, get, list v1 and v2 across pages, edit, blob, stats, delete, 404 --------
+//
+// Run once per instance (bearer token, then email/key), each under its own creator so that the
+// lists see only this run's images. Every step is its own case; a step needs the ones before it.
+
+// A valid 3x2 RGB PNG with a tEXt chunk: the blob must answer these bytes exactly.
+const SUBJECT_PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAMAAAACCAIAAAASFvFNAAAAFXRFWHRDb21tZW50AHNkayBsaWZlY3ljbGUZ3mMTAAAA' +
+    'HUlEQVR42mNgYDgRwHBiAcMJBoaKEwEVJxZUnAAAQiwH+UDjC18AAAAASUVORK5CYII=',
+  'base64',
+);
+const LIFECYCLE_IMAGES = 25; // three pages of 10 (the least per_page both lists accept)
+const PAGE = 10;
+const NOT_FOUND_TEXT = 'ERROR 5404: Image not found';
+
+/** The SDK's NotFoundError with status 404. The body is the recorded plain text, so the SDK has
+ * no JSON to keep (`e.error` undefined, `e.errors` empty) and puts the text in the message. */
+async function expectNotFound(call) {
+  let got;
+  try {
+    got = await call();
+  } catch (e) {
+    if (!(e instanceof Cloudflare.APIError) || e.status === undefined) throw e;
+    if (!(e instanceof Cloudflare.NotFoundError)) {
+      throw new CheckFailed(`threw ${e.constructor.name} (status ${e.status}), want NotFoundError`);
+    }
+    eq('status', e.status, 404);
+    eq('message', e.message.trim(), `404 ${NOT_FOUND_TEXT}`);
+    eq('error', e.error, undefined);
+    eq('errors', e.errors, []);
+    eq('cf-images header', e.headers.get('cf-images'), 'err=5404');
+    return;
+  }
+  throw new CheckFailed(`answered ${inspect(got)}, want NotFoundError (404)`);
+}
+
+function lifecycle(label, makeClient) {
+  const state = {};
+  const creator = `sdk-typescript-${RUN}-${label}`;
+  const editedCreator = `${creator}-edited`;
+  const need = (key) => {
+    if (!(key in state)) throw new CheckFailed(`an earlier lifecycle step (${key}) failed`);
+    return state[key];
+  };
+
+  test(`lifecycle (${label}): upload ${LIFECYCLE_IMAGES} images with one creator`, async () => {
+    const c = makeClient();
+    const meta = { role: 'subject', keep: 'no' };
+    const subject = await c.images.v1.create({
+      account_id: ACCOUNT_ID,
+      file: await toFile(SUBJECT_PNG, 'subject.png', { type: 'image/png' }),
+      creator,
+      metadata: meta,
+    });
+    checkImage(subject, { filename: 'subject.png', creator, meta });
+    const ids = [subject.id];
+    for (let i = 1; i < LIFECYCLE_IMAGES; i++) {
+      const image = await c.images.v1.create({
+        account_id: ACCOUNT_ID,
+        file: await toFile(PNG, `n${i}.png`, { type: 'image/png' }),
+        creator,
+      });
+      checkImage(image, { filename: `n${i}.png`, creator });
+      ids.push(image.id);
+    }
+    eq('distinct ids', new Set(ids).size, LIFECYCLE_IMAGES);
+    Object.assign(state, { subject, ids });
+  });
+
+  test(`lifecycle (${label}): a custom id with subpaths: get, blobs.get, edit (5410), delete`, async () => {
+    // The SDK sends the id as one path segment with each "/" as %2F.
+    const c = makeClient();
+    const id = `sdk/typescript/${RUN}/${label}/life-cycle.png`;
+    const image = await c.images.v1.create({ account_id: ACCOUNT_ID, id, file: await cat() });
+    checkImage(image, { id, filename: 'cat.png' });
+    const { data, response } = await c.images.v1.get(id, { account_id: ACCOUNT_ID }).withResponse();
+    if (!response.url.includes('%2F')) throw new CheckFailed(`the SDK sent ${response.url}, not a %2F-encoded id`);
+    eq('get', data, image);
+    const blob = await c.images.v1.blobs.get(id, { account_id: ACCOUNT_ID });
+    eq('blob bytes', Buffer.from(await blob.arrayBuffer()).equals(PNG), true);
+    await expectError(
+      () => c.images.v1.edit(id, { account_id: ACCOUNT_ID, requireSignedURLs: true }),
+      400,
+      5410,
+      Cloudflare.BadRequestError,
+      MSG_PRIVATE_CUSTOM_ID,
+    );
+    eq('delete result', await c.images.v1.delete(id, { account_id: ACCOUNT_ID }), {});
+    await expectNotFound(() => c.images.v1.get(id, { account_id: ACCOUNT_ID }));
+  });
+
+  test(`lifecycle (${label}): images.v1.get`, async () => {
+    const subject = need('subject');
+    const image = await makeClient().images.v1.get(subject.id, { account_id: ACCOUNT_ID });
+    checkImage(image, { id: subject.id, filename: 'subject.png', creator, meta: subject.meta });
+    eq('get == upload', image, subject);
+  });
+
+  test(`lifecycle (${label}): images.v1.list auto-pagination reads result.items (the answer has result.images): yields nothing`, async () => {
+    // V4PagePagination.getPaginatedItems() is `this.result?.items ?? []`; the recorded answer
+    // (and the mock) is `result: {images: [...]}`, so iteration stops after the first page with
+    // no items, whatever result_info says (nextPageRequestOptions only adds 1 to `page`).
+    need('ids');
+    const list = () => makeClient().images.v1.list({ account_id: ACCOUNT_ID, creator, per_page: PAGE });
+    const page = await list();
+    eq('items of the first page', page.getPaginatedItems(), []);
+    eq('hasNextPage()', page.hasNextPage(), false);
+    let iterated = 0;
+    for await (const _ of list()) iterated += 1;
+    eq('items iterated', iterated, 0);
+    eq('result.images.length', page.result.images?.length, PAGE);
+  });
+
+  test(`lifecycle (${label}): images.v1.list across pages (page=1.. by hand, per_page=10)`, async () => {
+    const ids = need('ids');
+    const c = makeClient();
+    const seen = [];
+    const sizes = [];
+    for (let n = 1; ; n++) {
+      if (n > 10) throw new CheckFailed(`more pages than expected: sizes ${inspect(sizes)}`);
+      const page = await c.images.v1.list({ account_id: ACCOUNT_ID, creator, page: n, per_page: PAGE });
+      const images = page.result.images ?? [];
+      sizes.push(images.length);
+      if (images.length === 0) break;
+      for (const image of images) eq('creator of a listed image', image.creator, creator);
+      seen.push(...images);
+    }
+    eq('page sizes', sizes, [10, 10, 5, 0]);
+    const got = seen.map((i) => i.id);
+    eq('listed ids (no repeats)', new Set(got).size, got.length);
+    eq('listed ids', [...got].sort(), [...ids].sort());
+    eq('listed subject == upload', seen.find((i) => i.id === ids[0]), need('subject'));
+  });
+
+  test(`lifecycle (${label}): images.v2.list across pages (per_page=10, continuation_token)`, async () => {
+    const ids = need('ids');
+    const c = makeClient();
+    const orders = {};
+    for (const sort_order of ['desc', 'asc']) {
+      const seen = [];
+      const sizes = [];
+      let token;
+      for (;;) {
+        if (sizes.length > 10) throw new CheckFailed(`more pages than expected: sizes ${inspect(sizes)}`);
+        const result = await c.images.v2.list({
+          account_id: ACCOUNT_ID,
+          creator,
+          per_page: PAGE,
+          sort_order,
+          ...(token === undefined ? {} : { continuation_token: token }),
+        });
+        const images = result.images ?? [];
+        sizes.push(images.length);
+        for (const image of images) eq('creator of a listed image', image.creator, creator);
+        seen.push(...images);
+        if (result.continuation_token == null) break;
+        token = result.continuation_token;
+        if (typeof token !== 'string' || token === '') {
+          throw new CheckFailed(`continuation_token ${inspect(token)} is not a non-empty string`);
+        }
+      }
+      eq(`${sort_order}: page sizes`, sizes, [10, 10, 5]);
+      const got = seen.map((i) => i.id);
+      eq(`${sort_order}: listed ids (no repeats)`, new Set(got).size, got.length);
+      eq(`${sort_order}: listed ids`, [...got].sort(), [...ids].sort());
+      const key = (i) => `${new Date(i.uploaded).toISOString()} ${i.id}`;
+      const keys = seen.map(key);
+      const sorted = [...keys].sort();
+      eq(`${sort_order}: ordered by (uploaded, id)`, keys, sort_order === 'desc' ? sorted.reverse() : sorted);
+      orders[sort_order] = got;
+    }
+    eq('asc == reversed(desc)', orders.asc, [...orders.desc].reverse());
+  });
+
+  test(`lifecycle (${label}): images.v1.edit replaces metadata and sets creator`, async () => {
+    const subject = need('subject');
+    const c = makeClient();
+    const meta = { replaced: 'yes', nested: { k: 'v' } };
+    const edited = await c.images.v1.edit(subject.id, {
+      account_id: ACCOUNT_ID,
+      creator: editedCreator,
+      metadata: meta,
+    });
+    checkImage(edited, { id: subject.id, filename: 'subject.png', creator: editedCreator, meta });
+    eq('uploaded unchanged', edited.uploaded, subject.uploaded);
+    eq('get after edit', await c.images.v1.get(subject.id, { account_id: ACCOUNT_ID }), edited);
+    const moved = await c.images.v2.list({ account_id: ACCOUNT_ID, creator: editedCreator, per_page: PAGE });
+    eq('v2 list by the new creator', (moved.images ?? []).map((i) => i.id), [subject.id]);
+    const rest = await c.images.v2.list({ account_id: ACCOUNT_ID, creator, per_page: 100 });
+    eq('v2 list by the old creator', (rest.images ?? []).length, LIFECYCLE_IMAGES - 1);
+  });
+
+  test(`lifecycle (${label}): images.v1.blobs.get answers the uploaded bytes`, async () => {
+    const subject = need('subject');
+    const blob = await makeClient().images.v1.blobs.get(subject.id, { account_id: ACCOUNT_ID });
+    eq('status', blob.status, 200);
+    eq('content-type', blob.headers.get('content-type')?.split(';')[0], 'image/png');
+    eq('blob bytes', Buffer.from(await blob.arrayBuffer()).equals(SUBJECT_PNG), true);
+  });
+
+  test(`lifecycle (${label}): images.v1.stats.get counts the images`, async () => {
+    need('ids');
+    const stat = await makeClient().images.v1.stats.get({ account_id: ACCOUNT_ID });
+    eq('count.allowed', stat.count?.allowed, 100000);
+    if (!(stat.count?.current >= LIFECYCLE_IMAGES)) {
+      throw new CheckFailed(`count.current ${inspect(stat.count?.current)} < ${LIFECYCLE_IMAGES} uploaded here`);
+    }
+    state.current = stat.count.current;
+  });
+
+  test(`lifecycle (${label}): images.v1.delete`, async () => {
+    const subject = need('subject');
+    const c = makeClient();
+    eq('delete result', await c.images.v1.delete(subject.id, { account_id: ACCOUNT_ID }), {});
+    if ('current' in state) {
+      const stat = await c.images.v1.stats.get({ account_id: ACCOUNT_ID });
+      eq('count.current after delete', stat.count?.current, state.current - 1);
+    }
+    const rest = await c.images.v2.list({ account_id: ACCOUNT_ID, creator: editedCreator, per_page: PAGE });
+    eq('v2 list by its creator after delete', rest.images ?? [], []);
+    state.deleted = true;
+  });
+
+  test(`lifecycle (${label}): 404 NotFoundError after delete (get, blob, edit, delete)`, async () => {
+    const subject = need('subject');
+    need('deleted');
+    const c = makeClient();
+    await expectNotFound(() => c.images.v1.get(subject.id, { account_id: ACCOUNT_ID }));
+    await expectNotFound(() => c.images.v1.blobs.get(subject.id, { account_id: ACCOUNT_ID }));
+    await expectNotFound(() => c.images.v1.edit(subject.id, { account_id: ACCOUNT_ID, creator: 'x' }));
+    await expectNotFound(() => c.images.v1.delete(subject.id, { account_id: ACCOUNT_ID }));
+  });
+}
+
+lifecycle('bearer', () => client());
+lifecycle('email-key', () => keyClient());
 
 // --- runner -----------------------------------------------------------------------------------
 
