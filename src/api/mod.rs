@@ -180,6 +180,12 @@ fn decode(raw: &str) -> String {
         .into_owned()
 }
 
+/// The answer when a handler of the mock panicked (a bug): an envelope, not a dropped
+/// connection.
+pub(crate) fn mock_bug(cause: &str) -> Reply {
+    Reply::refusal(&[catalogue_error("mock_bug", &[("cause", cause)])])
+}
+
 /// `5404 Image not found`, as recorded.
 fn not_found() -> Outcome {
     Outcome::refused(vec![catalogue_error("image_not_found", &[])])

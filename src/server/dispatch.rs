@@ -12,8 +12,6 @@ use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
 
 use crate::api::{self, route, Reply};
-use crate::envelope;
-use crate::error::ApiError;
 use crate::journal::Entry;
 use crate::script::{Answer, Reset};
 use crate::state::{cause, fail, Shared};
@@ -40,19 +38,7 @@ pub(super) async fn answer_guarded(
         Err(panic) => {
             let cause = cause(&*panic);
             fail(&shared, format!("a request handler panicked: {cause}"));
-            let error = ApiError {
-                code: 10001,
-                status: 500,
-                message: format!("cloudflare-images-mock failed (a bug in the mock): {cause}"),
-                rule: "mock_bug".to_owned(),
-                pointer: None,
-                schema_path: None,
-                confirmed: false,
-            };
-            Ok(respond(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                envelope::failure(&[error]),
-            ))
+            Ok(reply(api::mock_bug(&cause)))
         }
     }
 }
