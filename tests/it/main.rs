@@ -10,6 +10,7 @@ mod expect;
 mod fuzz_corpus;
 mod helpers;
 mod hostile;
+mod images;
 mod journal;
 mod load;
 mod metadata;
