@@ -13,6 +13,7 @@ mod hostile;
 mod images;
 mod journal;
 mod load;
+mod memory;
 mod metadata;
 #[cfg(feature = "proptest")]
 mod properties;
