@@ -10,8 +10,10 @@ mod expect;
 mod fuzz_corpus;
 mod helpers;
 mod hostile;
+mod images;
 mod journal;
 mod load;
+mod memory;
 mod metadata;
 #[cfg(feature = "proptest")]
 mod properties;
