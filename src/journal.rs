@@ -423,6 +423,9 @@ impl Entry {
 pub(crate) struct View<'a> {
     pub(crate) store: &'a Store,
     pub(crate) delivery: &'a Delivery,
+    /// Whether uploads get their file bytes (read back from disk past the memory budget): not
+    /// for a report, which shows sizes only.
+    pub(crate) bytes: bool,
 }
 
 /// The public view of an accepted upload.
@@ -440,7 +443,7 @@ fn upload(headers: Vec<(String, String)>, accepted: &Accepted, view: View<'_>) -
         content_type: accepted.content_type.as_deref().map(text),
         format: image.format.clone(),
         dimensions: image.dimensions,
-        file: view.store.bytes(accepted.key),
+        file: view.bytes.then(|| view.store.bytes(accepted.key)).flatten(),
         file_size: image.file_size,
         file_xxh3: accepted.file_xxh3,
         url: accepted.url.as_deref().map(text),

@@ -137,7 +137,8 @@ pub(crate) async fn handle(
     let Routed::Api(route) = routed else {
         unreachable!("a request without an operation is refused above")
     };
-    if let Err(errors) = route::check_account(route.account_id, config.pinned_account.as_deref()) {
+    let pinned = config.pinned_account.as_deref();
+    if let Err(errors) = route::check_account(route.account_id, pinned, parts.uri.path()) {
         return Outcome::refused(errors);
     }
     let image_id = route.resource.map(decode);

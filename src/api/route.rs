@@ -373,13 +373,17 @@ pub(crate) fn route<'a>(method: &Method, path: &'a str) -> Routed<'a> {
 }
 
 /// Checks the account id of a route: shaped like a real one, and the pinned one if any.
-pub(crate) fn check_account(account_id: &str, pinned: Option<&str>) -> Result<(), Vec<ApiError>> {
+pub(crate) fn check_account(
+    account_id: &str,
+    pinned: Option<&str>,
+    path: &str,
+) -> Result<(), Vec<ApiError>> {
     if schema::is_account_id(account_id) && pinned.is_none_or(|p| p == account_id) {
         return Ok(());
     }
     // Cloudflare pairs 7003 with 7000 when it cannot route an object identifier.
     Err(vec![
-        catalogue_error("account_not_routable", &[("account_id", account_id)]),
+        catalogue_error("account_not_routable", &[("path", path)]),
         catalogue_error("no_route", &[]),
     ])
 }
@@ -516,15 +520,22 @@ mod tests {
 
     #[test]
     fn accounts() {
-        assert!(check_account(ID, None).is_ok());
-        assert!(check_account(ID, Some(ID)).is_ok());
+        let path = |id: &str| format!("/client/v4/accounts/{id}/images/v1/stats");
+        assert!(check_account(ID, None, &path(ID)).is_ok());
+        assert!(check_account(ID, Some(ID), &path(ID)).is_ok());
         let other = "123e105f4ecef8ad9ca31a8372d0c353";
-        let errors = check_account(other, Some(ID)).unwrap_err();
+        let errors = check_account(other, Some(ID), &path(other)).unwrap_err();
         assert_eq!(
             errors.iter().map(|e| e.code).collect::<Vec<_>>(),
             [7003, 7000]
         );
-        assert!(errors[0].message.contains(other));
-        assert!(check_account("..%2f..", None).is_err());
+        assert_eq!(
+            errors[0].message,
+            format!(
+                "Could not route to {}, perhaps your object identifier is invalid?",
+                path(other)
+            )
+        );
+        assert!(check_account("..%2f..", None, "/").is_err());
     }
 }

@@ -117,7 +117,9 @@ impl MockImages {
         self.shared.journal.requests(self.view())
     }
 
-    /// Every upload accepted so far, in order.
+    /// Every upload accepted so far, in order, each with its file while the image is stored
+    /// (read back from the spill directory for files past the memory budget: after gigabytes
+    /// of uploads, [`storage`](Self::storage) and [`image`](Self::image) are the cheap views).
     pub fn uploads(&self) -> Vec<Upload> {
         self.check_alive();
         self.shared.journal.uploads(self.view())
@@ -127,6 +129,7 @@ impl MockImages {
         View {
             store: &self.shared.store,
             delivery: &self.shared.config.delivery,
+            bytes: true,
         }
     }
 
@@ -345,7 +348,10 @@ impl MockImages {
         }
         expect::verify(
             &expectations,
-            &self.shared.journal.requests(self.view()),
+            &self.shared.journal.requests(View {
+                bytes: false,
+                ..self.view()
+            }),
             self.shared.scripts.pending(),
         )
     }

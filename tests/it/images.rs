@@ -1051,7 +1051,7 @@ async fn list_v2_a_garbage_token_is_5400() {
         assert_refusal(
             &body,
             5400,
-            &format!("Bad request: invalid continuation_token {token}"),
+            &format!("continuation_token: {token} is not a token of this list"),
         );
         assert_last_refused(&mock, 400, "bad_continuation_token");
     }

@@ -10,7 +10,7 @@ const OTHER_ACCOUNT: &str = "123e105f4ecef8ad9ca31a8372d0c353";
 
 fn not_routable(account_id: &str) -> String {
     format!(
-        "Could not route to /accounts/{account_id}/images/v1, perhaps your object identifier is invalid?"
+        "Could not route to /client/v4/accounts/{account_id}/images/v1, perhaps your object identifier is invalid?"
     )
 }
 
