@@ -6,10 +6,10 @@ use proptest::sample::{select, Index};
 use proptest::strategy::{BoxedStrategy, Union};
 use serde_json::{json, Value};
 
+use super::base::base;
 use super::draft::{Draft, UrlSpec};
 use super::form::{ClientStyle, UploadForm};
 use super::rule::InvalidRule;
-use super::valid::valid_draft;
 use super::values::{
     content_type, creator_max, file_param, filename, filename_max, fit_filename, fit_metadata,
     id_max, id_rules, id_text, margin, metadata_max, metadata_object, text, text_over, valid_id,
@@ -184,11 +184,6 @@ pub fn upload_breaking(rule: InvalidRule) -> BoxedStrategy<UploadForm> {
         | InvalidRule::TextPartTooLarge
         | InvalidRule::BodyTooLarge => transport::breaking(rule),
     }
-}
-
-/// The draft every invalid value starts from: a valid upload, without a file at the size limit.
-pub(super) fn base() -> impl Strategy<Value = Draft> {
-    valid_draft(false)
 }
 
 impl Draft {

@@ -51,6 +51,7 @@
 //! [`MockImages::serve_url`](crate::MockImages::serve_url) before sending it. A custom id can be
 //! uploaded once per mock (a second time is `5409`).
 
+mod base;
 mod draft;
 mod files;
 mod form;
