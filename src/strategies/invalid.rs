@@ -31,7 +31,7 @@ use crate::schema;
 /// The file rules are broken by `file` uploads: the mock checks the bytes of a `url` upload only
 /// once it has fetched them, which [`check_upload`](crate::conformance::check_upload) cannot.
 pub fn invalid_upload() -> impl Strategy<Value = (UploadForm, InvalidRule)> {
-    let arms: Vec<(u32, BoxedStrategy<(UploadForm, InvalidRule)>)> = InvalidRule::ALL
+    let arms: Vec<(u32, BoxedStrategy<(UploadForm, InvalidRule)>)> = InvalidRule::UPLOAD
         .iter()
         .map(|&rule| {
             let weight = match rule {
@@ -50,6 +50,9 @@ pub fn invalid_upload() -> impl Strategy<Value = (UploadForm, InvalidRule)> {
 }
 
 /// Uploads that break `rule` and nothing else (see [`invalid_upload`]).
+///
+/// # Panics
+/// If `rule` is not a rule of an upload (not in [`InvalidRule::UPLOAD`]).
 ///
 /// ```
 /// use cloudflare_images_mock::{conformance, strategies::{upload_breaking, InvalidRule}};
@@ -183,6 +186,10 @@ pub fn upload_breaking(rule: InvalidRule) -> BoxedStrategy<UploadForm> {
         | InvalidRule::MalformedMetadataName
         | InvalidRule::TextPartTooLarge
         | InvalidRule::BodyTooLarge => transport::breaking(rule),
+        other => panic!(
+            "{other:?} is a rule of {}, not of an upload",
+            other.operation()
+        ),
     }
 }
 
