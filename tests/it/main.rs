@@ -14,6 +14,8 @@ mod journal;
 mod load;
 mod metadata;
 #[cfg(feature = "proptest")]
+mod operations;
+#[cfg(feature = "proptest")]
 mod properties;
 mod routes;
 mod rules;
