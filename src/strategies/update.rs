@@ -180,7 +180,7 @@ pub fn valid_image_update() -> impl Strategy<Value = Vec<u8>> {
 /// });
 /// ```
 pub fn invalid_image_update() -> impl Strategy<Value = (Vec<u8>, InvalidRule)> {
-    let arms: Vec<(u32, BoxedStrategy<(Vec<u8>, InvalidRule)>)> = InvalidRule::UPDATE
+    let arms = InvalidRule::UPDATE
         .iter()
         .map(|&rule| {
             let weight = if rule == InvalidRule::UpdateBodyTooLarge {
@@ -193,7 +193,7 @@ pub fn invalid_image_update() -> impl Strategy<Value = (Vec<u8>, InvalidRule)> {
                 .boxed();
             (weight, arm)
         })
-        .collect();
+        .collect::<Vec<_>>();
     Union::new_weighted(arms)
 }
 
