@@ -380,3 +380,29 @@ fn the_mock_answers_generated_updates_and_queries_as_check_request_says() {
         });
     }
 }
+
+// A page of the v2 list with a continuation token is of the official shape, and the token
+// fetches the next page.
+#[test]
+fn a_v2_page_with_a_continuation_token_is_of_the_official_shape() {
+    let live = Live::new();
+    for _ in 0..10 {
+        live.mock.insert_image(NewImage::new(PNG_1X1));
+    }
+    let (status, body) = live.send(Operation::ListV2, b"per_page=10");
+    assert_eq!(status, 200);
+    let page: Value = serde_json::from_slice(&body).expect("JSON");
+    let token = page["result"]["continuation_token"]
+        .as_str()
+        .expect("a token: 11 images, 10 a page")
+        .to_owned();
+    if let Err(problems) = check_response(Operation::ListV2, status, &body) {
+        panic!("{problems:?}\n{page}");
+    }
+    let next = format!("per_page=10&continuation_token={token}");
+    assert!(check_request(Operation::ListV2, &Request::query(&next)).is_ok());
+    let (status, body) = live.send(Operation::ListV2, next.as_bytes());
+    assert_eq!(status, 200);
+    let page: Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(page["result"]["images"].as_array().map(Vec::len), Some(1));
+}
