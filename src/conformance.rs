@@ -1,31 +1,41 @@
 //! Offline checks, no server: does a request pass the rules of the real API, and is a response
 //! shaped as the official description says?
 //!
-//! [`check_upload`] runs the very code the mock runs on a request (multipart parse, image probe,
-//! schema); [`check_response`] validates an envelope against the response schemas of Cloudflare's
-//! official OpenAPI description (`schemas/cloudflare-images-openapi.json`), read as JSON Schema.
+//! [`check_request`] runs the very code the mock runs on a request of an operation (the
+//! multipart parse, image probe and schema of an upload; the schema of an image update's JSON
+//! body; the schema of a list's query); [`check_upload`] is its upload case, returning what the
+//! upload holds. [`check_response`] validates an answer against the response schemas that
+//! Cloudflare's official OpenAPI description (`schemas/cloudflare-images-openapi.json`) gives
+//! the operation, read as JSON Schema.
 //!
 //! ```
-//! use cloudflare_images_mock::conformance;
+//! use cloudflare_images_mock::{conformance, Operation};
 //!
 //! let body = br#"{"success":false,"errors":[{"code":5409,"message":"Resource already exists."}],"messages":[],"result":null}"#;
-//! assert!(conformance::check_response(409, body).is_ok());
-//! let problems = conformance::check_response(200, body).unwrap_err();
+//! assert!(conformance::check_response(Operation::Upload, 409, body).is_ok());
+//! let problems = conformance::check_response(Operation::Upload, 200, body).unwrap_err();
 //! assert!(problems.iter().any(|p| p.instance_path == "/success"), "{problems:?}");
+//!
+//! let errors = conformance::check_request(Operation::ListV1, &conformance::Request::query("page=0"))
+//!     .unwrap_err();
+//! assert_eq!(errors[0].rule, "list_v1_page_invalid");
 //! ```
 
+use std::collections::HashMap;
 use std::fmt;
 use std::pin::pin;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use jsonschema::Validator;
 use serde_json::{json, Map, Value};
 
+use crate::api::{self, images};
 use crate::error::ApiError;
 use crate::multipart::{self, Limits};
 use crate::upload;
+use crate::Operation;
 
 const OPENAPI: &str = include_str!("../schemas/cloudflare-images-openapi.json");
 const PATCHES: &str = include_str!("../schemas/openapi-patches.json");
@@ -104,6 +114,128 @@ pub fn check_upload(content_type: &str, body: &[u8]) -> Result<ValidUpload, Vec<
     })
 }
 
+/// What [`check_request`] reads of a request: its query string, its `Content-Type` header and
+/// its body. Each operation reads only its own part: an upload its `Content-Type` and body, an
+/// image update its body (its `Content-Type` is not checked, as the mock does not), a list its
+/// query.
+///
+/// ```
+/// use cloudflare_images_mock::conformance::Request;
+///
+/// let list = Request::query("per_page=50&creator=me");
+/// assert_eq!(list.query, Some("per_page=50&creator=me"));
+/// let update = Request::body("application/json", br#"{"creator":"me"}"#);
+/// assert_eq!(update.body, br#"{"creator":"me"}"#);
+/// assert_eq!(Request::default().body, b"");
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Request<'a> {
+    /// The query string, without the `?` (`None`: the URL has none).
+    pub query: Option<&'a str>,
+    /// The `Content-Type` header, if sent.
+    pub content_type: Option<&'a str>,
+    /// The body (empty when none is sent).
+    pub body: &'a [u8],
+}
+
+impl<'a> Request<'a> {
+    /// A request with this query string (without the `?`) and no body.
+    ///
+    /// ```
+    /// use cloudflare_images_mock::conformance::{check_request, Request};
+    /// use cloudflare_images_mock::Operation;
+    ///
+    /// assert!(check_request(Operation::ListV2, &Request::query("meta.status[eq]=active")).is_ok());
+    /// ```
+    pub fn query(query: &'a str) -> Request<'a> {
+        Request {
+            query: Some(query),
+            ..Request::default()
+        }
+    }
+
+    /// A request with this `Content-Type` header and body, and no query string.
+    ///
+    /// ```
+    /// use cloudflare_images_mock::conformance::{check_request, Request};
+    /// use cloudflare_images_mock::Operation;
+    ///
+    /// let update = Request::body("application/json", br#"{"requireSignedURLs":"yes"}"#);
+    /// let errors = check_request(Operation::Update, &update).unwrap_err();
+    /// assert_eq!(errors[0].rule, "update_require_signed_urls_not_boolean");
+    /// ```
+    pub fn body(content_type: &'a str, body: &'a [u8]) -> Request<'a> {
+        Request {
+            content_type: Some(content_type),
+            body,
+            ..Request::default()
+        }
+    }
+
+    /// The same request with this query string as well.
+    ///
+    /// ```
+    /// use cloudflare_images_mock::conformance::Request;
+    ///
+    /// let request = Request::body("application/json", b"{}").with_query("x=1");
+    /// assert_eq!((request.query, request.body), (Some("x=1"), &b"{}"[..]));
+    /// ```
+    pub fn with_query(self, query: &'a str) -> Request<'a> {
+        Request {
+            query: Some(query),
+            ..self
+        }
+    }
+}
+
+/// Checks a request of `operation` offline, with the code the mock runs on it before it looks
+/// at the stored images, and returns every violation found (rule, code, status and message as
+/// the mock answers them):
+///
+/// - [`Operation::Upload`]: the `Content-Type` and body, as [`check_upload`] (a `url` upload is
+///   checked as far as its form goes).
+/// - [`Operation::Update`]: the JSON body: at most the bytes the mock reads (`body_too_large`),
+///   then the rules of `schemas/image-update.schema.json`. The rules that need the stored image
+///   are not checked: a missing image (`5404`, which the mock answers first), and
+///   `requireSignedURLs: true` on an image with a custom id (`5410`, rule
+///   `id_with_signed_urls`).
+/// - [`Operation::ListV1`], [`Operation::ListV2`]: the query, under
+///   `schemas/list-v1.schema.json` and `schemas/list-v2.schema.json`; for the v2 list, a
+///   `continuation_token` must also be one the mock could have issued (`bad_continuation_token`).
+/// - The other operations the mock serves read neither query nor body: always `Ok`. Those it
+///   does not serve get the `501` it answers (rule `not_mocked`).
+///
+/// ```
+/// use cloudflare_images_mock::conformance::{check_request, Request};
+/// use cloudflare_images_mock::Operation;
+///
+/// let patch = Request::body("application/json", br#"{"creator":"me","metadata":{"k":1}}"#);
+/// assert!(check_request(Operation::Update, &patch).is_ok());
+///
+/// let errors = check_request(Operation::ListV2, &Request::query("meta.a[not-eq]=1")).unwrap_err();
+/// assert_eq!((errors[0].code, errors[0].status), (5400, 400));
+/// assert_eq!(errors[0].message, "Unsupported metadata filter operator: 'not-eq'");
+///
+/// assert!(check_request(Operation::Get, &Request::default()).is_ok());
+/// assert_eq!(check_request(Operation::ListKeys, &Request::default()).unwrap_err()[0].status, 501);
+/// ```
+pub fn check_request(operation: Operation, request: &Request<'_>) -> Result<(), Vec<ApiError>> {
+    if let Some(error) = operation.not_served() {
+        return Err(vec![error]);
+    }
+    match operation {
+        Operation::Upload => {
+            let content_type = request.content_type.unwrap_or("");
+            check_upload(content_type, request.body).map(drop)
+        }
+        Operation::Update => images::update_request(request.body).map(drop),
+        Operation::ListV1 => crate::params::list_v1(request.query).map(drop),
+        Operation::ListV2 => images::list_v2_request(request.query).map(drop),
+        _ => Ok(()),
+    }
+}
+
 /// Polls a future that never waits (its input is all in memory) to completion.
 fn poll_ready<F: std::future::Future>(future: F) -> Option<F::Output> {
     let mut future = pin!(future);
@@ -142,12 +274,9 @@ impl fmt::Display for ResponseViolation {
 
 impl std::error::Error for ResponseViolation {}
 
-struct ResponseSchemas {
-    success: Validator,
-    failure: Validator,
-}
-
-static RESPONSES: LazyLock<ResponseSchemas> = LazyLock::new(|| {
+/// The official description with the corrections of `schemas/openapi-patches.json` applied,
+/// read as JSON Schema throughout (see [`to_json_schema`]).
+static OPENAPI_DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
     let mut openapi: Value = serde_json::from_str(OPENAPI)
         .unwrap_or_else(|e| panic!("schemas/cloudflare-images-openapi.json: {e}"));
     let patches: Value = serde_json::from_str(PATCHES)
@@ -164,31 +293,77 @@ static RESPONSES: LazyLock<ResponseSchemas> = LazyLock::new(|| {
             "schemas/openapi-patches.json: nothing at {path}"
         );
     }
-    let mut components = openapi["components"].take();
-    to_json_schema(&mut components);
-    let upload = "/paths/~1accounts~1{account_id}~1images~1v1/post/responses";
-    let mut failure = openapi
-        .pointer(&format!("{upload}/4XX/content/application~1json/schema"))
-        .expect("the upload operation describes its 4XX response")
-        .clone();
-    to_json_schema(&mut failure);
-    let success = json!({
-        "components": components,
-        "$ref": "#/components/schemas/images_image_response_single",
-    });
-    let failure = json!({ "components": components, "allOf": [failure] });
-    let build = |schema: &Value| {
-        jsonschema::options()
-            .with_draft(jsonschema::Draft::Draft202012)
-            .should_validate_formats(true)
-            .build(schema)
-            .unwrap_or_else(|e| panic!("the official response schemas do not compile: {e}"))
-    };
-    ResponseSchemas {
-        success: build(&success),
-        failure: build(&failure),
-    }
+    to_json_schema(&mut openapi);
+    openapi
 });
+
+/// The `responses` of the operation whose `operationId` is `operation_id`.
+fn responses(operation_id: &str) -> &'static Map<String, Value> {
+    let paths = OPENAPI_DOCUMENT["paths"]
+        .as_object()
+        .expect("the official description has paths");
+    paths
+        .values()
+        .filter_map(Value::as_object)
+        .flat_map(|methods| methods.values())
+        .find(|operation| operation["operationId"] == operation_id)
+        .and_then(|operation| operation["responses"].as_object())
+        .unwrap_or_else(|| panic!("the official description has no operation {operation_id}"))
+}
+
+/// The key of the response that describes `status` in `responses`: the status itself, else its
+/// class (`4XX`), else `default`; a status the description does not describe (the mock's `501`
+/// for an operation it does not serve, a staged `500`) is held to the `4XX` failure envelope,
+/// the only failure the description gives most operations.
+fn response_key(responses: &Map<String, Value>, status: u16) -> Option<String> {
+    let class = format!("{}XX", status / 100);
+    [status.to_string(), class, "default".to_owned()]
+        .into_iter()
+        .find(|key| responses.contains_key(key))
+        .or_else(|| {
+            (!(200..300).contains(&status) && responses.contains_key("4XX"))
+                .then(|| "4XX".to_owned())
+        })
+}
+
+/// The validator of the JSON body of response `key` of `operation`, compiled once per process;
+/// `None` when the description gives that response no JSON body (a blob's `image/*`).
+fn response_validator(operation: Operation, key: &str) -> Option<Arc<Validator>> {
+    type Cache = Mutex<HashMap<(Operation, String), Option<Arc<Validator>>>>;
+    static VALIDATORS: LazyLock<Cache> = LazyLock::new(Cache::default);
+    let cache_key = (operation, key.to_owned());
+    if let Some(validator) = VALIDATORS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&cache_key)
+    {
+        return validator.clone();
+    }
+    let schema = responses(operation.operation_id())[key]
+        .pointer("/content/application~1json/schema")
+        .map(|schema| {
+            let schema = json!({
+                "components": OPENAPI_DOCUMENT["components"],
+                "allOf": [schema],
+            });
+            let validator = jsonschema::options()
+                .with_draft(jsonschema::Draft::Draft202012)
+                .should_validate_formats(true)
+                .build(&schema)
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "the official {key} response schema of {} does not compile: {e}",
+                        operation.operation_id()
+                    )
+                });
+            Arc::new(validator)
+        });
+    VALIDATORS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(cache_key, schema.clone());
+    schema
+}
 
 /// Reads an OpenAPI 3.0 schema as JSON Schema: `nullable: true` and an `enum` holding `null`
 /// (how the Stainless copy marks a nullable object) admit `null`; repeated `required` entries
@@ -235,23 +410,65 @@ fn to_json_schema(node: &mut Value) {
     }
 }
 
-/// Checks a response of the upload endpoint against the official description: a 2xx against
-/// the success envelope (`images_image_response_single`), anything else against the failure
-/// envelope of its `4XX` response. Returns every difference found.
-pub fn check_response(status: u16, body: &[u8]) -> Result<(), Vec<ResponseViolation>> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
+/// Checks an answer of `operation` against the response the official description gives it for
+/// `status`: the status itself (the v2 list's `400`), else its class (`200` is described as
+/// such; failures as `4XX`). A status the description does not describe (the mock's `501` for
+/// an operation it does not serve, a staged `500`) is held to the operation's `4XX` failure
+/// envelope. Returns every difference found.
+///
+/// Answers that are not JSON envelopes:
+///
+/// - A response the description gives no JSON body (the original bytes of
+///   [`Operation::Blob`], `image/*`): the body is not checked.
+/// - `404` to an operation on one image ([`Operation::Get`], [`Operation::Update`],
+///   [`Operation::Delete`], [`Operation::Blob`]): the real API answers a missing image in plain
+///   text, `ERROR 5404: Image not found` and a line break (recorded; the mock answers the
+///   same), which passes. Any other body of a `404` is checked as the failure envelope.
+///
+/// Any other body that is not JSON is a violation at the root.
+///
+/// ```
+/// use cloudflare_images_mock::{conformance, Operation};
+///
+/// let listed = br#"{"success":true,"errors":[],"messages":[],"result":{"images":[]}}"#;
+/// assert!(conformance::check_response(Operation::ListV1, 200, listed).is_ok());
+/// // An image's details are JSON; the bytes of the image are the blob's answer.
+/// assert!(conformance::check_response(Operation::Get, 200, b"\x89PNG...").is_err());
+///
+/// let missing = b"ERROR 5404: Image not found\n";
+/// assert!(conformance::check_response(Operation::Get, 404, missing).is_ok());
+/// assert!(conformance::check_response(Operation::ListV1, 404, missing).is_err());
+/// assert!(conformance::check_response(Operation::Blob, 200, b"\x89PNG...").is_ok());
+/// ```
+pub fn check_response(
+    operation: Operation,
+    status: u16,
+    body: &[u8],
+) -> Result<(), Vec<ResponseViolation>> {
+    let root = |message: String| {
         vec![ResponseViolation {
             instance_path: String::new(),
             schema_path: String::new(),
-            message: format!("the body is not JSON: {e}"),
+            message,
         }]
-    })?;
-    let schemas = &*RESPONSES;
-    let validator = if (200..300).contains(&status) {
-        &schemas.success
-    } else {
-        &schemas.failure
     };
+    if status == 404
+        && operation.endpoint().1.contains("{image_id}")
+        && body == api::plain_text(&api::image_not_found()).as_bytes()
+    {
+        return Ok(());
+    }
+    let Some(key) = response_key(responses(operation.operation_id()), status) else {
+        return Err(root(format!(
+            "the official description gives {} no {status} response",
+            operation.operation_id()
+        )));
+    };
+    let Some(validator) = response_validator(operation, &key) else {
+        return Ok(());
+    };
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| root(format!("the body is not JSON: {e}")))?;
     let violations: Vec<ResponseViolation> = validator
         .iter_errors(&value)
         .map(|error| ResponseViolation {
@@ -277,7 +494,7 @@ mod tests {
             let fixture: Value = serde_json::from_str(text).unwrap();
             let status = fixture["status"].as_u64().unwrap() as u16;
             let body = serde_json::to_vec(&fixture["body"]).unwrap();
-            if let Err(problems) = check_response(status, &body) {
+            if let Err(problems) = check_response(Operation::Upload, status, &body) {
                 panic!("fixtures/{name}: {problems:?}");
             }
             assert!(
@@ -288,23 +505,100 @@ mod tests {
     }
 
     #[test]
+    fn requests_are_checked_by_the_servers_code_for_their_operation() {
+        let rules = |operation, request: &Request<'_>| -> Vec<String> {
+            check_request(operation, request)
+                .err()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|e| e.rule)
+                .collect()
+        };
+        let big = vec![b' '; images::MAX_UPDATE_BODY + 1];
+        let update = |body| rules(Operation::Update, &Request::body("application/json", body));
+        assert_eq!(update(&big), ["body_too_large"]);
+        assert_eq!(update(b""), ["update_body_not_json"]);
+        assert!(update(b" {} ").is_empty());
+        let v2 = |query| rules(Operation::ListV2, &Request::query(query));
+        assert_eq!(v2("continuation_token=zz"), ["bad_continuation_token"]);
+        assert_eq!(
+            v2("per_page=1&sort_order=up"),
+            ["list_v2_per_page_invalid", "list_v2_sort_order_invalid"]
+        );
+        assert!(v2("").is_empty());
+        assert_eq!(
+            rules(Operation::ListV1, &Request::default()),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            rules(Operation::Upload, &Request::default()),
+            ["not_multipart"]
+        );
+        assert_eq!(
+            rules(Operation::CreateVariant, &Request::default()),
+            ["not_mocked"]
+        );
+    }
+
+    #[test]
+    fn responses_are_checked_against_their_operations_description() {
+        let failure = br#"{"success":false,"errors":[{"code":5400,"message":"x"}],"messages":[],"result":null}"#;
+        for operation in Operation::ALL {
+            assert!(
+                check_response(operation, 400, failure).is_ok(),
+                "{operation:?}"
+            );
+            assert!(
+                check_response(operation, 501, failure).is_ok(),
+                "{operation:?}"
+            );
+        }
+        let text = b"ERROR 5404: Image not found\n";
+        for operation in [
+            Operation::Get,
+            Operation::Update,
+            Operation::Delete,
+            Operation::Blob,
+        ] {
+            assert!(
+                check_response(operation, 404, text).is_ok(),
+                "{operation:?}"
+            );
+            assert!(check_response(operation, 404, b"ERROR 5404: x\n").is_err());
+        }
+        assert!(check_response(Operation::Upload, 404, text).is_err());
+        let page = |result: Value| {
+            json!({"success": true, "errors": [], "messages": [], "result": result}).to_string()
+        };
+        let v2 = page(json!({"images": [], "continuation_token": null}));
+        assert!(check_response(Operation::ListV2, 200, v2.as_bytes()).is_ok());
+        let stats = page(json!({"count": {"allowed": 100000, "current": 0}}));
+        assert!(check_response(Operation::Stats, 200, stats.as_bytes()).is_ok());
+        let stats = page(json!({"count": {"allowed": "many"}}));
+        let problems = check_response(Operation::Stats, 200, stats.as_bytes()).unwrap_err();
+        assert_eq!(problems[0].instance_path, "/result/count/allowed");
+    }
+
+    #[test]
     fn nullable_and_custom_ids() {
         let result = json!({"id": "a/".repeat(100) + "b", "creator": null, "filename": "a.png",
             "meta": {}, "requireSignedURLs": false, "uploaded": "2014-01-02T02:20:00.123Z",
             "variants": ["https://imagedelivery.net/x/y/public"]});
         let body = json!({"success": true, "errors": [], "messages": [], "result": result});
-        check_response(200, body.to_string().as_bytes()).unwrap();
+        check_response(Operation::Upload, 200, body.to_string().as_bytes()).unwrap();
     }
 
     #[test]
     fn shapes_that_differ_are_reported() {
         let body = json!({"success": true, "errors": [], "messages": [], "result": {"uploaded": "yesterday"}});
-        let problems = check_response(200, body.to_string().as_bytes()).unwrap_err();
+        let problems =
+            check_response(Operation::Upload, 200, body.to_string().as_bytes()).unwrap_err();
         assert_eq!(problems[0].instance_path, "/result/uploaded");
         // Codes below 1000 are real (971, the rate limit): see schemas/openapi-patches.json.
         let body = json!({"success": false, "errors": [{"code": "12", "message": "x"}], "messages": [], "result": null});
-        let problems = check_response(400, body.to_string().as_bytes()).unwrap_err();
+        let problems =
+            check_response(Operation::Upload, 400, body.to_string().as_bytes()).unwrap_err();
         assert_eq!(problems[0].instance_path, "/errors/0/code");
-        assert!(check_response(400, b"<html>").is_err());
+        assert!(check_response(Operation::Upload, 400, b"<html>").is_err());
     }
 }

@@ -180,9 +180,10 @@
 //! ```
 //!
 //! # Checking offline
-//! [`conformance::check_upload`] runs the mock's own parse and validation on a request without a
-//! server; [`conformance::check_response`] checks an envelope against the response schemas of
-//! Cloudflare's official OpenAPI description.
+//! [`conformance::check_request`] runs the mock's own parse and validation on a request of an
+//! operation without a server ([`conformance::check_upload`] for an upload);
+//! [`conformance::check_response`] checks an answer against the response schemas Cloudflare's
+//! official OpenAPI description gives the operation.
 #![deny(missing_docs, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -393,7 +393,7 @@ impl Schema {
     }
 
     /// Every rule of the schema, in schema order.
-    #[cfg_attr(not(any(test, feature = "proptest")), allow(dead_code))]
+    #[cfg(test)]
     pub(crate) fn rules(&self) -> Vec<Rule> {
         let mut rules: Vec<Rule> = self.rules.values().cloned().collect();
         rules.sort_by_key(|rule| rule.order);
@@ -469,7 +469,7 @@ pub(crate) fn max_file_size() -> u64 {
 }
 
 /// Every rule of the upload schema, in schema order.
-#[cfg(any(test, feature = "proptest"))]
+#[cfg(test)]
 pub(crate) fn rules() -> Vec<Rule> {
     UPLOAD.rules()
 }

@@ -5,14 +5,49 @@ use hyper::http::request::Parts;
 
 use super::{not_found, read_small_body, Outcome};
 use crate::envelope;
-use crate::params::{self, SortOrder};
+use crate::error::ApiError;
+use crate::params::{self, ImageUpdate, ListV2, SortOrder};
 use crate::schema;
 use crate::state::Shared;
 use crate::store::Cursor;
 
 /// The largest PATCH body read: far above any valid one (metadata and creator are about 1 KiB
 /// each), so a body just over a limit still gets the schema's precise error.
-const MAX_UPDATE_BODY: usize = 64 * 1024;
+pub(crate) const MAX_UPDATE_BODY: usize = 64 * 1024;
+
+/// The checks of a PATCH body that need no stored image, in the handler's order: at most
+/// [`MAX_UPDATE_BODY`] bytes (`body_too_large`), then the rules of
+/// `schemas/image-update.schema.json`. The handler reads the body with the same limit, so a
+/// longer one never gets here from the server; [`crate::conformance::check_request`] has the
+/// whole body.
+pub(crate) fn update_request(body: &[u8]) -> Result<ImageUpdate, Vec<ApiError>> {
+    if body.len() > MAX_UPDATE_BODY {
+        return Err(vec![schema::catalogue_error("body_too_large", &[])]);
+    }
+    params::image_update(body)
+}
+
+/// The checks of a v2 list query that need no stored image: the rules of
+/// `schemas/list-v2.schema.json`, then the continuation token, which must be one the mock could
+/// have issued (`bad_continuation_token`).
+pub(crate) fn list_v2_request(
+    query: Option<&str>,
+) -> Result<(ListV2, Option<Cursor>), Vec<ApiError>> {
+    let list = params::list_v2(query)?;
+    let after = match list.continuation_token.as_deref() {
+        None => None,
+        Some(token) => match Cursor::from_token(token) {
+            Some(cursor) => Some(cursor),
+            None => {
+                return Err(vec![schema::catalogue_error(
+                    "bad_continuation_token",
+                    &[("token", token)],
+                )])
+            }
+        },
+    };
+    Ok((list, after))
+}
 
 /// `GET .../images/v1/{image_id}`.
 pub(super) fn get(shared: &Shared, id: &str) -> Outcome {
@@ -34,7 +69,7 @@ pub(super) async fn update(
         Ok(bytes) => bytes,
         Err(error) => return Outcome::refused(vec![error]),
     };
-    let update = match params::image_update(&bytes) {
+    let update = match update_request(&bytes) {
         Ok(update) => update,
         Err(errors) => {
             // A missing image is what the real API checks first (assumed: no recording shows
@@ -95,20 +130,9 @@ pub(super) fn list_v1(shared: &Shared, query: Option<&str>) -> Outcome {
 /// `GET .../images/v2`: by upload time then id, newest first unless asked otherwise, with an
 /// opaque continuation token.
 pub(super) fn list_v2(shared: &Shared, query: Option<&str>) -> Outcome {
-    let list = match params::list_v2(query) {
-        Ok(list) => list,
+    let (list, after) = match list_v2_request(query) {
+        Ok(checked) => checked,
         Err(errors) => return Outcome::refused(errors),
-    };
-    let after = match list.continuation_token.as_deref().map(Cursor::from_token) {
-        None => None,
-        Some(Some(cursor)) => Some(cursor),
-        Some(None) => {
-            let token = list.continuation_token.as_deref().unwrap_or_default();
-            return Outcome::refused(vec![schema::catalogue_error(
-                "bad_continuation_token",
-                &[("token", token)],
-            )]);
-        }
     };
     let ascending = matches!(list.sort_order, SortOrder::Asc);
     let (images, next) =

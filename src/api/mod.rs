@@ -11,7 +11,7 @@
 //! records it.
 
 mod blob;
-mod images;
+pub(crate) mod images;
 pub(crate) mod route;
 mod stats;
 pub(crate) mod upload;
@@ -67,11 +67,23 @@ impl Reply {
                     ("cache-control", "no-cache".to_owned()),
                     ("cf-images", format!("err={}", error.code)),
                 ],
-                body: Bytes::from(format!("ERROR {}: {}\n", error.code, error.message)),
+                body: Bytes::from(plain_text(error)),
             },
             _ => Reply::json(status, envelope::failure(errors)),
         }
     }
+}
+
+/// The plain-text form of a refusal, as recorded for a missing image: `ERROR 5404: Image not
+/// found` and a line break.
+pub(crate) fn plain_text(error: &ApiError) -> String {
+    format!("ERROR {}: {}\n", error.code, error.message)
+}
+
+/// The refusal of a request for an image that is not stored (`5404`), answered as
+/// [`plain_text`] by [`Reply::refusal`].
+pub(crate) fn image_not_found() -> ApiError {
+    catalogue_error("image_not_found", &[])
 }
 
 /// What a request came to: the answer, and what the journal keeps of it.
@@ -189,7 +201,7 @@ pub(crate) fn mock_bug(cause: &str) -> Reply {
 
 /// `5404 Image not found`, as recorded.
 fn not_found() -> Outcome {
-    Outcome::refused(vec![catalogue_error("image_not_found", &[])])
+    Outcome::refused(vec![image_not_found()])
 }
 
 /// Reads a small body whole (a JSON body of a PATCH), within `limit` bytes and the body timeout.

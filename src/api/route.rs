@@ -124,6 +124,13 @@ impl Operation {
         )
     }
 
+    /// The refusal of a request for an operation the mock does not serve (`501`), `None` for
+    /// one it serves.
+    pub(crate) fn not_served(self) -> Option<ApiError> {
+        (!self.is_served())
+            .then(|| catalogue_error("not_mocked", &[("operation", &self.to_string())]))
+    }
+
     fn facts(self) -> (&'static str, &'static str, &'static str, &'static str) {
         const V1: &str = "/accounts/{account_id}/images/v1";
         match self {
@@ -279,11 +286,7 @@ impl Routed<'_> {
     /// The refusal of a request that has no operation, or of one the mock does not serve.
     pub(crate) fn refusal(&self, method: &Method) -> Option<ApiError> {
         match self {
-            Routed::Api(route) if route.operation.is_served() => None,
-            Routed::Api(route) => Some(catalogue_error(
-                "not_mocked",
-                &[("operation", &route.operation.to_string())],
-            )),
+            Routed::Api(route) => route.operation.not_served(),
             Routed::MethodNotAllowed => Some(catalogue_error(
                 "method_not_allowed",
                 &[("method", method.as_str())],

@@ -7,8 +7,8 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::strategy::{BoxedStrategy, Union};
 
+use super::base::base;
 use super::form::UploadForm;
-use super::invalid::base;
 use super::rule::InvalidRule;
 use super::values::{
     avif, content_type, dimension_limits, file_param, filename, filename_max, filename_text,

@@ -6,10 +6,10 @@ use proptest::sample::{select, Index};
 use proptest::strategy::{BoxedStrategy, Union};
 use serde_json::{json, Value};
 
+use super::base::base;
 use super::draft::{Draft, UrlSpec};
 use super::form::{ClientStyle, UploadForm};
 use super::rule::InvalidRule;
-use super::valid::valid_draft;
 use super::values::{
     content_type, creator_max, file_param, filename, filename_max, fit_filename, fit_metadata,
     id_max, id_rules, id_text, margin, metadata_max, metadata_object, text, text_over, valid_id,
@@ -31,7 +31,7 @@ use crate::schema;
 /// The file rules are broken by `file` uploads: the mock checks the bytes of a `url` upload only
 /// once it has fetched them, which [`check_upload`](crate::conformance::check_upload) cannot.
 pub fn invalid_upload() -> impl Strategy<Value = (UploadForm, InvalidRule)> {
-    let arms: Vec<(u32, BoxedStrategy<(UploadForm, InvalidRule)>)> = InvalidRule::ALL
+    let arms: Vec<(u32, BoxedStrategy<(UploadForm, InvalidRule)>)> = InvalidRule::UPLOAD
         .iter()
         .map(|&rule| {
             let weight = match rule {
@@ -50,6 +50,9 @@ pub fn invalid_upload() -> impl Strategy<Value = (UploadForm, InvalidRule)> {
 }
 
 /// Uploads that break `rule` and nothing else (see [`invalid_upload`]).
+///
+/// # Panics
+/// If `rule` is not a rule of an upload (not in [`InvalidRule::UPLOAD`]).
 ///
 /// ```
 /// use cloudflare_images_mock::{conformance, strategies::{upload_breaking, InvalidRule}};
@@ -183,12 +186,11 @@ pub fn upload_breaking(rule: InvalidRule) -> BoxedStrategy<UploadForm> {
         | InvalidRule::MalformedMetadataName
         | InvalidRule::TextPartTooLarge
         | InvalidRule::BodyTooLarge => transport::breaking(rule),
+        other => panic!(
+            "{other:?} is a rule of {}, not of an upload",
+            other.operation()
+        ),
     }
-}
-
-/// The draft every invalid value starts from: a valid upload, without a file at the size limit.
-pub(super) fn base() -> impl Strategy<Value = Draft> {
-    valid_draft(false)
 }
 
 impl Draft {

@@ -1,5 +1,17 @@
-//! proptest strategies for uploads: every shape the API accepts, and every way to break one of
-//! its rules.
+//! proptest strategies for the requests of the API: every shape an upload, an image update or
+//! a list query may take, and every way to break one of their rules.
+//!
+//! | Operation | Valid | Invalid, labelled | Breaking one rule |
+//! |---|---|---|---|
+//! | [`Upload`](crate::Operation::Upload) | [`valid_upload`] | [`invalid_upload`] | [`upload_breaking`] |
+//! | [`Update`](crate::Operation::Update) | [`valid_image_update`] | [`invalid_image_update`] | [`image_update_breaking`] |
+//! | [`ListV1`](crate::Operation::ListV1) | [`valid_list_v1_query`] | [`invalid_list_v1_query`] | [`list_v1_query_breaking`] |
+//! | [`ListV2`](crate::Operation::ListV2) | [`valid_list_v2_query`] | [`invalid_list_v2_query`] | [`list_v2_query_breaking`] |
+//!
+//! Each invalid value is labelled with the [`InvalidRule`] it breaks, and nothing else; check
+//! what your code makes of each with
+//! [`conformance::check_request`](crate::conformance::check_request), offline, or send it to a
+//! [`MockImages`](crate::MockImages). The rest of this page is about uploads.
 //!
 //! [`valid_upload`] yields [`UploadForm`]s the API accepts, each written as a real client writes
 //! it (curl, reqwest, the official Python and TypeScript SDKs: see [`ClientStyle`]), with the
@@ -51,12 +63,17 @@
 //! [`MockImages::serve_url`](crate::MockImages::serve_url) before sending it. A custom id can be
 //! uploaded once per mock (a second time is `5409`).
 
+mod base;
 mod draft;
 mod files;
 mod form;
 mod invalid;
+mod json;
+mod list;
+mod query;
 mod rule;
 mod transport;
+mod update;
 mod valid;
 mod values;
 
@@ -64,5 +81,10 @@ pub use form::{
     ClientStyle, ExpectedResult, FileParam, MetadataEncoding, UploadForm, UploadParams,
 };
 pub use invalid::{invalid_upload, upload_breaking};
+pub use list::{
+    invalid_list_v1_query, invalid_list_v2_query, list_v1_query_breaking, list_v2_query_breaking,
+    valid_list_v1_query, valid_list_v2_query,
+};
 pub use rule::InvalidRule;
+pub use update::{image_update_breaking, invalid_image_update, valid_image_update};
 pub use valid::valid_upload;

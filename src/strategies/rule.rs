@@ -1,25 +1,37 @@
-//! [`InvalidRule`]: the rules an upload can break, named as the mock reports them.
+//! [`InvalidRule`]: the rules a request can break, named as the mock reports them.
 
 use std::fmt;
-use std::sync::LazyLock;
 
-use crate::schema;
+use crate::schema::{self, Schema, IMAGE_UPDATE, LIST_V1, LIST_V2};
+use crate::Operation;
 
-/// A rule an upload can break: one variant per rule of `schemas/upload.schema.json`, then the
-/// transport rules (the body is no readable multipart form, or is too large).
+/// A rule a request can break, labelling the values of the invalid strategies.
+///
+/// For an upload ([`InvalidRule::UPLOAD`]): one variant per rule of
+/// `schemas/upload.schema.json`, then the transport rules (the body is no readable multipart
+/// form, or is too large). For an image update ([`InvalidRule::UPDATE`]): one variant per rule
+/// of `schemas/image-update.schema.json`, then a body over the size the mock reads. For the v1
+/// and v2 lists ([`InvalidRule::LIST_V1`], [`InvalidRule::LIST_V2`]): one variant per rule of
+/// `schemas/list-v1.schema.json` and `schemas/list-v2.schema.json` that a query can break, and
+/// for the v2 list a continuation token the mock did not issue. [`operation`](Self::operation)
+/// says which request a rule is of.
 ///
 /// [`name`](Self::name) is the rule's name as the mock reports it in
 /// [`ApiError::rule`](crate::ApiError::rule); [`code`](Self::code) and [`status`](Self::status)
-/// are looked up by that name in the schema (or in `schemas/errors.json` for transport rules).
-/// Several transport variants share a name: they are different ways to break the same rule.
+/// are looked up by that name in the operation's schema (or in `schemas/errors.json` for the
+/// rules no schema states). Several transport variants share a name: they are different ways to
+/// break the same rule.
 ///
 /// ```
 /// use cloudflare_images_mock::strategies::InvalidRule;
+/// use cloudflare_images_mock::Operation;
 ///
 /// assert_eq!(InvalidRule::IdUuid.name(), "id_uuid");
 /// assert_eq!((InvalidRule::IdUuid.code(), InvalidRule::IdUuid.status()), (5411, 400));
 /// assert_eq!(InvalidRule::TruncatedBody.name(), "malformed_multipart");
 /// assert!(!InvalidRule::TruncatedBody.in_schema());
+/// assert_eq!(InvalidRule::ListV2TooManyFilters.operation(), Operation::ListV2);
+/// assert_eq!(InvalidRule::ListV2TooManyFilters.name(), "list_v2_too_many_filters");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -86,11 +98,177 @@ pub enum InvalidRule {
     TextPartTooLarge,
     /// `body_too_large`: a whole body over the size a body may have.
     BodyTooLarge,
+
+    /// `update_body_not_json`: an image update body that is no JSON object (not JSON at all, or
+    /// another JSON value).
+    UpdateBodyNotJson,
+    /// `update_creator_not_string`: a `creator` neither a string nor `null`.
+    UpdateCreatorNotString,
+    /// `update_creator_too_long`: a `creator` over the schema's maximum length.
+    UpdateCreatorTooLong,
+    /// `update_metadata_not_object`: `metadata` neither an object nor `null`.
+    UpdateMetadataNotObject,
+    /// `update_metadata_too_large`: `metadata` over the schema's size limit as JSON.
+    UpdateMetadataTooLarge,
+    /// `update_require_signed_urls_not_boolean`: `requireSignedURLs` neither a boolean nor
+    /// `null` (the strings `"true"` and `"false"` included).
+    UpdateRequireSignedUrlsNotBoolean,
+    /// `body_too_large`: an image update body over the size the mock reads.
+    UpdateBodyTooLarge,
+
+    /// `list_v1_page_invalid`: a `page` below the schema's minimum, or no integer.
+    ListV1PageInvalid,
+    /// `list_v1_per_page_invalid`: a `per_page` out of the schema's bounds, or no integer.
+    ListV1PerPageInvalid,
+
+    /// `list_v2_per_page_invalid`: a `per_page` out of the schema's bounds, or no integer.
+    ListV2PerPageInvalid,
+    /// `list_v2_sort_order_invalid`: a `sort_order` not in the schema's enum.
+    ListV2SortOrderInvalid,
+    /// `list_v2_too_many_filters`: more metadata filters than the schema's maximum.
+    ListV2TooManyFilters,
+    /// `list_v2_filter_operator_unsupported`: a filter operator not in the schema's enum (or a
+    /// filter without one).
+    ListV2FilterOperatorUnsupported,
+    /// `list_v2_filter_too_deep`: a filter field nested deeper than the schema's maximum.
+    ListV2FilterTooDeep,
+    /// `list_v2_filter_field_empty`: a filter field with an empty segment.
+    ListV2FilterFieldEmpty,
+    /// `list_v2_filter_too_many_values`: a list operator with more values than the schema's
+    /// maximum.
+    ListV2FilterTooManyValues,
+    /// `list_v2_filter_value_not_number`: a numeric operator with a value that is no number.
+    ListV2FilterValueNotNumber,
+    /// `list_v2_filter_value_not_boolean`: `eq:boolean` with a value other than the schema's.
+    ListV2FilterValueNotBoolean,
+    /// `bad_continuation_token`: a `continuation_token` the mock cannot have issued.
+    ListV2ContinuationTokenNotIssued,
 }
 
 impl InvalidRule {
-    /// Every rule, schema rules first, in the schema's order.
+    /// Every rule of every operation: [`UPLOAD`](Self::UPLOAD), [`UPDATE`](Self::UPDATE),
+    /// [`LIST_V1`](Self::LIST_V1), then [`LIST_V2`](Self::LIST_V2).
+    ///
+    /// ```
+    /// use cloudflare_images_mock::strategies::InvalidRule;
+    ///
+    /// let parts = [InvalidRule::UPLOAD, InvalidRule::UPDATE, InvalidRule::LIST_V1, InvalidRule::LIST_V2];
+    /// assert_eq!(InvalidRule::ALL, parts.concat());
+    /// ```
     pub const ALL: &'static [InvalidRule] = &[
+        InvalidRule::FileAndUrl,
+        InvalidRule::FileOrUrlRequired,
+        InvalidRule::IdWithSignedUrls,
+        InvalidRule::UrlNotHttp,
+        InvalidRule::IdEmpty,
+        InvalidRule::IdTooLong,
+        InvalidRule::IdLeadingOrTrailingSlash,
+        InvalidRule::IdUuid,
+        InvalidRule::IdNonImageExtension,
+        InvalidRule::CreatorTooLong,
+        InvalidRule::MetadataNotObject,
+        InvalidRule::MetadataTooLarge,
+        InvalidRule::RequireSignedUrlsNotBoolean,
+        InvalidRule::FileTooLarge,
+        InvalidRule::FileUnsupportedType,
+        InvalidRule::FileUndecodable,
+        InvalidRule::FileDimensionTooLarge,
+        InvalidRule::FileAvifDimensionTooLarge,
+        InvalidRule::FileAreaTooLarge,
+        InvalidRule::FilenameTooLong,
+        InvalidRule::NotMultipart,
+        InvalidRule::NoBoundary,
+        InvalidRule::TruncatedBody,
+        InvalidRule::GarbageBody,
+        InvalidRule::RepeatedPart,
+        InvalidRule::TooManyParts,
+        InvalidRule::NamelessPart,
+        InvalidRule::MalformedMetadataName,
+        InvalidRule::TextPartTooLarge,
+        InvalidRule::BodyTooLarge,
+        InvalidRule::UpdateBodyNotJson,
+        InvalidRule::UpdateCreatorNotString,
+        InvalidRule::UpdateCreatorTooLong,
+        InvalidRule::UpdateMetadataNotObject,
+        InvalidRule::UpdateMetadataTooLarge,
+        InvalidRule::UpdateRequireSignedUrlsNotBoolean,
+        InvalidRule::UpdateBodyTooLarge,
+        InvalidRule::ListV1PageInvalid,
+        InvalidRule::ListV1PerPageInvalid,
+        InvalidRule::ListV2PerPageInvalid,
+        InvalidRule::ListV2SortOrderInvalid,
+        InvalidRule::ListV2TooManyFilters,
+        InvalidRule::ListV2FilterOperatorUnsupported,
+        InvalidRule::ListV2FilterTooDeep,
+        InvalidRule::ListV2FilterFieldEmpty,
+        InvalidRule::ListV2FilterTooManyValues,
+        InvalidRule::ListV2FilterValueNotNumber,
+        InvalidRule::ListV2FilterValueNotBoolean,
+        InvalidRule::ListV2ContinuationTokenNotIssued,
+    ];
+
+    /// The rules of an image update ([`Operation::Update`]), schema rules first, in the
+    /// schema's order.
+    ///
+    /// ```
+    /// use cloudflare_images_mock::strategies::InvalidRule;
+    /// use cloudflare_images_mock::Operation;
+    ///
+    /// assert!(InvalidRule::UPDATE.iter().all(|rule| rule.operation() == Operation::Update));
+    /// ```
+    pub const UPDATE: &'static [InvalidRule] = &[
+        InvalidRule::UpdateBodyNotJson,
+        InvalidRule::UpdateCreatorNotString,
+        InvalidRule::UpdateCreatorTooLong,
+        InvalidRule::UpdateMetadataNotObject,
+        InvalidRule::UpdateMetadataTooLarge,
+        InvalidRule::UpdateRequireSignedUrlsNotBoolean,
+        InvalidRule::UpdateBodyTooLarge,
+    ];
+
+    /// The rules of the v1 list's query ([`Operation::ListV1`]), in the schema's order.
+    ///
+    /// ```
+    /// use cloudflare_images_mock::strategies::InvalidRule;
+    ///
+    /// assert_eq!(InvalidRule::LIST_V1[0].name(), "list_v1_page_invalid");
+    /// ```
+    pub const LIST_V1: &'static [InvalidRule] = &[
+        InvalidRule::ListV1PageInvalid,
+        InvalidRule::ListV1PerPageInvalid,
+    ];
+
+    /// The rules of the v2 list's query ([`Operation::ListV2`]) a query can break, schema rules
+    /// first, in the schema's order. The schema's `list_v2_continuation_token_invalid` (the
+    /// token is a string) has no variant: every parameter of a query is a string.
+    ///
+    /// ```
+    /// use cloudflare_images_mock::strategies::InvalidRule;
+    ///
+    /// assert!(InvalidRule::LIST_V2.iter().all(|rule| rule.name() != "list_v2_continuation_token_invalid"));
+    /// ```
+    pub const LIST_V2: &'static [InvalidRule] = &[
+        InvalidRule::ListV2PerPageInvalid,
+        InvalidRule::ListV2SortOrderInvalid,
+        InvalidRule::ListV2TooManyFilters,
+        InvalidRule::ListV2FilterOperatorUnsupported,
+        InvalidRule::ListV2FilterTooDeep,
+        InvalidRule::ListV2FilterFieldEmpty,
+        InvalidRule::ListV2FilterTooManyValues,
+        InvalidRule::ListV2FilterValueNotNumber,
+        InvalidRule::ListV2FilterValueNotBoolean,
+        InvalidRule::ListV2ContinuationTokenNotIssued,
+    ];
+
+    /// The rules of an upload ([`Operation::Upload`]), schema rules first, in the schema's
+    /// order.
+    ///
+    /// ```
+    /// use cloudflare_images_mock::strategies::InvalidRule;
+    ///
+    /// assert_eq!(InvalidRule::UPLOAD[0].name(), "file_and_url");
+    /// ```
+    pub const UPLOAD: &'static [InvalidRule] = &[
         InvalidRule::FileAndUrl,
         InvalidRule::FileOrUrlRequired,
         InvalidRule::IdWithSignedUrls,
@@ -153,14 +331,92 @@ impl InvalidRule {
             | InvalidRule::TooManyParts
             | InvalidRule::NamelessPart
             | InvalidRule::MalformedMetadataName => "malformed_multipart",
-            InvalidRule::TextPartTooLarge | InvalidRule::BodyTooLarge => "body_too_large",
+            InvalidRule::TextPartTooLarge
+            | InvalidRule::BodyTooLarge
+            | InvalidRule::UpdateBodyTooLarge => "body_too_large",
+            InvalidRule::UpdateBodyNotJson => "update_body_not_json",
+            InvalidRule::UpdateCreatorNotString => "update_creator_not_string",
+            InvalidRule::UpdateCreatorTooLong => "update_creator_too_long",
+            InvalidRule::UpdateMetadataNotObject => "update_metadata_not_object",
+            InvalidRule::UpdateMetadataTooLarge => "update_metadata_too_large",
+            InvalidRule::UpdateRequireSignedUrlsNotBoolean => {
+                "update_require_signed_urls_not_boolean"
+            }
+            InvalidRule::ListV1PageInvalid => "list_v1_page_invalid",
+            InvalidRule::ListV1PerPageInvalid => "list_v1_per_page_invalid",
+            InvalidRule::ListV2PerPageInvalid => "list_v2_per_page_invalid",
+            InvalidRule::ListV2SortOrderInvalid => "list_v2_sort_order_invalid",
+            InvalidRule::ListV2TooManyFilters => "list_v2_too_many_filters",
+            InvalidRule::ListV2FilterOperatorUnsupported => "list_v2_filter_operator_unsupported",
+            InvalidRule::ListV2FilterTooDeep => "list_v2_filter_too_deep",
+            InvalidRule::ListV2FilterFieldEmpty => "list_v2_filter_field_empty",
+            InvalidRule::ListV2FilterTooManyValues => "list_v2_filter_too_many_values",
+            InvalidRule::ListV2FilterValueNotNumber => "list_v2_filter_value_not_number",
+            InvalidRule::ListV2FilterValueNotBoolean => "list_v2_filter_value_not_boolean",
+            InvalidRule::ListV2ContinuationTokenNotIssued => "bad_continuation_token",
         }
     }
 
-    /// Whether this is a rule of `schemas/upload.schema.json` (else a transport rule of
-    /// `schemas/errors.json`).
+    /// The operation whose request the rule is of.
+    ///
+    /// ```
+    /// use cloudflare_images_mock::strategies::InvalidRule;
+    /// use cloudflare_images_mock::Operation;
+    ///
+    /// assert_eq!(InvalidRule::IdUuid.operation(), Operation::Upload);
+    /// assert_eq!(InvalidRule::UpdateCreatorTooLong.operation(), Operation::Update);
+    /// ```
+    pub fn operation(self) -> Operation {
+        if InvalidRule::UPDATE.contains(&self) {
+            Operation::Update
+        } else if InvalidRule::LIST_V1.contains(&self) {
+            Operation::ListV1
+        } else if InvalidRule::LIST_V2.contains(&self) {
+            Operation::ListV2
+        } else {
+            Operation::Upload
+        }
+    }
+
+    /// The rules of `operation`'s request: [`UPLOAD`](Self::UPLOAD), [`UPDATE`](Self::UPDATE),
+    /// [`LIST_V1`](Self::LIST_V1), [`LIST_V2`](Self::LIST_V2), or none for an operation whose
+    /// request has nothing to break.
+    ///
+    /// ```
+    /// use cloudflare_images_mock::strategies::InvalidRule;
+    /// use cloudflare_images_mock::Operation;
+    ///
+    /// assert_eq!(InvalidRule::of(Operation::ListV1), InvalidRule::LIST_V1);
+    /// assert!(InvalidRule::of(Operation::Get).is_empty());
+    /// ```
+    pub fn of(operation: Operation) -> &'static [InvalidRule] {
+        match operation {
+            Operation::Upload => InvalidRule::UPLOAD,
+            Operation::Update => InvalidRule::UPDATE,
+            Operation::ListV1 => InvalidRule::LIST_V1,
+            Operation::ListV2 => InvalidRule::LIST_V2,
+            _ => &[],
+        }
+    }
+
+    /// The schema of the rule's operation.
+    fn schema(self) -> &'static Schema {
+        match self.operation() {
+            Operation::Update => &IMAGE_UPDATE,
+            Operation::ListV1 => &LIST_V1,
+            Operation::ListV2 => &LIST_V2,
+            _ => &schema::UPLOAD,
+        }
+    }
+
+    /// Whether this is a rule of its operation's schema (`schemas/upload.schema.json`, ...),
+    /// else one of `schemas/errors.json` (the transport rules, a continuation token the mock did
+    /// not issue).
     pub fn in_schema(self) -> bool {
         !matches!(
+            self,
+            InvalidRule::UpdateBodyTooLarge | InvalidRule::ListV2ContinuationTokenNotIssued
+        ) && !matches!(
             self,
             InvalidRule::NotMultipart
                 | InvalidRule::NoBoundary
@@ -187,13 +443,7 @@ impl InvalidRule {
 
     fn error(self) -> (u32, u16) {
         if self.in_schema() {
-            static RULES: LazyLock<Vec<schema::Rule>> = LazyLock::new(schema::rules);
-            let rule = RULES
-                .iter()
-                .find(|rule| rule.name == self.name())
-                .unwrap_or_else(|| {
-                    panic!("schemas/upload.schema.json has no rule {:?}", self.name())
-                });
+            let rule = self.schema().rule(self.name());
             (rule.code, rule.status)
         } else {
             let error = schema::catalogue_error(self.name(), &[]);

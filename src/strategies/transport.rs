@@ -7,9 +7,9 @@ use proptest::sample::{select, Index};
 use proptest::strategy::BoxedStrategy;
 use serde_json::{json, Map, Value};
 
+use super::base::base;
 use super::draft::{text_part, Draft};
 use super::form::{rendered_len, Body, ClientStyle, UploadForm, WirePart};
-use super::invalid::base;
 use super::rule::InvalidRule;
 use super::values::{file_param, margin, padded, text, valid_image};
 use crate::multipart::Limits;

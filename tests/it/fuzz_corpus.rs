@@ -104,8 +104,12 @@ async fn arbitrary_bodies_get_an_envelope_from_a_real_server() {
             (400..500).contains(&status),
             "{status} for {content_type:?} {body:?}"
         );
-        cloudflare_images_mock::conformance::check_response(status, &text)
-            .unwrap_or_else(|e| panic!("{e:?}"));
+        cloudflare_images_mock::conformance::check_response(
+            cloudflare_images_mock::Operation::Upload,
+            status,
+            &text,
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
     }
     assert_eq!(
         mock.requests().len(),

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use cloudflare_images_mock::{conformance, MockImages, RequestRecord};
+use cloudflare_images_mock::{conformance, MockImages, Operation, RequestRecord};
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
 
@@ -280,7 +280,7 @@ pub async fn post(request: reqwest::RequestBuilder) -> (u16, Value) {
         .to_owned();
     let bytes = response.bytes().await.expect("the mock sends a whole body");
     assert_eq!(content_type, "application/json", "status {status}");
-    if let Err(problems) = conformance::check_response(status, &bytes) {
+    if let Err(problems) = conformance::check_response(Operation::Upload, status, &bytes) {
         panic!(
             "the answer ({status}) does not match the official description: {problems:?}\nbody: {}",
             String::from_utf8_lossy(&bytes)

@@ -16,6 +16,8 @@ mod load;
 mod memory;
 mod metadata;
 #[cfg(feature = "proptest")]
+mod operations;
+#[cfg(feature = "proptest")]
 mod properties;
 mod routes;
 mod rules;

@@ -10,7 +10,7 @@
 use std::collections::{BTreeSet, HashSet};
 
 use cloudflare_images_mock::strategies::{self, InvalidRule, UploadForm};
-use cloudflare_images_mock::{conformance, MockImages};
+use cloudflare_images_mock::{conformance, MockImages, Operation};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::Value;
@@ -116,7 +116,7 @@ impl Harness {
         })?;
         let text = String::from_utf8_lossy(&bytes);
         prop_assert!(status < 500, "a {status}: {text}");
-        if let Err(problems) = conformance::check_response(status, &bytes) {
+        if let Err(problems) = conformance::check_response(Operation::Upload, status, &bytes) {
             return Err(TestCaseError::fail(format!(
                 "the answer ({status}) does not match the official description: {problems:?}\n{text}"
             )));
@@ -226,7 +226,7 @@ fn check_upload_agrees_with_every_invalid_label() {
 // Every rule, the rare ones included, has a generator that breaks it and nothing else.
 #[test]
 fn every_rule_is_generated_alone() {
-    for &rule in InvalidRule::ALL {
+    for &rule in InvalidRule::UPLOAD {
         let cases = match rule {
             InvalidRule::FileTooLarge | InvalidRule::BodyTooLarge => 4,
             _ => 32,
@@ -276,13 +276,13 @@ fn generators_and_schema_agree() {
         serde_json::from_str(include_str!("../../schemas/errors.json")).expect("JSON");
     let mut in_schema = BTreeSet::new();
     annotated_rules(&schema, &mut in_schema);
-    let generated: BTreeSet<String> = InvalidRule::ALL
+    let generated: BTreeSet<String> = InvalidRule::UPLOAD
         .iter()
         .filter(|rule| rule.in_schema())
         .map(|rule| rule.name().to_owned())
         .collect();
     assert_eq!(generated, in_schema);
-    for &rule in InvalidRule::ALL {
+    for &rule in InvalidRule::UPLOAD {
         let entry = if rule.in_schema() {
             let mut found = None;
             find_annotation(&schema, rule.name(), &mut found);

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use cloudflare_images_mock::{conformance, MockImages, Script};
+use cloudflare_images_mock::{conformance, MockImages, Operation, Script};
 use serde_json::Value;
 
 use crate::helpers::{get_unserved, png_form, TOKEN};
@@ -23,7 +23,7 @@ async fn send_checked(mock: &MockImages) -> (u16, reqwest::header::HeaderMap, Va
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let bytes = response.bytes().await.expect("a whole body");
-    if let Err(problems) = conformance::check_response(status, &bytes) {
+    if let Err(problems) = conformance::check_response(Operation::Upload, status, &bytes) {
         panic!("the answer breaks the official response schema: {problems:?}");
     }
     (

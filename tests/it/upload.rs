@@ -1,6 +1,6 @@
 //! Accepted uploads: the success envelope echoes the request, as the real API's does.
 
-use cloudflare_images_mock::{conformance, MockImages};
+use cloudflare_images_mock::{conformance, MockImages, Operation};
 use reqwest::multipart::Form;
 use serde_json::{json, Value};
 
@@ -362,7 +362,7 @@ async fn every_answer_passes_the_official_response_schemas() {
         let bytes = response.bytes().await.expect("a body");
 
         // Assert
-        if let Err(problems) = conformance::check_response(status, &bytes) {
+        if let Err(problems) = conformance::check_response(Operation::Upload, status, &bytes) {
             panic!(
                 "{status}: {problems:?}\n{}",
                 String::from_utf8_lossy(&bytes)
