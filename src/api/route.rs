@@ -92,6 +92,21 @@ impl Operation {
         Operation::DirectUploadV2,
     ];
 
+    /// The operation a request of `method` to `path` is routed to, as the mock routes it (under
+    /// `/client/v4` or at the root); `None` for no operation of the API.
+    ///
+    /// ```
+    /// use cloudflare_images_mock::Operation;
+    ///
+    /// let path = "/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/images/v1/cat.png/blob";
+    /// assert_eq!(Operation::of("GET", path), Some(Operation::Blob));
+    /// assert_eq!(Operation::of("PUT", path), None);
+    /// ```
+    pub fn of(method: &str, path: &str) -> Option<Operation> {
+        let method = Method::from_bytes(method.as_bytes()).ok()?;
+        route(&method, path).operation()
+    }
+
     /// The `operationId` of the operation in Cloudflare's official OpenAPI description.
     pub fn operation_id(self) -> &'static str {
         self.facts().0

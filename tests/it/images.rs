@@ -1,11 +1,11 @@
 //! The stateful Images API beyond the upload: image details, update, delete, blob, the v1 and v2
 //! lists, the usage statistics, the journal's operations, `insert_image`, and scripts on a GET.
-//! Every test runs a real client against a real mock; answers that have an official response
-//! schema (a single image, a failure envelope) are checked against it by `helpers::post`.
+//! Every test runs a real client against a real mock; every answer is checked against the
+//! official response schema of its operation (`call`).
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use cloudflare_images_mock::{MockImages, NewImage, Operation, Script, StoredImage};
+use cloudflare_images_mock::{conformance, MockImages, NewImage, Operation, Script, StoredImage};
 use reqwest::{Method, RequestBuilder};
 use serde_json::{json, Value};
 
@@ -66,11 +66,24 @@ impl Answer {
     }
 }
 
+/// Sends a request; every answer is checked against the official response schema of its
+/// operation (`conformance::check_response`).
 async fn call(request: RequestBuilder) -> Answer {
-    let response = request.send().await.expect("the mock answers");
+    let request = request.build().expect("a valid request");
+    let operation = Operation::of(request.method().as_str(), request.url().path());
+    let response = client().execute(request).await.expect("the mock answers");
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let body = response.bytes().await.expect("a whole body");
+    if let Some(operation) = operation {
+        if let Err(problems) = conformance::check_response(operation, status, &body) {
+            panic!(
+                "the answer ({status}) to {operation} does not match the official description: \
+                 {problems:?}\nbody: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+    }
     Answer {
         status,
         headers,
@@ -78,7 +91,7 @@ async fn call(request: RequestBuilder) -> Answer {
     }
 }
 
-/// A JSON answer without an official schema to check it against (lists, stats, delete).
+/// A JSON answer.
 async fn json_call(request: RequestBuilder) -> (u16, Value) {
     let answer = call(request).await;
     (answer.status, answer.json())
