@@ -33,8 +33,8 @@ use serde_json::{json, Map, Value};
 
 use crate::api::{self, images};
 use crate::error::ApiError;
-use crate::multipart::{self, Limits};
-use crate::upload;
+use crate::ingest::form as upload;
+use crate::ingest::multipart::{self, Limits};
 use crate::Operation;
 
 const OPENAPI: &str = include_str!("../schemas/cloudflare-images-openapi.json");

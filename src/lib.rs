@@ -193,11 +193,8 @@ pub mod conformance;
 mod envelope;
 mod error;
 mod expect;
-mod fetch;
-mod file;
-mod image;
+mod ingest;
 mod journal;
-mod multipart;
 mod params;
 mod samples;
 mod schema;
@@ -208,7 +205,6 @@ mod store;
 #[cfg(feature = "proptest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
 pub mod strategies;
-mod upload;
 
 pub use api::route::Operation;
 pub use auth::Credentials;

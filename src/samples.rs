@@ -527,7 +527,7 @@ fn full_box(kind: &[u8; 4], version: u8, payload: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::{probe, ImageInfo};
+    use crate::ingest::image::{probe, ImageInfo};
 
     /// Sizes every format must reproduce exactly (when it can express them).
     const SIZES: [(u32, u32); 8] = [

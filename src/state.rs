@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use crate::auth::Credentials;
 use crate::expect::Expectations;
-use crate::fetch::Fetcher;
+use crate::ingest::fetch::Fetcher;
+use crate::ingest::multipart::Limits;
 use crate::journal::Journal;
-use crate::multipart::Limits;
 use crate::script::Queue;
 use crate::store::Store;
 

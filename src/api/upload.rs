@@ -12,14 +12,14 @@ use hyper::http::request::Parts;
 
 use super::route::Route;
 use crate::error::ApiError;
-use crate::fetch;
-use crate::file::FileBytes;
+use crate::ingest::fetch;
+use crate::ingest::file::FileBytes;
+use crate::ingest::form::{self as form_rules, Checked};
+use crate::ingest::multipart;
 use crate::journal::{Accepted, Fields};
-use crate::multipart;
 use crate::schema::catalogue_error;
 use crate::state::Shared;
 use crate::store::StoredImage;
-use crate::upload::{self as form_rules, Checked};
 
 pub(super) async fn upload(
     shared: &Shared,

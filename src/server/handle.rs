@@ -206,7 +206,7 @@ impl MockImages {
 
     /// Puts an image in the store, or gives the errors an upload of it would get.
     pub fn try_insert_image(&self, image: NewImage) -> Result<StoredImage, Vec<ApiError>> {
-        let checked = crate::upload::check(image.form())?;
+        let checked = crate::ingest::form::check(image.form())?;
         let accepted = crate::api::upload::insert(&self.shared, &self.account_id, checked, None)?;
         Ok(accepted.image)
     }
@@ -488,12 +488,12 @@ impl NewImage {
         self
     }
 
-    fn form(self) -> crate::multipart::Form {
-        crate::multipart::Form {
-            file: Some(crate::multipart::FilePart {
+    fn form(self) -> crate::ingest::multipart::Form {
+        crate::ingest::multipart::Form {
+            file: Some(crate::ingest::multipart::FilePart {
                 filename: self.filename,
                 content_type: None,
-                bytes: crate::file::FileBytes::from(self.bytes),
+                bytes: crate::ingest::file::FileBytes::from(self.bytes),
             }),
             texts: self.texts,
         }

@@ -14,7 +14,8 @@ use super::values::{
     avif, content_type, dimension_limits, file_param, filename, filename_max, filename_text,
     fit_filename, margin, padded, valid_image,
 };
-use crate::{samples, schema, upload};
+use crate::ingest::form as upload;
+use crate::{samples, schema};
 
 /// Uploads whose file breaks `rule`, one of the file rules, and nothing else.
 pub(super) fn breaking(rule: InvalidRule) -> BoxedStrategy<UploadForm> {

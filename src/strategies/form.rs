@@ -375,7 +375,7 @@ pub(crate) struct BytesSummary<'a>(pub(crate) &'a [u8]);
 impl fmt::Debug for BytesSummary<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let bytes = self.0;
-        let info = crate::image::probe(bytes);
+        let info = crate::ingest::image::probe(bytes);
         let format = match (info.format, info.width, info.height) {
             (Some(format), Some(w), Some(h)) => format!("{format} {w}x{h}"),
             (Some(format), _, _) => format!("{format}, no size"),

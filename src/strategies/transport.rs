@@ -12,7 +12,7 @@ use super::draft::{text_part, Draft};
 use super::form::{rendered_len, Body, ClientStyle, UploadForm, WirePart};
 use super::rule::InvalidRule;
 use super::values::{file_param, margin, padded, text, valid_image};
-use crate::multipart::Limits;
+use crate::ingest::multipart::Limits;
 use crate::samples;
 
 /// Uploads that break `rule`, one of the transport rules, and nothing else.
@@ -212,7 +212,9 @@ fn not_multipart(draft: &Draft, shape: usize) -> UploadForm {
             Bytes::from(Value::Object(fields).to_string()),
         ),
         1 => {
-            let format = crate::image::probe(&image()).format.unwrap_or("png");
+            let format = crate::ingest::image::probe(&image())
+                .format
+                .unwrap_or("png");
             let mime = if format == "svg" {
                 "image/svg+xml".to_owned()
             } else {

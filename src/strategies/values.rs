@@ -279,7 +279,7 @@ pub(crate) fn padded(bytes: &[u8], len: usize) -> Bytes {
     let mut out = Vec::with_capacity(len);
     out.extend_from_slice(bytes);
     let missing = len.saturating_sub(bytes.len());
-    match crate::image::probe(bytes).format {
+    match crate::ingest::image::probe(bytes).format {
         Some("svg") => out.resize(len.max(bytes.len()), b' '),
         Some("heic" | "avif") if missing >= 8 => {
             let size = u32::try_from(missing).expect("padding under 4 GiB");
@@ -457,8 +457,8 @@ mod tests {
             let padded = padded(&sample, 10_000);
             assert_eq!(padded.len(), 10_000);
             assert_eq!(
-                crate::image::probe(&padded),
-                crate::image::probe(&sample),
+                crate::ingest::image::probe(&padded),
+                crate::ingest::image::probe(&sample),
                 "{format}"
             );
         }

@@ -10,8 +10,8 @@
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
-use crate::image::{self, ImageInfo};
-use crate::multipart::{FilePart, Form};
+use crate::ingest::image::{self, ImageInfo};
+use crate::ingest::multipart::{FilePart, Form};
 use crate::schema;
 
 /// The deepest nesting of `metadata[a][b]...` / `metadata.a.b...` part names the mock rebuilds;

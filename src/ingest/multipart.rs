@@ -15,7 +15,7 @@ use std::time::Duration;
 use futures_util::Stream;
 
 use crate::error::ApiError;
-use crate::file::{FileBytes, Receiver};
+use crate::ingest::file::{FileBytes, Receiver};
 use crate::schema;
 
 /// How much of a body the mock is willing to read.
