@@ -145,6 +145,29 @@ pub enum InvalidRule {
     ListV2ContinuationTokenNotIssued,
 }
 
+/// How many rules [`InvalidRule::ALL`] holds.
+const ALL_RULES: usize = InvalidRule::UPLOAD.len()
+    + InvalidRule::UPDATE.len()
+    + InvalidRule::LIST_V1.len()
+    + InvalidRule::LIST_V2.len();
+
+/// The rules of each operation one after the other, so that every list of rules is written once.
+const fn concat<const N: usize>(parts: [&[InvalidRule]; 4]) -> [InvalidRule; N] {
+    let mut all = [InvalidRule::FileAndUrl; N];
+    let (mut at, mut part) = (0, 0);
+    while part < parts.len() {
+        let mut i = 0;
+        while i < parts[part].len() {
+            all[at] = parts[part][i];
+            at += 1;
+            i += 1;
+        }
+        part += 1;
+    }
+    assert!(at == N, "ALL_RULES counts every rule");
+    all
+}
+
 impl InvalidRule {
     /// Every rule of every operation: [`UPLOAD`](Self::UPLOAD), [`UPDATE`](Self::UPDATE),
     /// [`LIST_V1`](Self::LIST_V1), then [`LIST_V2`](Self::LIST_V2).
@@ -155,57 +178,12 @@ impl InvalidRule {
     /// let parts = [InvalidRule::UPLOAD, InvalidRule::UPDATE, InvalidRule::LIST_V1, InvalidRule::LIST_V2];
     /// assert_eq!(InvalidRule::ALL, parts.concat());
     /// ```
-    pub const ALL: &'static [InvalidRule] = &[
-        InvalidRule::FileAndUrl,
-        InvalidRule::FileOrUrlRequired,
-        InvalidRule::IdWithSignedUrls,
-        InvalidRule::UrlNotHttp,
-        InvalidRule::IdEmpty,
-        InvalidRule::IdTooLong,
-        InvalidRule::IdLeadingOrTrailingSlash,
-        InvalidRule::IdUuid,
-        InvalidRule::IdNonImageExtension,
-        InvalidRule::CreatorTooLong,
-        InvalidRule::MetadataNotObject,
-        InvalidRule::MetadataTooLarge,
-        InvalidRule::RequireSignedUrlsNotBoolean,
-        InvalidRule::FileTooLarge,
-        InvalidRule::FileUnsupportedType,
-        InvalidRule::FileUndecodable,
-        InvalidRule::FileDimensionTooLarge,
-        InvalidRule::FileAvifDimensionTooLarge,
-        InvalidRule::FileAreaTooLarge,
-        InvalidRule::FilenameTooLong,
-        InvalidRule::NotMultipart,
-        InvalidRule::NoBoundary,
-        InvalidRule::TruncatedBody,
-        InvalidRule::GarbageBody,
-        InvalidRule::RepeatedPart,
-        InvalidRule::TooManyParts,
-        InvalidRule::NamelessPart,
-        InvalidRule::MalformedMetadataName,
-        InvalidRule::TextPartTooLarge,
-        InvalidRule::BodyTooLarge,
-        InvalidRule::UpdateBodyNotJson,
-        InvalidRule::UpdateCreatorNotString,
-        InvalidRule::UpdateCreatorTooLong,
-        InvalidRule::UpdateMetadataNotObject,
-        InvalidRule::UpdateMetadataTooLarge,
-        InvalidRule::UpdateRequireSignedUrlsNotBoolean,
-        InvalidRule::UpdateBodyTooLarge,
-        InvalidRule::ListV1PageInvalid,
-        InvalidRule::ListV1PerPageInvalid,
-        InvalidRule::ListV2PerPageInvalid,
-        InvalidRule::ListV2SortOrderInvalid,
-        InvalidRule::ListV2TooManyFilters,
-        InvalidRule::ListV2FilterOperatorUnsupported,
-        InvalidRule::ListV2FilterTooDeep,
-        InvalidRule::ListV2FilterFieldEmpty,
-        InvalidRule::ListV2FilterTooManyValues,
-        InvalidRule::ListV2FilterValueNotNumber,
-        InvalidRule::ListV2FilterValueNotBoolean,
-        InvalidRule::ListV2ContinuationTokenNotIssued,
-    ];
+    pub const ALL: &'static [InvalidRule] = &concat::<ALL_RULES>([
+        InvalidRule::UPLOAD,
+        InvalidRule::UPDATE,
+        InvalidRule::LIST_V1,
+        InvalidRule::LIST_V2,
+    ]);
 
     /// The rules of an image update ([`Operation::Update`]), schema rules first, in the
     /// schema's order.
