@@ -192,6 +192,15 @@ pub(crate) fn list_v2(images: &[StoredImage], token: Option<&str>, delivery: &De
     })
 }
 
+/// The body of the signing keys: `result: {keys: [{name, value}]}`.
+pub(crate) fn keys(keys: &[crate::store::Key]) -> Bytes {
+    let keys: Vec<Value> = keys
+        .iter()
+        .map(|key| json!({ "name": key.name, "value": key.value }))
+        .collect();
+    success(&json!({ "keys": keys }))
+}
+
 /// The body of the usage statistics: `result: {count: {allowed, current}}`.
 pub(crate) fn stats(allowed: u64, current: u64) -> Bytes {
     success(&json!({ "count": { "allowed": allowed, "current": current } }))

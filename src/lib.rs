@@ -193,6 +193,7 @@ pub mod conformance;
 mod envelope;
 mod error;
 mod expect;
+mod ids;
 mod ingest;
 mod journal;
 mod params;

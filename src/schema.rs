@@ -51,6 +51,14 @@ pub(crate) static LIST_V1: LazyLock<Schema> = LazyLock::new(|| {
     )
 });
 
+/// The path parameter of `PUT` and `DELETE /accounts/{account_id}/images/v1/keys/{name}`.
+pub(crate) static SIGNING_KEY: LazyLock<Schema> = LazyLock::new(|| {
+    Schema::load(
+        "schemas/signing-key.schema.json",
+        include_str!("../schemas/signing-key.schema.json"),
+    )
+});
+
 /// The query of `GET /accounts/{account_id}/images/v2` (continuation tokens, metadata filters).
 pub(crate) static LIST_V2: LazyLock<Schema> = LazyLock::new(|| {
     Schema::load(
@@ -502,13 +510,19 @@ pub(crate) fn catalogue_error(name: &str, args: &[(&str, &str)]) -> ApiError {
 
 /// Every schema of requests, for checks that apply to all of them.
 #[cfg(test)]
-fn all() -> [&'static Schema; 4] {
-    [&*UPLOAD, &*IMAGE_UPDATE, &*LIST_V1, &*LIST_V2]
+fn all() -> [&'static Schema; 5] {
+    [
+        &*UPLOAD,
+        &*IMAGE_UPDATE,
+        &*LIST_V1,
+        &*LIST_V2,
+        &*SIGNING_KEY,
+    ]
 }
 
 /// Compiles the schemas now, so the first request does not pay for it.
 pub(crate) fn warm_up() {
-    for schema in [&UPLOAD, &IMAGE_UPDATE, &LIST_V1, &LIST_V2] {
+    for schema in [&UPLOAD, &IMAGE_UPDATE, &LIST_V1, &LIST_V2, &SIGNING_KEY] {
         LazyLock::force(schema);
     }
     LazyLock::force(&ACCOUNT_ID);

@@ -6,12 +6,14 @@
 //! - `images`: image details, update, delete, and the v1 and v2 lists.
 //! - `blob`: the stored bytes of an image.
 //! - `stats`: the usage statistics.
+//! - `keys`: the signing keys.
 //!
 //! Every handler returns a typed [`Outcome`]; `server/` turns it into HTTP and the journal
 //! records it.
 
 mod blob;
 pub(crate) mod images;
+mod keys;
 pub(crate) mod route;
 mod stats;
 pub(crate) mod upload;
@@ -60,7 +62,7 @@ impl Reply {
     pub(crate) fn refusal(errors: &[ApiError]) -> Reply {
         let status = errors.first().map_or(400, |e| e.status);
         match errors {
-            [error] if error.code == 5404 => Reply {
+            [error] if error.rule == "image_not_found" => Reply {
                 status,
                 content_type: "text/plain;charset=utf-8",
                 headers: vec![
@@ -153,7 +155,8 @@ pub(crate) async fn handle(
     if let Err(errors) = route::check_account(route.account_id, pinned, parts.uri.path()) {
         return Outcome::refused(errors);
     }
-    let image_id = route.resource.map(decode);
+    // The image id, variant id or key name in the path.
+    let resource = route.resource.map(decode);
     let mut outcome = match route.operation {
         Operation::Upload => match upload::upload(shared, route, parts, body).await {
             Ok(accepted) => {
@@ -166,23 +169,30 @@ pub(crate) async fn handle(
             }
             Err(errors) => Outcome::refused(errors),
         },
-        Operation::Get => images::get(shared, id(&image_id)),
-        Operation::Update => images::update(shared, id(&image_id), parts, body).await,
-        Operation::Delete => images::delete(shared, id(&image_id)),
+        Operation::Get => images::get(shared, id(&resource)),
+        Operation::Update => images::update(shared, id(&resource), parts, body).await,
+        Operation::Delete => images::delete(shared, id(&resource)),
         Operation::ListV1 => images::list_v1(shared, parts.uri.query()),
         Operation::ListV2 => images::list_v2(shared, parts.uri.query()),
-        Operation::Blob => blob::blob(shared, id(&image_id)),
+        Operation::Blob => blob::blob(shared, id(&resource)),
         Operation::Stats => stats::stats(shared),
+        Operation::ListKeys => keys::list(shared),
+        Operation::AddKey => keys::add(shared, id(&resource)),
+        Operation::DeleteKey => keys::delete(shared, id(&resource)),
         other => unreachable!("{other:?} is not served: refused above"),
     };
-    if outcome.image_id.is_none() {
-        outcome.image_id = image_id;
+    let about_an_image = matches!(
+        route.operation,
+        Operation::Get | Operation::Update | Operation::Delete | Operation::Blob
+    );
+    if outcome.image_id.is_none() && about_an_image {
+        outcome.image_id = resource;
     }
     outcome
 }
 
-fn id(image_id: &Option<String>) -> &str {
-    image_id.as_deref().unwrap_or_default()
+fn id(resource: &Option<String>) -> &str {
+    resource.as_deref().unwrap_or_default()
 }
 
 /// An id from a path, percent-decoded as the docs ask clients to encode it (a custom id may

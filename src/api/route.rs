@@ -136,6 +136,9 @@ impl Operation {
                 | Operation::Delete
                 | Operation::Blob
                 | Operation::Stats
+                | Operation::ListKeys
+                | Operation::AddKey
+                | Operation::DeleteKey
         )
     }
 

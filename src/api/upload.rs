@@ -90,7 +90,7 @@ pub(crate) fn insert(
     };
     let info = checked.image.as_ref();
     let image = StoredImage {
-        id: checked.id.take().unwrap_or_else(generated_id),
+        id: checked.id.take().unwrap_or_else(crate::ids::image_id),
         filename,
         creator: checked.creator.take(),
         meta: std::mem::take(&mut checked.meta),
@@ -119,41 +119,4 @@ pub(crate) fn insert(
         url: checked.url.map(Bytes::from),
         fields: Fields::new(&checked.fields),
     })
-}
-
-/// A generated image id shaped like the real ones: a UUID whose last byte is zero
-/// (`107b9558-dd06-4bbd-5fef-9c2c16bb7900` in the official examples).
-///
-/// The 128 bits come from SipHash, keyed at random once per process, of a counter: unique in
-/// the process, unpredictable across processes, and without a `getrandom` call per upload.
-pub(crate) fn generated_id() -> String {
-    use std::hash::BuildHasher as _;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static KEYS: std::sync::LazyLock<std::hash::RandomState> =
-        std::sync::LazyLock::new(std::hash::RandomState::new);
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let high = KEYS.hash_one((n, 0u8));
-    let low = KEYS.hash_one((n, 1u8));
-    let bits = (u128::from(high) << 64 | u128::from(low)) & !0xff;
-    uuid::Builder::from_random_bytes(bits.to_be_bytes())
-        .into_uuid()
-        .hyphenated()
-        .to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn generated_ids_look_like_the_real_ones() {
-        let id = generated_id();
-        assert_eq!(id.len(), 36);
-        assert!(id.ends_with("00"), "{id}");
-        let parsed = uuid::Uuid::parse_str(&id).unwrap();
-        assert_eq!(parsed.get_version_num(), 4, "{id}");
-        let ids: std::collections::HashSet<String> = (0..10_000).map(|_| generated_id()).collect();
-        assert_eq!(ids.len(), 10_000);
-    }
 }

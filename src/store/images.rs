@@ -159,6 +159,8 @@ struct Images {
 #[derive(Debug)]
 pub(crate) struct Store {
     images: Mutex<Images>,
+    /// The account's signing keys.
+    pub(crate) keys: super::Keys,
     blobs: Blobs,
     /// Where small files are copied (see [`Store::insert`]).
     small: Mutex<BytesMut>,
@@ -177,6 +179,7 @@ impl Store {
     pub(crate) fn new(budget: u64) -> Store {
         Store {
             images: Mutex::new(Images::default()),
+            keys: super::Keys::new(),
             blobs: Blobs::new(budget),
             small: Mutex::new(BytesMut::new()),
         }

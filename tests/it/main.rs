@@ -12,6 +12,7 @@ mod helpers;
 mod hostile;
 mod images;
 mod journal;
+mod keys;
 mod load;
 mod memory;
 mod metadata;
