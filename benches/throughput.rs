@@ -8,7 +8,8 @@
 //! ```
 //!
 //! The last form measures one phase again and again against each server given, for A/B
-//! measurements of a change (see [`compare`]).
+//! measurements of a change (see [`compare`]). `-- --store-only` runs only (g) and (h), reading
+//! the store (issue 12; `--per-page N` changes the size of (h)'s v2 page).
 //!
 //! Servers compared, each on a thread of its own with a current-thread tokio runtime (as the
 //! mock and wiremock run theirs):
@@ -30,6 +31,11 @@
 //! then spends more per request too. (f) runs the bare floor with 0–20 µs of busy work per
 //! request (a calibrated loop, so preemption does not cut it short) to show that curve.
 //!
+//! (g) and (h) read the store: GETs of one image and v2 lists of 1,000 of 10,000 images put in
+//! the mock with `insert_image` (it reports how long that took and the RSS it added), against a
+//! floor answering the very bytes the mock answered (`--serve-fixed FILE`), so that the ratio is
+//! the mock's own work per request.
+//!
 //! Nothing here asserts on time: the run prints numbers, ratios and the issue's targets met or
 //! missed, and exits 0 whatever they are (it fails only when a server answers wrongly).
 
@@ -43,7 +49,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use cloudflare_images_mock::MockImages;
+use cloudflare_images_mock::{MockImages, NewImage};
 use futures_util::TryStreamExt;
 use http_body_util::{BodyExt, BodyStream, Full};
 use hyper::body::Incoming;
@@ -84,6 +90,15 @@ struct Plan {
     per_connection: usize,
     /// (d): 9.5 MiB uploads, one after the other on one connection.
     large: usize,
+    /// (g), (h): images put in the mock's store before them.
+    stored: usize,
+    /// (g): untimed, then timed GETs of one image on one connection.
+    get_warmup: usize,
+    gets: usize,
+    /// (h): untimed, then timed v2 lists of `per_page` images on one connection.
+    list_warmup: usize,
+    lists: usize,
+    per_page: usize,
 }
 
 impl Plan {
@@ -98,6 +113,12 @@ impl Plan {
                 connections: 32,
                 per_connection: 20,
                 large: 3,
+                stored: 10_000,
+                get_warmup: 20,
+                gets: 200,
+                list_warmup: 3,
+                lists: 20,
+                per_page: 1_000,
             }
         } else {
             Plan {
@@ -108,6 +129,12 @@ impl Plan {
                 connections: 32,
                 per_connection: 250,
                 large: 30,
+                stored: 10_000,
+                get_warmup: 100,
+                gets: 2_000,
+                list_warmup: 10,
+                lists: 200,
+                per_page: 1_000,
             }
         };
         (plan, quick)
@@ -227,6 +254,17 @@ struct BareServer {
     thread: Option<JoinHandle<()>>,
 }
 
+/// What a floor does with a request.
+#[derive(Debug, Clone, Copy)]
+enum Floor {
+    /// Counts the body, does this many iterations of [`busy`] work, answers [`ANSWER`].
+    Count(u64),
+    /// Streams the body through multer, answers [`ANSWER`].
+    Parse,
+    /// Counts the body, answers these bytes: an answer the mock gave, fetched once ((g), (h)).
+    Fixed(&'static [u8]),
+}
+
 impl BareServer {
     fn start(parse: bool) -> BareServer {
         BareServer::with_work(parse, 0)
@@ -235,6 +273,14 @@ impl BareServer {
     /// A floor that also does `work` iterations of busy work per request (see [`busy`]): how
     /// req/s falls with per-request work.
     fn with_work(parse: bool, work: u64) -> BareServer {
+        BareServer::spawn(if parse {
+            Floor::Parse
+        } else {
+            Floor::Count(work)
+        })
+    }
+
+    fn spawn(mode: Floor) -> BareServer {
         let listener = StdListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         listener.set_nonblocking(true).expect("non-blocking");
         let address = listener.local_addr().expect("local address");
@@ -247,7 +293,7 @@ impl BareServer {
         let (stop, stopped) = oneshot::channel();
         let thread = std::thread::Builder::new()
             .name(format!("floor {address}"))
-            .spawn(move || runtime.block_on(serve_bare(listener, parse, work, counter, stopped)))
+            .spawn(move || runtime.block_on(serve_bare(listener, mode, counter, stopped)))
             .expect("a thread");
         BareServer {
             url: format!("http://{address}{UPLOAD_PATH}"),
@@ -271,8 +317,7 @@ impl Drop for BareServer {
 
 async fn serve_bare(
     listener: StdListener,
-    parse: bool,
-    work: u64,
+    mode: Floor,
     connections: Arc<AtomicU64>,
     mut stop: oneshot::Receiver<()>,
 ) {
@@ -285,10 +330,10 @@ async fn serve_bare(
                 let _ = stream.set_nodelay(true);
                 connections.fetch_add(1, Ordering::Relaxed);
                 let service = hyper::service::service_fn(move |request| async move {
-                    Ok::<_, Infallible>(if parse {
-                        parse_floor(request).await
-                    } else {
-                        floor(request, work).await
+                    Ok::<_, Infallible>(match mode {
+                        Floor::Parse => parse_floor(request).await,
+                        Floor::Count(work) => floor(request, work, ANSWER.as_bytes()).await,
+                        Floor::Fixed(body) => floor(request, 0, body).await,
                     })
                 });
                 tokio::spawn(async move {
@@ -301,8 +346,8 @@ async fn serve_bare(
     }
 }
 
-fn answer(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+fn answer(status: StatusCode, body: &'static [u8]) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(body)));
     *response.status_mut() = status;
     response.headers_mut().insert(
         CONTENT_TYPE,
@@ -311,19 +356,23 @@ fn answer(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
     response
 }
 
-/// Counts the body, answers the fixed envelope.
-async fn floor(request: Request<Incoming>, work: u64) -> Response<Full<Bytes>> {
+/// Counts the body, answers `body` (the fixed envelope, or an answer of the mock).
+async fn floor(
+    request: Request<Incoming>,
+    work: u64,
+    answer_body: &'static [u8],
+) -> Response<Full<Bytes>> {
     let mut body = request.into_body();
     let mut read = 0usize;
     while let Some(frame) = body.frame().await {
         match frame {
             Ok(frame) => read += frame.data_ref().map_or(0, Bytes::len),
-            Err(_) => return answer(StatusCode::BAD_REQUEST, "{}"),
+            Err(_) => return answer(StatusCode::BAD_REQUEST, b"{}"),
         }
     }
     std::hint::black_box(read);
     busy(work);
-    answer(StatusCode::OK, ANSWER)
+    answer(StatusCode::OK, answer_body)
 }
 
 /// `iterations` rounds of arithmetic the optimiser cannot remove: CPU work that, unlike a
@@ -355,7 +404,7 @@ async fn parse_floor(request: Request<Incoming>) -> Response<Full<Bytes>> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| multer::parse_boundary(v).ok());
     let Some(boundary) = boundary else {
-        return answer(StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}");
+        return answer(StatusCode::UNSUPPORTED_MEDIA_TYPE, b"{}");
     };
     let stream = BodyStream::new(request.into_body())
         .try_filter_map(|frame| futures_util::future::ready(Ok(frame.into_data().ok())));
@@ -369,16 +418,16 @@ async fn parse_floor(request: Request<Incoming>) -> Response<Full<Bytes>> {
                     match field.chunk().await {
                         Ok(Some(chunk)) => read += chunk.len(),
                         Ok(None) => break,
-                        Err(_) => return answer(StatusCode::BAD_REQUEST, "{}"),
+                        Err(_) => return answer(StatusCode::BAD_REQUEST, b"{}"),
                     }
                 }
             }
             Ok(None) => break,
-            Err(_) => return answer(StatusCode::BAD_REQUEST, "{}"),
+            Err(_) => return answer(StatusCode::BAD_REQUEST, b"{}"),
         }
     }
     std::hint::black_box(read);
-    answer(StatusCode::OK, ANSWER)
+    answer(StatusCode::OK, ANSWER.as_bytes())
 }
 
 enum Server {
@@ -495,11 +544,30 @@ impl Connection {
             .header(AUTHORIZATION, "Bearer x")
             .body(Full::new(body.clone()))
             .expect("a request");
+        self.send(target, request).await
+    }
+
+    /// One GET of the target's path ((g), (h)); the answer is read to its end. Panics on
+    /// anything but 200.
+    async fn get(&mut self, target: &Target) -> Bytes {
+        self.sender
+            .ready()
+            .await
+            .unwrap_or_else(|e| panic!("connection to {} closed: {e:?}", target.authority));
+        let request = Request::get(target.path.clone())
+            .header(HOST, &*target.authority)
+            .header(AUTHORIZATION, "Bearer x")
+            .body(Full::new(Bytes::new()))
+            .expect("a request");
+        self.send(target, request).await
+    }
+
+    async fn send(&mut self, target: &Target, request: Request<Full<Bytes>>) -> Bytes {
         let response = self
             .sender
             .send_request(request)
             .await
-            .unwrap_or_else(|e| panic!("upload to {} failed: {e:?}", target.authority));
+            .unwrap_or_else(|e| panic!("request to {} failed: {e:?}", target.authority));
         let status = response.status();
         let answer = response
             .into_body()
@@ -552,12 +620,29 @@ fn serve_work_child(work: Duration) {
     serve_until_stopped(&server);
 }
 
+/// `--serve-fixed PATH`: the floor answering the bytes of the file at PATH to every request
+/// ((g), (h): an answer of the mock, fetched once).
+fn serve_fixed_child(path: &str) {
+    let body = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let server = Server::Bare(BareServer::spawn(Floor::Fixed(body.leak())));
+    serve_until_stopped(&server);
+}
+
 fn serve_until_stopped(server: &Server) {
     let mut out = std::io::stdout().lock();
     writeln!(out, "URL {}", server.url()).expect("stdout");
     out.flush().expect("stdout");
     for line in std::io::stdin().lock().lines() {
         let line = line.expect("stdin");
+        if let Some(count) = line.trim().strip_prefix("populate ") {
+            let Server::Mock(mock) = server else {
+                panic!("only the mock stores images")
+            };
+            let populated = populate(mock, count.parse().expect("a number of images"));
+            writeln!(out, "{populated}").expect("stdout");
+            out.flush().expect("stdout");
+            continue;
+        }
         let (hwm, rss) = memory_kib();
         let connections = server.connections().map_or(-1, |n| n as i64);
         let Counters {
@@ -575,6 +660,41 @@ fn serve_until_stopped(server: &Server) {
             break;
         }
     }
+}
+
+/// The file of every image stored for (g) and (h): a small SVG (100x100).
+const STORED_SVG: &str = r#"<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100"/>"#;
+
+/// `populate N`: N images put in the mock's store with `insert_image` (no HTTP), generated ids,
+/// file name `bench.svg`. The first is inserted on its own (it pays for lazy set-up: the
+/// schema's compilation), then the RSS is read, the other N - 1 are inserted and timed, and
+/// the RSS is read again. Answers `POPULATED <first ns> <rest ns> <RSS before KiB> <RSS after
+/// KiB> <file bytes per image> <id of the middle image>`.
+fn populate(mock: &MockImages, count: usize) -> String {
+    let svg = Bytes::from_static(STORED_SVG.as_bytes());
+    let insert = || {
+        mock.insert_image(NewImage::new(svg.clone()).filename("bench.svg"))
+            .id
+    };
+    let started = Instant::now();
+    let mut middle = insert();
+    let first = started.elapsed();
+    let (_, before) = memory_kib();
+    let started = Instant::now();
+    for i in 1..count {
+        let id = insert();
+        if i == count / 2 {
+            middle = id;
+        }
+    }
+    let rest = started.elapsed();
+    let (_, after) = memory_kib();
+    format!(
+        "POPULATED {} {} {before} {after} {} {middle}",
+        first.as_nanos(),
+        rest.as_nanos(),
+        svg.len()
+    )
 }
 
 /// CPU time and context switches of this process's threads so far (`/proc/self/task/*`): what
@@ -760,6 +880,31 @@ impl ServerProcess {
         }
     }
 
+    /// `populate N` (the mock only): see [`populate`].
+    fn populate(&mut self, count: usize) -> Populated {
+        writeln!(self.stdin, "populate {count}").expect("the child's stdin");
+        self.stdin.flush().expect("the child's stdin");
+        let mut line = String::new();
+        self.stdout
+            .read_line(&mut line)
+            .expect("the child's answer");
+        let fields: Vec<&str> = line
+            .strip_prefix("POPULATED ")
+            .unwrap_or_else(|| panic!("the child said {line:?}"))
+            .split_whitespace()
+            .collect();
+        let number = |i: usize| -> u64 { fields[i].parse().expect("a number") };
+        Populated {
+            count,
+            first: Duration::from_nanos(number(0)),
+            rest: Duration::from_nanos(number(1)),
+            rss_before_kib: number(2),
+            rss_after_kib: number(3),
+            file_bytes: number(4),
+            middle_id: fields[5].to_owned(),
+        }
+    }
+
     fn stop(mut self) -> Memory {
         let memory = self.ask("stop");
         let _ = self.child.wait();
@@ -927,6 +1072,292 @@ fn concurrent(
         started.elapsed()
     });
     (plan.connections * plan.per_connection) as f64 / elapsed.as_secs_f64()
+}
+
+// ---------------------------------------------------------------------------------------------
+// (g) and (h): reading the store (issue 12).
+
+/// What `populate N` reported (see [`populate`]).
+#[derive(Debug, Clone)]
+struct Populated {
+    count: usize,
+    /// The first insert, alone (it pays for the mock's lazy set-up).
+    first: Duration,
+    /// The other `count - 1`.
+    rest: Duration,
+    rss_before_kib: u64,
+    rss_after_kib: u64,
+    /// The file of each image.
+    file_bytes: u64,
+    /// The id of an image in the middle of the store: the one (g) reads.
+    middle_id: String,
+}
+
+impl Populated {
+    fn total(&self) -> Duration {
+        self.first + self.rest
+    }
+
+    /// The RSS grown per image inserted after the first, less its file's bytes: what the store
+    /// holds per image beyond the file, roughly (RSS moves by pages).
+    fn bytes_per_image(&self) -> f64 {
+        let grown = (self.rss_after_kib as f64 - self.rss_before_kib as f64) * 1024.0;
+        grown / (self.count - 1) as f64 - self.file_bytes as f64
+    }
+}
+
+/// One server's (g) or (h): sequential requests on one keep-alive connection.
+#[derive(Debug, Clone, Copy, Default)]
+struct Reads {
+    p50: Duration,
+    p99: Duration,
+    per_second: f64,
+    /// The server's CPU per timed request.
+    cpu_us: f64,
+}
+
+/// `warmup` untimed GETs of `target`, then `n` timed, on one connection.
+fn reads(
+    runtime: &tokio::runtime::Runtime,
+    process: &mut ServerProcess,
+    target: &Target,
+    warmup: usize,
+    n: usize,
+) -> Reads {
+    let mut connection = runtime.block_on(async {
+        let mut connection = Connection::open(target).await;
+        for _ in 0..warmup {
+            connection.get(target).await;
+        }
+        connection
+    });
+    let before = process.ask("rss").counters;
+    let (mut latencies, elapsed) = runtime.block_on(async {
+        let mut latencies = Vec::with_capacity(n);
+        let began = Instant::now();
+        for _ in 0..n {
+            let started = Instant::now();
+            connection.get(target).await;
+            latencies.push(started.elapsed());
+        }
+        (latencies, began.elapsed())
+    });
+    let cpu_us = process.ask("rss").counters.per_request(before, n).cpu_us;
+    latencies.sort();
+    Reads {
+        p50: percentile(&latencies, 50),
+        p99: percentile(&latencies, 99),
+        per_second: n as f64 / elapsed.as_secs_f64(),
+        cpu_us,
+    }
+}
+
+/// The paths of (g) and (h) on a server whose upload URL is `upload_url`.
+fn store_targets(upload_url: &str, id: &str, plan: &Plan, content_type: &Arc<str>) -> [Target; 2] {
+    let v2 = upload_url
+        .strip_suffix("/v1")
+        .expect("an upload URL ends in /v1");
+    [
+        Target::new(&format!("{upload_url}/{id}"), content_type),
+        Target::new(&format!("{v2}/v2?per_page={}", plan.per_page), content_type),
+    ]
+}
+
+fn median_of<T>(values: &[T], f: impl Fn(&T) -> f64) -> f64 {
+    median_f64(values.iter().map(f).collect())
+}
+
+/// (g) GET of one image and (h) a v2 list of `per_page` images, the mock holding `stored`
+/// images put in with `insert_image`, against a floor answering the very bytes the mock
+/// answered (fetched once from a mock populated the same way): the ratio is the mock's own
+/// work per request. Also how long populating took and the RSS it added per image.
+fn store_phases(runtime: &tokio::runtime::Runtime, plan: &Plan, content_type: &Arc<str>) {
+    // The answers the floors serve: a mock's, once.
+    let (get_answer, list_answer) = {
+        let mut process = ServerProcess::spawn(Kind::Mock);
+        let populated = process.populate(plan.stored);
+        let [get, list] = store_targets(&process.url, &populated.middle_id, plan, content_type);
+        let answers = runtime.block_on(async {
+            let mut connection = Connection::open(&get).await;
+            (connection.get(&get).await, connection.get(&list).await)
+        });
+        process.stop();
+        answers
+    };
+    let envelope: serde_json::Value = serde_json::from_slice(&get_answer).expect("JSON");
+    assert_eq!(envelope["success"], true, "{envelope}");
+    let envelope: serde_json::Value = serde_json::from_slice(&list_answer).expect("JSON");
+    assert_eq!(envelope["success"], true, "the v2 list answered {envelope}");
+    let listed = envelope["result"]["images"].as_array().map_or(0, Vec::len);
+    assert_eq!(
+        listed,
+        plan.per_page.min(plan.stored),
+        "images in a v2 page"
+    );
+    assert!(
+        envelope["result"]["continuation_token"].is_string() || plan.per_page >= plan.stored,
+        "a v2 page that is not the last has a continuation token"
+    );
+    let files: Vec<tempfile::NamedTempFile> = [&get_answer, &list_answer]
+        .into_iter()
+        .map(|answer| {
+            let mut file = tempfile::NamedTempFile::new().expect("a temporary file");
+            file.write_all(answer).expect("the answer written");
+            file
+        })
+        .collect();
+    let path = |i: usize| files[i].path().to_str().expect("a UTF-8 path").to_owned();
+
+    println!(
+        "\n(g) GET of one image, (h) v2 list of {} of {} stored images (SVG files of {} B, put in \
+         with insert_image): {} round(s), {} + {} sequential requests each, on one keep-alive \
+         connection; the floor answers the bytes the mock answered ({} B and {} B)",
+        plan.per_page,
+        plan.stored,
+        STORED_SVG.len(),
+        plan.rounds,
+        plan.gets,
+        plan.lists,
+        get_answer.len(),
+        list_answer.len()
+    );
+    let mut mock: Vec<(Populated, Reads, Reads)> = Vec::new();
+    let mut floor: Vec<(Reads, Reads)> = Vec::new();
+    for round in 0..plan.rounds {
+        for mock_turn in [round % 2 == 0, round % 2 == 1] {
+            if mock_turn {
+                let mut process = ServerProcess::spawn(Kind::Mock);
+                let populated = process.populate(plan.stored);
+                let [get, list] =
+                    store_targets(&process.url, &populated.middle_id, plan, content_type);
+                let lengths = runtime.block_on(async {
+                    let mut connection = Connection::open(&get).await;
+                    (
+                        connection.get(&get).await.len(),
+                        connection.get(&list).await.len(),
+                    )
+                });
+                if lengths != (get_answer.len(), list_answer.len()) {
+                    println!(
+                        "  WARNING: the mock's answers are {lengths:?} B long, the floor's {:?} B",
+                        (get_answer.len(), list_answer.len())
+                    );
+                }
+                let g = reads(runtime, &mut process, &get, plan.get_warmup, plan.gets);
+                let h = reads(runtime, &mut process, &list, plan.list_warmup, plan.lists);
+                process.stop();
+                println!(
+                    "  round {} {:<12} GET p50 {:>10} p99 {:>10}  list p50 {:>10} p99 {:>10} \
+                     {:>6.0}/s  populate {:.0} ms, RSS {} → {}",
+                    round + 1,
+                    "mock",
+                    micros(g.p50),
+                    micros(g.p99),
+                    micros(h.p50),
+                    micros(h.p99),
+                    h.per_second,
+                    populated.total().as_secs_f64() * 1e3,
+                    mib(populated.rss_before_kib),
+                    mib(populated.rss_after_kib)
+                );
+                mock.push((populated, g, h));
+            } else {
+                let mut answers = [Reads::default(); 2];
+                for (i, answer) in answers.iter_mut().enumerate() {
+                    let mut process = ServerProcess::spawn_with(&["--serve-fixed", &path(i)]);
+                    let [get, list] = store_targets(&process.url, "id", plan, content_type);
+                    *answer = if i == 0 {
+                        reads(runtime, &mut process, &get, plan.get_warmup, plan.gets)
+                    } else {
+                        reads(runtime, &mut process, &list, plan.list_warmup, plan.lists)
+                    };
+                    process.stop();
+                }
+                let [g, h] = answers;
+                println!(
+                    "  round {} {:<12} GET p50 {:>10} p99 {:>10}  list p50 {:>10} p99 {:>10} \
+                     {:>6.0}/s",
+                    round + 1,
+                    "floor",
+                    micros(g.p50),
+                    micros(g.p99),
+                    micros(h.p50),
+                    micros(h.p99),
+                    h.per_second
+                );
+                floor.push((g, h));
+            }
+        }
+    }
+
+    let populate_ms = median_of(&mock, |m| m.0.total().as_secs_f64() * 1e3);
+    let first_us = median_of(&mock, |m| m.0.first.as_secs_f64() * 1e6);
+    let per_insert_us = median_of(&mock, |m| {
+        m.0.rest.as_secs_f64() * 1e6 / (m.0.count - 1) as f64
+    });
+    let before_kib = median_of(&mock, |m| m.0.rss_before_kib as f64);
+    let after_kib = median_of(&mock, |m| m.0.rss_after_kib as f64);
+    let per_image = median_of(&mock, |m| m.0.bytes_per_image());
+    println!(
+        "\nPopulate, medians: {} images with insert_image in {populate_ms:.0} ms ({per_insert_us:.1} \
+         µs per image after a first insert of {first_us:.0} µs); the mock's RSS {} → {}: \
+         {per_image:.0} B per image beyond its {} B file",
+        plan.stored,
+        mib(before_kib as u64),
+        mib(after_kib as u64),
+        STORED_SVG.len()
+    );
+    let summary = |reads: Vec<Reads>| Reads {
+        p50: median_duration(reads.iter().map(|r| r.p50).collect()),
+        p99: median_duration(reads.iter().map(|r| r.p99).collect()),
+        per_second: median_of(&reads, |r| r.per_second),
+        cpu_us: median_of(&reads, |r| r.cpu_us),
+    };
+    let floor_get = summary(floor.iter().map(|f| f.0).collect());
+    let floor_list = summary(floor.iter().map(|f| f.1).collect());
+    let mock_get = summary(mock.iter().map(|m| m.1).collect());
+    let mock_list = summary(mock.iter().map(|m| m.2).collect());
+    println!(
+        "Medians over {} round(s); server CPU per request from its threads' schedstat",
+        plan.rounds
+    );
+    println!(
+        "{:<12} {:>10} {:>10} {:>10} {:>11} {:>11} {:>9} {:>11}",
+        "server", "GET p50", "GET p99", "GET CPU", "list p50", "list p99", "lists/s", "list CPU"
+    );
+    for (name, get, list) in [
+        ("floor", floor_get, floor_list),
+        ("mock", mock_get, mock_list),
+    ] {
+        println!(
+            "{name:<12} {:>10} {:>10} {:>10} {:>11} {:>11} {:>9.0} {:>11}",
+            micros(get.p50),
+            micros(get.p99),
+            format!("{:.1} µs", get.cpu_us),
+            micros(list.p50),
+            micros(list.p99),
+            list.per_second,
+            format!("{:.0} µs", list.cpu_us)
+        );
+    }
+    println!(
+        "{:<12} {:>10} {:>10} {:>10} {:>11} {:>11} {:>9} {:>11}",
+        "mock/floor",
+        ratio(mock_get.p50.as_secs_f64(), floor_get.p50.as_secs_f64()),
+        ratio(mock_get.p99.as_secs_f64(), floor_get.p99.as_secs_f64()),
+        ratio(mock_get.cpu_us, floor_get.cpu_us),
+        ratio(mock_list.p50.as_secs_f64(), floor_list.p50.as_secs_f64()),
+        ratio(mock_list.p99.as_secs_f64(), floor_list.p99.as_secs_f64()),
+        ratio(mock_list.per_second, floor_list.per_second),
+        ratio(mock_list.cpu_us, floor_list.cpu_us)
+    );
+    println!(
+        "(the mock's own work: GET {:.1} µs, list {:.0} µs = {:.2} µs per listed image, of CPU \
+         per request beyond the floor's)",
+        mock_get.cpu_us - floor_get.cpu_us,
+        mock_list.cpu_us - floor_list.cpu_us,
+        (mock_list.cpu_us - floor_list.cpu_us) / listed as f64
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1170,6 +1601,10 @@ fn main() {
         ));
         return;
     }
+    if let Some(at) = args.iter().position(|a| a == "--serve-fixed") {
+        serve_fixed_child(&args[at + 1]);
+        return;
+    }
     if let Some(at) = args.iter().position(|a| a == "--starts") {
         starts_child(args[at + 1].parse().expect("a number of rounds"));
         return;
@@ -1178,7 +1613,11 @@ fn main() {
         compare(&args[at + 1..]);
         return;
     }
-    let (plan, quick) = Plan::get();
+    let (mut plan, quick) = Plan::get();
+    if let Some(at) = args.iter().position(|a| a == "--per-page") {
+        plan.per_page = args[at + 1].parse().expect("--per-page N");
+    }
+    let store_only = args.iter().any(|a| a == "--store-only");
     let began = Instant::now();
     let cpus = cpus_allowed();
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
@@ -1206,6 +1645,16 @@ fn main() {
     println!("load average at start: {}", load_average());
     if cfg!(debug_assertions) {
         println!("WARNING: built without optimisations; run with `cargo bench`");
+    }
+    if store_only {
+        let (runtime, bodies) = client();
+        store_phases(&runtime, &plan, &bodies.content_type);
+        println!(
+            "\nrun took {:.1} s; load average at the end: {}",
+            began.elapsed().as_secs_f64(),
+            load_average()
+        );
+        return;
     }
 
     // (a) start + first upload, in a child of its own.
@@ -1433,6 +1882,8 @@ fn main() {
             median_per_request(runs.iter().map(|r| r.2)),
         );
     }
+
+    store_phases(&runtime, &plan, &bodies.content_type);
 
     // The issue's targets.
     let mock_start = start_of(Kind::Mock);
