@@ -527,11 +527,11 @@ mod tests {
 
     #[test]
     fn refusals_tell_not_served_from_unknown() {
-        let path = format!("/accounts/{ID}/images/v1/keys");
+        let path = format!("/accounts/{ID}/images/v1/variants");
         let error = route(&Method::GET, &path).refusal(&Method::GET).unwrap();
         assert_eq!(error.rule, "not_mocked");
         assert!(
-            error.message.contains("list signing keys"),
+            error.message.contains("list variants"),
             "{}",
             error.message
         );
