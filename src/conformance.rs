@@ -232,6 +232,10 @@ pub fn check_request(operation: Operation, request: &Request<'_>) -> Result<(), 
         Operation::Update => images::update_request(request.body).map(drop),
         Operation::ListV1 => crate::params::list_v1(request.query).map(drop),
         Operation::ListV2 => images::list_v2_request(request.query).map(drop),
+        Operation::CreateVariant => crate::params::variant(request.body, None).map(drop),
+        // The path names the variant; its own rules (length, no `/`) cannot be checked without
+        // it, so a name that passes them stands in.
+        Operation::UpdateVariant => crate::params::variant(request.body, Some("variant")).map(drop),
         _ => Ok(()),
     }
 }
@@ -423,7 +427,9 @@ fn to_json_schema(node: &mut Value) {
 /// - `404` to an operation on one image ([`Operation::Get`], [`Operation::Update`],
 ///   [`Operation::Delete`], [`Operation::Blob`]): the real API answers a missing image in plain
 ///   text, `ERROR 5404: Image not found` and a line break (recorded; the mock answers the
-///   same), which passes. Any other body of a `404` is checked as the failure envelope.
+///   same), which passes; so does the recorded `variant not found` of a missing variant
+///   ([`Operation::GetVariant`] and the other operations on one variant). Any other body of a
+///   `404` is checked as the failure envelope.
 ///
 /// Any other body that is not JSON is a violation at the root.
 ///
@@ -452,10 +458,7 @@ pub fn check_response(
             message,
         }]
     };
-    if status == 404
-        && operation.endpoint().1.contains("{image_id}")
-        && body == api::plain_text(&api::image_not_found()).as_bytes()
-    {
+    if status == 404 && api::not_found_text(operation).is_some_and(|text| body == text.as_bytes()) {
         return Ok(());
     }
     let Some(key) = response_key(responses(operation.operation_id()), status) else {
@@ -536,6 +539,16 @@ mod tests {
         );
         assert_eq!(
             rules(Operation::CreateVariant, &Request::default()),
+            ["variant_body_not_json"]
+        );
+        let patch = br#"{"options":{"fit":"cover","width":1,"height":1,"metadata":"none"}}"#;
+        assert!(check_request(
+            Operation::UpdateVariant,
+            &Request::body("application/json", patch)
+        )
+        .is_ok());
+        assert_eq!(
+            rules(Operation::DirectUploadV2, &Request::default()),
             ["not_mocked"]
         );
     }

@@ -192,6 +192,43 @@ pub(crate) fn list_v2(images: &[StoredImage], token: Option<&str>, delivery: &De
     })
 }
 
+/// The body of the variants: `result: {variants: {<name>: {...}}}`, an object keyed by name as
+/// recorded.
+pub(crate) fn variants(variants: &[crate::store::Variant]) -> Bytes {
+    struct ByName<'a>(&'a [crate::store::Variant]);
+    impl Serialize for ByName<'_> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut map = serializer.serialize_map(Some(self.0.len()))?;
+            for variant in self.0 {
+                map.serialize_entry(&variant.id, variant)?;
+            }
+            map.end()
+        }
+    }
+    struct Listed<'a>(&'a [crate::store::Variant]);
+    impl Serialize for Listed<'_> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut map = serializer.serialize_map(Some(1))?;
+            map.serialize_entry("variants", &ByName(self.0))?;
+            map.end()
+        }
+    }
+    success(&Listed(variants))
+}
+
+/// The body of one variant: `result: {variant: {...}}`.
+pub(crate) fn variant(variant: &crate::store::Variant) -> Bytes {
+    struct One<'a>(&'a crate::store::Variant);
+    impl Serialize for One<'_> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut map = serializer.serialize_map(Some(1))?;
+            map.serialize_entry("variant", self.0)?;
+            map.end()
+        }
+    }
+    success(&One(variant))
+}
+
 /// The body of the signing keys: `result: {keys: [{name, value}]}`.
 pub(crate) fn keys(keys: &[crate::store::Key]) -> Bytes {
     let keys: Vec<Value> = keys
@@ -305,7 +342,7 @@ impl Serialize for Variants<'_> {
         // Put together piece by piece: `format_args!` through serde's `collect_str` ran the
         // formatting machinery for every piece (half a per cent of an upload's time).
         let mut url = String::new();
-        for variant in &self.delivery.variants {
+        for variant in self.delivery.variants.iter() {
             url.clear();
             url.reserve(DELIVERY.len() + hash.len() + self.id.len() + variant.len() + 2);
             url.push_str(DELIVERY);

@@ -390,7 +390,7 @@ impl Entry {
         target.split_once('?').map_or(target, |(path, _)| path)
     }
 
-    fn record(&self, view: View<'_>) -> RequestRecord {
+    fn record(&self, view: &View<'_>) -> RequestRecord {
         let headers = self.head.pairs();
         let target = self.head.target();
         let (path, query) = match target.split_once('?') {
@@ -419,21 +419,21 @@ impl Entry {
 
 /// What the public views of records read besides the journal: the store (for the bytes of
 /// uploads) and what delivery URLs are made of (for the `result` answered).
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(crate) struct View<'a> {
     pub(crate) store: &'a Store,
-    pub(crate) delivery: &'a Delivery,
+    pub(crate) delivery: Delivery,
     /// Whether uploads get their file bytes (read back from disk past the memory budget): not
     /// for a report, which shows sizes only.
     pub(crate) bytes: bool,
 }
 
 /// The public view of an accepted upload.
-fn upload(headers: Vec<(String, String)>, accepted: &Accepted, view: View<'_>) -> Upload {
+fn upload(headers: Vec<(String, String)>, accepted: &Accepted, view: &View<'_>) -> Upload {
     let image = &accepted.image;
     let result = serde_json::to_value(crate::envelope::ImageResult {
         image,
-        delivery: view.delivery,
+        delivery: &view.delivery,
     })
     .unwrap_or_default();
     Upload {
@@ -529,11 +529,11 @@ impl Journal {
         }
     }
 
-    pub(crate) fn requests(&self, view: View<'_>) -> Vec<RequestRecord> {
+    pub(crate) fn requests(&self, view: &View<'_>) -> Vec<RequestRecord> {
         self.lock().all.iter().map(|e| e.record(view)).collect()
     }
 
-    pub(crate) fn uploads(&self, view: View<'_>) -> Vec<Upload> {
+    pub(crate) fn uploads(&self, view: &View<'_>) -> Vec<Upload> {
         self.lock()
             .all
             .iter()

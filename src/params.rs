@@ -18,7 +18,8 @@ use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
-use crate::schema::{Schema, IMAGE_UPDATE, LIST_V1, LIST_V2};
+use crate::schema::{Schema, IMAGE_UPDATE, LIST_V1, LIST_V2, VARIANT};
+use crate::store::{Variant, VariantOptions};
 
 /// The instance property that holds the metadata filters of the v2 list (built from the
 /// `meta.<field>[<op>]` parameters, never read from a parameter of that name).
@@ -65,6 +66,45 @@ pub(crate) fn image_update(body: &[u8]) -> Result<ImageUpdate, Vec<ApiError>> {
         },
         require_signed_urls: map.remove("requireSignedURLs").and_then(|v| v.as_bool()),
     })
+}
+
+/// The JSON body of a variant: to create one (`path_id` `None`: the body names it), or to update
+/// the variant of the path (`path_id`: the body's own `id`, if any, gives way to it). Both are
+/// checked by `schemas/variant.schema.json`.
+pub(crate) fn variant(body: &[u8], path_id: Option<&str>) -> Result<Variant, Vec<ApiError>> {
+    let mut map: Map<String, Value> = serde_json::from_slice(body)
+        .map_err(|e| vec![VARIANT.error("variant_body_not_json", &[("serde", &e.to_string())])])?;
+    if let Some(id) = path_id {
+        map.insert("id".to_owned(), Value::String(id.to_owned()));
+    }
+    let instance = Value::Object(map);
+    let errors = VARIANT.validate(&instance);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let text = |value: &Value, key: &str| value[key].as_str().unwrap_or_default().to_owned();
+    let number = |value: &Value, key: &str| match &value[key] {
+        Value::Number(n) => n.clone(),
+        _ => serde_json::Number::from(1),
+    };
+    let options = &instance["options"];
+    Ok(Variant {
+        id: text(&instance, "id"),
+        options: VariantOptions {
+            fit: text(options, "fit"),
+            width: number(options, "width"),
+            height: number(options, "height"),
+            metadata: text(options, "metadata"),
+        },
+        never_require_signed_urls: instance["neverRequireSignedURLs"] == Value::Bool(true),
+    })
+}
+
+/// Whether a variant update's body sets `neverRequireSignedURLs` (an update without it leaves
+/// the variant's as it is).
+pub(crate) fn sets_never_require_signed_urls(body: &[u8]) -> bool {
+    serde_json::from_slice::<Map<String, Value>>(body)
+        .is_ok_and(|map| map.contains_key("neverRequireSignedURLs"))
 }
 
 /// The query of `GET /accounts/{account_id}/images/v1`.

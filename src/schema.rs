@@ -59,6 +59,14 @@ pub(crate) static SIGNING_KEY: LazyLock<Schema> = LazyLock::new(|| {
     )
 });
 
+/// The JSON body of a variant (create, and update with the path's id added).
+pub(crate) static VARIANT: LazyLock<Schema> = LazyLock::new(|| {
+    Schema::load(
+        "schemas/variant.schema.json",
+        include_str!("../schemas/variant.schema.json"),
+    )
+});
+
 /// The query of `GET /accounts/{account_id}/images/v2` (continuation tokens, metadata filters).
 pub(crate) static LIST_V2: LazyLock<Schema> = LazyLock::new(|| {
     Schema::load(

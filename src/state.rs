@@ -1,7 +1,7 @@
 //! What the connections of one mock share: its settings, its store, its journal, its scripts
 //! and its expectations.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::auth::Credentials;
@@ -34,7 +34,8 @@ pub(crate) struct Shared {
 pub(crate) struct Config {
     pub(crate) credentials: Option<Credentials>,
     pub(crate) pinned_account: Option<String>,
-    pub(crate) delivery: Delivery,
+    /// The account hash of delivery URLs.
+    pub(crate) account_hash: Arc<str>,
     pub(crate) limits: Limits,
     pub(crate) header_timeout: Duration,
     pub(crate) body_timeout: Duration,
@@ -42,11 +43,22 @@ pub(crate) struct Config {
     pub(crate) images_allowed: u64,
 }
 
-/// What an image's delivery URLs (`variants` in answers) are made of.
-#[derive(Debug)]
+/// What an image's delivery URLs (`variants` in answers) are made of now: the account hash and
+/// the account's current variants (cheap to clone: two shared pointers).
+#[derive(Debug, Clone)]
 pub(crate) struct Delivery {
-    pub(crate) account_hash: String,
-    pub(crate) variants: Vec<String>,
+    pub(crate) account_hash: Arc<str>,
+    pub(crate) variants: Arc<[String]>,
+}
+
+impl Shared {
+    /// What delivery URLs are made of at this moment.
+    pub(crate) fn delivery(&self) -> Delivery {
+        Delivery {
+            account_hash: Arc::clone(&self.config.account_hash),
+            variants: self.store.variants.names(),
+        }
+    }
 }
 
 /// The message of a panic payload.

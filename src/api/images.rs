@@ -52,7 +52,7 @@ pub(crate) fn list_v2_request(
 /// `GET .../images/v1/{image_id}`.
 pub(super) fn get(shared: &Shared, id: &str) -> Outcome {
     match shared.store.get(id) {
-        Some(image) => Outcome::ok(envelope::image(&image, &shared.config.delivery)),
+        Some(image) => Outcome::ok(envelope::image(&image, &shared.delivery())),
         None => not_found(),
     }
 }
@@ -98,7 +98,7 @@ pub(super) async fn update(
     match changed {
         None => not_found(),
         Some(Err(errors)) => Outcome::refused(errors),
-        Some(Ok(image)) => Outcome::ok(envelope::image(&image, &shared.config.delivery)),
+        Some(Ok(image)) => Outcome::ok(envelope::image(&image, &shared.delivery())),
     }
 }
 
@@ -124,7 +124,7 @@ pub(super) fn list_v1(shared: &Shared, query: Option<&str>) -> Outcome {
     let images = shared.store.page(list.page, list.per_page, |image| {
         list.matches(image.creator.as_deref())
     });
-    Outcome::ok(envelope::list_v1(&images, &shared.config.delivery))
+    Outcome::ok(envelope::list_v1(&images, &shared.delivery()))
 }
 
 /// `GET .../images/v2`: by upload time then id, newest first unless asked otherwise, with an
@@ -145,6 +145,6 @@ pub(super) fn list_v2(shared: &Shared, query: Option<&str>) -> Outcome {
     Outcome::ok(envelope::list_v2(
         &images,
         token.as_deref(),
-        &shared.config.delivery,
+        &shared.delivery(),
     ))
 }

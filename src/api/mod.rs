@@ -7,6 +7,7 @@
 //! - `blob`: the stored bytes of an image.
 //! - `stats`: the usage statistics.
 //! - `keys`: the signing keys.
+//! - `variants`: the variants.
 //!
 //! Every handler returns a typed [`Outcome`]; `server/` turns it into HTTP and the journal
 //! records it.
@@ -17,6 +18,7 @@ mod keys;
 pub(crate) mod route;
 mod stats;
 pub(crate) mod upload;
+mod variants;
 
 use bytes::Bytes;
 use hyper::body::Incoming;
@@ -71,6 +73,12 @@ impl Reply {
                 ],
                 body: Bytes::from(plain_text(error)),
             },
+            [error] if error.rule == "variant_not_found" => Reply {
+                status,
+                content_type: "text/plain;charset=utf-8",
+                headers: Vec::new(),
+                body: Bytes::from(variant_not_found().message),
+            },
             _ => Reply::json(status, envelope::failure(errors)),
         }
     }
@@ -86,6 +94,25 @@ pub(crate) fn plain_text(error: &ApiError) -> String {
 /// [`plain_text`] by [`Reply::refusal`].
 pub(crate) fn image_not_found() -> ApiError {
     catalogue_error("image_not_found", &[])
+}
+
+/// The refusal of a request for a variant that does not exist (`5401`), answered, as recorded
+/// in 2022, as the bare text `variant not found` by [`Reply::refusal`].
+pub(crate) fn variant_not_found() -> ApiError {
+    catalogue_error("variant_not_found", &[])
+}
+
+/// The plain-text body the real API answers with a `404` of `operation`, where it is not the
+/// JSON envelope: a missing image, a missing variant.
+pub(crate) fn not_found_text(operation: Operation) -> Option<String> {
+    let path = operation.endpoint().1;
+    if path.contains("{image_id}") {
+        Some(plain_text(&image_not_found()))
+    } else if path.contains("{variant_id}") {
+        Some(variant_not_found().message)
+    } else {
+        None
+    }
 }
 
 /// What a request came to: the answer, and what the journal keeps of it.
@@ -160,7 +187,7 @@ pub(crate) async fn handle(
     let mut outcome = match route.operation {
         Operation::Upload => match upload::upload(shared, route, parts, body).await {
             Ok(accepted) => {
-                let body = envelope::image(&accepted.image, &config.delivery);
+                let body = envelope::image(&accepted.image, &shared.delivery());
                 Outcome {
                     image_id: Some(accepted.image.id.clone()),
                     accepted: Some(accepted),
@@ -176,6 +203,12 @@ pub(crate) async fn handle(
         Operation::ListV2 => images::list_v2(shared, parts.uri.query()),
         Operation::Blob => blob::blob(shared, id(&resource)),
         Operation::Stats => stats::stats(shared),
+        Operation::ListVariants => variants::list(shared),
+        Operation::CreateVariant => variants::create(shared, parts, body).await,
+        Operation::GetVariant => variants::get(shared, id(&resource), false),
+        Operation::GetVariantFlat => variants::get(shared, id(&resource), true),
+        Operation::UpdateVariant => variants::update(shared, id(&resource), parts, body).await,
+        Operation::DeleteVariant => variants::delete(shared, id(&resource)),
         Operation::ListKeys => keys::list(shared),
         Operation::AddKey => keys::add(shared, id(&resource)),
         Operation::DeleteKey => keys::delete(shared, id(&resource)),

@@ -136,6 +136,12 @@ impl Operation {
                 | Operation::Delete
                 | Operation::Blob
                 | Operation::Stats
+                | Operation::ListVariants
+                | Operation::CreateVariant
+                | Operation::GetVariant
+                | Operation::GetVariantFlat
+                | Operation::UpdateVariant
+                | Operation::DeleteVariant
                 | Operation::ListKeys
                 | Operation::AddKey
                 | Operation::DeleteKey
@@ -527,11 +533,13 @@ mod tests {
 
     #[test]
     fn refusals_tell_not_served_from_unknown() {
-        let path = format!("/accounts/{ID}/images/v1/variants");
-        let error = route(&Method::GET, &path).refusal(&Method::GET).unwrap();
+        let path = format!("/accounts/{ID}/images/v2/direct_upload");
+        let error = route(&Method::POST, &path).refusal(&Method::POST).unwrap();
         assert_eq!(error.rule, "not_mocked");
         assert!(
-            error.message.contains("list variants"),
+            error
+                .message
+                .contains("create authenticated direct upload URL v2"),
             "{}",
             error.message
         );

@@ -17,7 +17,7 @@ use crate::ingest::fetch::Fetcher;
 use crate::ingest::multipart::Limits;
 use crate::journal::Journal;
 use crate::script::Queue;
-use crate::state::{cause, fail, Config, Delivery, Shared};
+use crate::state::{cause, fail, Config, Shared};
 use crate::store::Store;
 
 /// The account id [`MockImages::account_id`] gives when none is pinned: the one the official
@@ -251,19 +251,17 @@ impl MockImagesBuilder {
             config: Config {
                 credentials: self.credentials,
                 pinned_account: self.account_id,
-                delivery: Delivery {
-                    account_hash: self
-                        .account_hash
-                        .unwrap_or_else(|| account_hash(&account_id)),
-                    variants: self.variants,
-                },
+                account_hash: self
+                    .account_hash
+                    .unwrap_or_else(|| account_hash(&account_id))
+                    .into(),
                 images_allowed: self.images_allowed,
                 limits: Limits::standard(),
                 header_timeout: self.header_timeout,
                 body_timeout: self.body_timeout,
             },
             journal: Journal::new(),
-            store: Store::new(self.memory_budget),
+            store: Store::new(self.memory_budget, &self.variants),
             fetcher: Fetcher::new(self.allow_network, self.fetch_timeout),
             failure: Mutex::new(None),
             crash: tokio::sync::Notify::new(),

@@ -108,13 +108,13 @@ impl MockImages {
     /// The account hash of the delivery URLs in `variants`
     /// (`https://imagedelivery.net/<account_hash>/<id>/<variant>`).
     pub fn account_hash(&self) -> &str {
-        &self.shared.config.delivery.account_hash
+        &self.shared.config.account_hash
     }
 
     /// Every request received so far, accepted or refused, in order.
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.check_alive();
-        self.shared.journal.requests(self.view())
+        self.shared.journal.requests(&self.view())
     }
 
     /// Every upload accepted so far, in order, each with its file while the image is stored
@@ -122,13 +122,13 @@ impl MockImages {
     /// of uploads, [`storage`](Self::storage) and [`image`](Self::image) are the cheap views).
     pub fn uploads(&self) -> Vec<Upload> {
         self.check_alive();
-        self.shared.journal.uploads(self.view())
+        self.shared.journal.uploads(&self.view())
     }
 
     fn view(&self) -> View<'_> {
         View {
             store: &self.shared.store,
-            delivery: &self.shared.config.delivery,
+            delivery: self.shared.delivery(),
             bytes: true,
         }
     }
@@ -348,7 +348,7 @@ impl MockImages {
         }
         expect::verify(
             &expectations,
-            &self.shared.journal.requests(View {
+            &self.shared.journal.requests(&View {
                 bytes: false,
                 ..self.view()
             }),

@@ -161,6 +161,8 @@ pub(crate) struct Store {
     images: Mutex<Images>,
     /// The account's signing keys.
     pub(crate) keys: super::Keys,
+    /// The account's variants.
+    pub(crate) variants: super::Variants,
     blobs: Blobs,
     /// Where small files are copied (see [`Store::insert`]).
     small: Mutex<BytesMut>,
@@ -176,10 +178,11 @@ pub(crate) struct Taken;
 
 impl Store {
     /// A store keeping at most `budget` bytes of images in memory.
-    pub(crate) fn new(budget: u64) -> Store {
+    pub(crate) fn new(budget: u64, variants: &[String]) -> Store {
         Store {
             images: Mutex::new(Images::default()),
             keys: super::Keys::new(),
+            variants: super::Variants::new(variants),
             blobs: Blobs::new(budget),
             small: Mutex::new(BytesMut::new()),
         }
@@ -394,7 +397,7 @@ mod tests {
 
     #[test]
     fn insert_get_update_remove_and_the_id_is_free_again() {
-        let store = Store::new(1 << 20);
+        let store = Store::new(1 << 20, &[]);
         store
             .insert(image("a", 1), Some(Bytes::from_static(b"A")))
             .unwrap();
@@ -427,7 +430,7 @@ mod tests {
 
     #[test]
     fn pages_by_time_follow_cursors_both_ways_and_ties_go_by_id() {
-        let store = Store::new(1 << 20);
+        let store = Store::new(1 << 20, &[]);
         for (id, ms) in [("c", 2), ("a", 1), ("b", 2), ("d", 3), ("e", 0)] {
             store.insert(image(id, ms), None).unwrap();
         }

@@ -27,3 +27,4 @@ mod script;
 mod sdk;
 mod upload;
 mod url;
+mod variants;
