@@ -203,6 +203,9 @@ impl<'a> Request<'a> {
 /// - [`Operation::ListV1`], [`Operation::ListV2`]: the query, under
 ///   `schemas/list-v1.schema.json` and `schemas/list-v2.schema.json`; for the v2 list, a
 ///   `continuation_token` must also be one the mock could have issued (`bad_continuation_token`).
+/// - [`Operation::CreateVariant`], [`Operation::UpdateVariant`]: the JSON body, under
+///   `schemas/variant.schema.json` (an update's variant id is in its path, which a `Request`
+///   does not carry: its own rules are not checked).
 /// - The other operations the mock serves read neither query nor body: always `Ok`. Those it
 ///   does not serve get the `501` it answers (rule `not_mocked`).
 ///
@@ -218,7 +221,8 @@ impl<'a> Request<'a> {
 /// assert_eq!(errors[0].message, "Unsupported metadata filter operator: 'not-eq'");
 ///
 /// assert!(check_request(Operation::Get, &Request::default()).is_ok());
-/// assert_eq!(check_request(Operation::ListKeys, &Request::default()).unwrap_err()[0].status, 501);
+/// let direct = check_request(Operation::DirectUploadV2, &Request::default());
+/// assert_eq!(direct.unwrap_err()[0].status, 501);
 /// ```
 pub fn check_request(operation: Operation, request: &Request<'_>) -> Result<(), Vec<ApiError>> {
     if let Some(error) = operation.not_served() {

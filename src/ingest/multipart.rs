@@ -4,7 +4,8 @@
 //! schema states. multer reads ahead whatever has already arrived, up to the whole-body limit
 //! (the file limit plus room for the text parts, about 10.3 MiB), so an oversize upload is
 //! decided having read at most that much plus one chunk. Text parts are small by nature and have
-//! their own limit.
+//! their own limit, and must be UTF-8. The headers of each part have a limit of their own
+//! ([`MAX_PART_HEADERS`]).
 
 use bytes::Bytes;
 use std::future::Future;
@@ -18,6 +19,19 @@ use crate::error::ApiError;
 use crate::ingest::file::{FileBytes, Receiver};
 use crate::schema;
 
+/// The most bytes of headers one part may have, counted as `Name: value\r\n` lines: 8 KiB.
+/// (multer keeps at most 32 headers per part, and of a header repeated only its last value.)
+///
+/// multer bounds a part's headers only by the whole-body limit, so without this a 1 MiB field
+/// name (or a 1 MiB `Content-Disposition`) would be read and the part taken. 8 KiB is the
+/// common bound of a single header line in front-end servers (nginx's
+/// `large_client_header_buffers`, Apache's `LimitRequestFieldSize` of 8190 bytes), and about
+/// 8 times what the schema lets a part header carry (a `metadata[key]` name holds at most the
+/// 1024 bytes of metadata, a file name at most 255 characters, 1020 bytes of UTF-8), so values
+/// over the schema's limits still get the schema's precise error rather than this one. The real
+/// API's limit is not documented.
+pub(crate) const MAX_PART_HEADERS: usize = 8 * 1024;
+
 /// How much of a body the mock is willing to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Limits {
@@ -28,6 +42,8 @@ pub(crate) struct Limits {
     pub(crate) max_text_part: u64,
     /// The most parts a body may have (the Python SDK sends one part per metadata key).
     pub(crate) max_parts: usize,
+    /// The most bytes of headers a part may have ([`MAX_PART_HEADERS`]).
+    pub(crate) max_part_headers: usize,
 }
 
 impl Limits {
@@ -37,6 +53,7 @@ impl Limits {
             max_file: schema::max_file_size(),
             max_text_part: 64 * 1024,
             max_parts: 1024,
+            max_part_headers: MAX_PART_HEADERS,
         }
     }
 
@@ -51,7 +68,9 @@ impl Limits {
 pub(crate) struct Form {
     /// The part named `file`, if any.
     pub(crate) file: Option<FilePart>,
-    /// Every other part, in the order sent, as `(name, text)`.
+    /// Every other part, in the order sent, as `(name, text)`; the text is the part's bytes,
+    /// which must be UTF-8 (a `charset` of the part or a byte order mark changes nothing, and a
+    /// UTF-8 byte order mark stays in the text as U+FEFF).
     pub(crate) texts: Vec<(String, String)>,
 }
 
@@ -99,6 +118,22 @@ where
         if parts > limits.max_parts {
             return Err(malformed(&format!("more than {} parts", limits.max_parts)));
         }
+        // Before the name is looked at or the content read: a part with a 1 MiB name is refused
+        // as such, not taken (multer has read its headers, within the whole-body limit).
+        let head = headers_len(field.headers());
+        if head > limits.max_part_headers {
+            return Err(schema::catalogue_error(
+                "part_headers_too_large",
+                &[(
+                    "detail",
+                    &format!(
+                        "part {parts} has {head} bytes of headers, more than the {} bytes a \
+                         part's headers may have",
+                        limits.max_part_headers
+                    ),
+                )],
+            ));
+        }
         let name = field
             .name()
             .ok_or_else(|| malformed("a part has no name in its Content-Disposition"))?
@@ -131,7 +166,17 @@ where
                 return Ok(form);
             }
         } else {
-            let text = field.text().await.map_err(refusal)?;
+            // The bytes as sent, under the per-part limit; multer's `text()` would decode them
+            // by the part's charset or a byte order mark (`ff fe` read as UTF-16) and replace
+            // what does not decode.
+            let bytes = field.bytes().await.map_err(refusal)?;
+            let text = String::from_utf8(Vec::from(bytes)).map_err(|e| {
+                let detail = format!("the part \"{name}\" is not UTF-8 text: {}", e.utf8_error());
+                let mut error =
+                    schema::catalogue_error("text_part_not_utf8", &[("detail", &detail)]);
+                error.pointer = Some(pointer(&name));
+                error
+            })?;
             form.texts.push((name, text));
         }
     }
@@ -218,6 +263,21 @@ where
     }
 }
 
+/// The bytes of a part's headers, counted as `Name: value\r\n` lines. multer keeps the last
+/// value of a header sent more than once (and at most 32 headers), so that is the one counted:
+/// the values dropped were never looked at.
+fn headers_len(headers: &hyper::HeaderMap) -> usize {
+    headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum()
+}
+
+/// The JSON pointer to the field `name` of the form.
+fn pointer(name: &str) -> String {
+    format!("/{}", name.replace('~', "~0").replace('/', "~1"))
+}
+
 fn malformed(detail: &str) -> ApiError {
     schema::catalogue_error("malformed_multipart", &[("detail", detail)])
 }
@@ -231,7 +291,7 @@ fn refusal(error: multer::Error) -> ApiError {
                 ..
             } = &error
             {
-                e.pointer = Some(format!("/{name}"));
+                e.pointer = Some(pointer(name));
             }
             e
         }
@@ -322,6 +382,94 @@ mod tests {
             boundary(Some("multipart/form-data; boundary=x")).unwrap(),
             "x"
         );
+    }
+
+    fn read_bytes(body: Vec<u8>, limits: &Limits) -> Result<Form, ApiError> {
+        let stream =
+            futures_util::stream::iter([Ok::<_, std::convert::Infallible>(Bytes::from(body))]);
+        block_on(read_form("b".into(), stream, None, limits))
+    }
+
+    fn text_body(head: &str, value: &[u8]) -> Vec<u8> {
+        let mut body = format!("--b\r\n{head}\r\n\r\n").into_bytes();
+        body.extend_from_slice(value);
+        body.extend_from_slice(b"\r\n--b--\r\n");
+        body
+    }
+
+    #[test]
+    fn a_text_part_must_be_utf8_whatever_its_charset_or_bom() {
+        let creator = "Content-Disposition: form-data; name=\"creator\"";
+        // `ff fe` is a UTF-16 byte order mark: multer's `text()` read this as "⣃".
+        let error =
+            read_bytes(text_body(creator, b"\xff\xfe\xc3\x28"), &Limits::standard()).unwrap_err();
+        assert_eq!((error.code, error.status), (5400, 400));
+        assert_eq!(error.rule, "text_part_not_utf8");
+        assert_eq!(error.pointer.as_deref(), Some("/creator"));
+        assert_eq!(
+            error.message,
+            "Bad request: the part \"creator\" is not UTF-8 text: invalid utf-8 sequence of 1 \
+             bytes from index 0"
+        );
+        // A declared charset changes nothing: the bytes are read as UTF-8.
+        let utf16 = format!("{creator}\r\nContent-Type: text/plain; charset=utf-16");
+        let form = read_bytes(text_body(&utf16, b"ab"), &Limits::standard()).unwrap();
+        assert_eq!(form.texts, [("creator".to_owned(), "ab".to_owned())]);
+        // A UTF-8 byte order mark is kept, as U+FEFF.
+        let form = read_bytes(text_body(creator, b"\xef\xbb\xbfme"), &Limits::standard()).unwrap();
+        assert_eq!(form.texts[0].1, "\u{feff}me");
+        // Any text part, a metadata key's included; the file part is bytes.
+        let key = "Content-Disposition: form-data; name=\"metadata[a/b]\"";
+        let error = read_bytes(text_body(key, b"ok\x80"), &Limits::standard()).unwrap_err();
+        assert_eq!(error.pointer.as_deref(), Some("/metadata[a~1b]"));
+        let file = "Content-Disposition: form-data; name=\"file\"; filename=\"a\"";
+        let form = read_bytes(text_body(file, b"\xff\xfe"), &Limits::standard()).unwrap();
+        assert_eq!(&form.file.unwrap().bytes.bytes[..], b"\xff\xfe");
+    }
+
+    #[test]
+    fn part_headers_over_the_limit_are_refused() {
+        let limits = Limits::standard();
+        // `Content-Disposition: ` and `\r\n` around the value.
+        let framing = "Content-Disposition".len() + 4;
+        let head = |value_len: usize| {
+            let prefix = "form-data; name=\"";
+            let name = "n".repeat(value_len - prefix.len() - 1);
+            format!("Content-Disposition: {prefix}{name}\"")
+        };
+        let most = limits.max_part_headers - framing;
+        let form = read_bytes(text_body(&head(most), b"v"), &limits).unwrap();
+        assert_eq!(form.texts.len(), 1);
+        let error = read_bytes(text_body(&head(most + 1), b"v"), &limits).unwrap_err();
+        assert_eq!((error.code, error.status), (5400, 400));
+        assert_eq!(error.rule, "part_headers_too_large");
+        assert_eq!(
+            error.message,
+            "Bad request: part 1 has 8193 bytes of headers, more than the 8192 bytes a part's \
+             headers may have"
+        );
+        // A 1 MiB name, on the file part too.
+        let huge = format!(
+            "Content-Disposition: form-data; name=\"file\"; filename=\"{}\"",
+            "a".repeat(1 << 20)
+        );
+        let error = read_bytes(text_body(&huge, b"v"), &limits).unwrap_err();
+        assert_eq!(error.rule, "part_headers_too_large");
+        // Many headers, each short, add up.
+        let pads: String = (10..40)
+            .map(|i| format!("\r\nX-Pad-{i}: 0123456789012345678901234567890123456789"))
+            .collect();
+        let many = format!("Content-Disposition: form-data; name=\"id\"{pads}");
+        assert!(read_bytes(text_body(&many, b"v"), &limits).is_ok());
+        let error = read_bytes(
+            text_body(&many, b"v"),
+            &Limits {
+                max_part_headers: 1024,
+                ..limits
+            },
+        )
+        .unwrap_err();
+        assert_eq!(error.rule, "part_headers_too_large");
     }
 
     #[test]

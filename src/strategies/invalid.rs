@@ -184,6 +184,8 @@ pub fn upload_breaking(rule: InvalidRule) -> BoxedStrategy<UploadForm> {
         | InvalidRule::TooManyParts
         | InvalidRule::NamelessPart
         | InvalidRule::MalformedMetadataName
+        | InvalidRule::TextPartNotUtf8
+        | InvalidRule::PartHeadersTooLarge
         | InvalidRule::TextPartTooLarge
         | InvalidRule::BodyTooLarge => transport::breaking(rule),
         other => panic!(

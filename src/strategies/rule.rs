@@ -9,7 +9,7 @@ use crate::Operation;
 ///
 /// For an upload ([`InvalidRule::UPLOAD`]): one variant per rule of
 /// `schemas/upload.schema.json`, then the transport rules (the body is no readable multipart
-/// form, or is too large). For an image update ([`InvalidRule::UPDATE`]): one variant per rule
+/// form, a text part is not UTF-8, a part's headers or the body are too large). For an image update ([`InvalidRule::UPDATE`]): one variant per rule
 /// of `schemas/image-update.schema.json`, then a body over the size the mock reads. For the v1
 /// and v2 lists ([`InvalidRule::LIST_V1`], [`InvalidRule::LIST_V2`]): one variant per rule of
 /// `schemas/list-v1.schema.json` and `schemas/list-v2.schema.json` that a query can break, and
@@ -94,6 +94,11 @@ pub enum InvalidRule {
     NamelessPart,
     /// `malformed_multipart`: a `metadata[...]` part name that does not parse.
     MalformedMetadataName,
+    /// `text_part_not_utf8`: a text part (any part but `file`) whose bytes are not UTF-8.
+    TextPartNotUtf8,
+    /// `part_headers_too_large`: a part whose headers are over the size a part's headers may
+    /// have (a long field name, or a long header line).
+    PartHeadersTooLarge,
     /// `body_too_large`: a text part over the size a text part may have.
     TextPartTooLarge,
     /// `body_too_large`: a whole body over the size a body may have.
@@ -275,6 +280,8 @@ impl InvalidRule {
         InvalidRule::TooManyParts,
         InvalidRule::NamelessPart,
         InvalidRule::MalformedMetadataName,
+        InvalidRule::TextPartNotUtf8,
+        InvalidRule::PartHeadersTooLarge,
         InvalidRule::TextPartTooLarge,
         InvalidRule::BodyTooLarge,
     ];
@@ -309,6 +316,8 @@ impl InvalidRule {
             | InvalidRule::TooManyParts
             | InvalidRule::NamelessPart
             | InvalidRule::MalformedMetadataName => "malformed_multipart",
+            InvalidRule::TextPartNotUtf8 => "text_part_not_utf8",
+            InvalidRule::PartHeadersTooLarge => "part_headers_too_large",
             InvalidRule::TextPartTooLarge
             | InvalidRule::BodyTooLarge
             | InvalidRule::UpdateBodyTooLarge => "body_too_large",
@@ -404,6 +413,8 @@ impl InvalidRule {
                 | InvalidRule::TooManyParts
                 | InvalidRule::NamelessPart
                 | InvalidRule::MalformedMetadataName
+                | InvalidRule::TextPartNotUtf8
+                | InvalidRule::PartHeadersTooLarge
                 | InvalidRule::TextPartTooLarge
                 | InvalidRule::BodyTooLarge
         )

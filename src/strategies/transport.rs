@@ -135,6 +135,69 @@ pub(super) fn breaking(rule: InvalidRule) -> BoxedStrategy<UploadForm> {
                 })
                 .boxed()
         }
+        InvalidRule::TextPartNotUtf8 => (
+            base(),
+            select(vec![
+                "creator",
+                "id",
+                "url",
+                "metadata",
+                "requireSignedURLs",
+                "note",
+            ]),
+            select(NOT_UTF8.to_vec()),
+            text(0..=8, ""),
+            text(0..=8, ""),
+        )
+            .prop_map(|(draft, name, bad, before, after)| {
+                let mut form = draft.render();
+                let client = form.client;
+                let mut value = before.into_bytes();
+                value.extend_from_slice(bad);
+                value.extend_from_slice(after.as_bytes());
+                let parts = form.parts_mut().expect("a rendered draft is multipart");
+                // The part as the client sends it (a metadata key's part if the client sends
+                // metadata so), else a part of its own.
+                let sent = parts.iter_mut().find(|p| {
+                    p.name
+                        .as_deref()
+                        .is_some_and(|n| n == name || (name == "metadata" && n.starts_with(name)))
+                });
+                match sent {
+                    Some(part) => part.value = Bytes::from(value),
+                    None => {
+                        let mut part = text_part(client, name, "");
+                        part.value = Bytes::from(value);
+                        parts.push(part);
+                    }
+                }
+                form
+            })
+            .boxed(),
+        InvalidRule::PartHeadersTooLarge => {
+            (base(), any::<Index>(), margin(16 * 1024), any::<bool>())
+                .prop_map(|(draft, at, over, long_name)| {
+                    let mut form = draft.render();
+                    let client = form.client;
+                    let max = Limits::standard().max_part_headers;
+                    let parts = form.parts_mut().expect("a rendered draft is multipart");
+                    // Counted as the mock counts them: each header line and its line break.
+                    let counted = |head: &str| head.len() + 2;
+                    if long_name {
+                        let framing = counted(&text_part(client, "", "").head);
+                        let name = "n".repeat(max + over - framing);
+                        parts.insert(at.index(parts.len() + 1), text_part(client, &name, "v"));
+                    } else {
+                        let i = at.index(parts.len());
+                        let part = &mut parts[i];
+                        let line = "\r\nX-Padding: ";
+                        let missing = (max + over).saturating_sub(counted(&part.head) + line.len());
+                        part.head = format!("{}{line}{}", part.head, "x".repeat(missing));
+                    }
+                    form
+                })
+                .boxed()
+        }
         InvalidRule::TextPartTooLarge => (
             base(),
             margin(4096),
@@ -181,6 +244,22 @@ pub(super) fn breaking(rule: InvalidRule) -> BoxedStrategy<UploadForm> {
         other => unreachable!("{other} is not a transport rule"),
     }
 }
+
+/// Bytes that are not UTF-8, each placed between UTF-8 text: byte order marks of UTF-16 and
+/// UTF-32 with what follows them, a lone continuation byte, a sequence cut short, an overlong
+/// encoding, an encoded surrogate, a code point over U+10FFFF, Latin-1.
+const NOT_UTF8: &[&[u8]] = &[
+    b"\xff\xfe\xc3\x28",
+    b"\xfe\xff\x00a",
+    b"\xff\xfe\x00\x00a\x00\x00\x00",
+    b"\x80",
+    b"\xc3",
+    b"\xe2\x82",
+    b"\xc0\xaf",
+    b"\xed\xa0\x80",
+    b"\xf4\x90\x80\x80",
+    b"caf\xe9",
+];
 
 /// A body in another format than `multipart/form-data`.
 fn not_multipart(draft: &Draft, shape: usize) -> UploadForm {

@@ -579,3 +579,108 @@ async fn a_1_gib_body_is_answered_having_read_little_more_than_the_limit() {
     );
     assert_eq!(last_request(&mock).errors[0].code, 7011);
 }
+
+#[tokio::test]
+async fn a_text_part_that_is_not_utf8_is_5400_not_read_by_its_bom() {
+    // Arrange: `ff fe` is a UTF-16 byte order mark; read by it, these bytes would be "⣃".
+    let mock = MockImages::start().await;
+    let form = RawForm::new("XyZ")
+        .file("file", Some("a.png"), Some("image/png"), PNG_1X1)
+        .raw(b"--XyZ\r\nContent-Disposition: form-data; name=\"creator\"\r\n\r\n\xff\xfe\xc3\x28\r\n");
+
+    // Act
+    let (status, body) = send_form(&mock, form).await;
+
+    // Assert
+    assert_eq!(status, 400, "{body}");
+    assert_error(
+        &body,
+        5400,
+        "Bad request: the part \"creator\" is not UTF-8 text: invalid utf-8 sequence of 1 bytes \
+         from index 0",
+        Some("/creator"),
+    );
+    assert_last_refused(&mock, 400, "text_part_not_utf8");
+    assert!(mock.uploads().is_empty());
+}
+
+#[tokio::test]
+async fn a_text_part_is_utf8_whatever_its_charset_and_keeps_a_utf8_bom() {
+    // Arrange: a creator that starts with the UTF-8 byte order mark, and an id whose part
+    // declares UTF-16 but holds UTF-8.
+    let mock = MockImages::start().await;
+    let form = RawForm::new("XyZ")
+        .file("file", Some("a.png"), Some("image/png"), PNG_1X1)
+        .raw(b"--XyZ\r\nContent-Disposition: form-data; name=\"creator\"\r\n\r\n\xef\xbb\xbfme\r\n")
+        .raw(
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"id\"\r\n\
+              Content-Type: text/plain; charset=utf-16\r\n\r\ncat.png\r\n",
+        );
+
+    // Act
+    let (status, body) = send_form(&mock, form).await;
+
+    // Assert: the bytes as sent, read as UTF-8 (the BOM is U+FEFF, as str::from_utf8 keeps it).
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["creator"], "\u{feff}me");
+    assert_eq!(body["result"]["id"], "cat.png");
+    assert_last_accepted(&mock);
+}
+
+/// A text part whose only header, `Content-Disposition: form-data; name="…"\r\n`, is
+/// `header_bytes` long.
+fn part_with_headers_of(header_bytes: usize) -> RawForm {
+    let framing = "Content-Disposition: form-data; name=\"\"\r\n".len();
+    let name = "n".repeat(header_bytes - framing);
+    RawForm::new("XyZ")
+        .file("file", Some("a.png"), Some("image/png"), PNG_1X1)
+        .text(&name, "v")
+}
+
+#[tokio::test]
+async fn part_headers_of_8_kib_are_read_and_one_byte_more_is_5400() {
+    // Arrange
+    let mock = MockImages::start().await;
+
+    // Act
+    let (most, most_body) = send_form(&mock, part_with_headers_of(8192)).await;
+    let (over, over_body) = send_form(&mock, part_with_headers_of(8193)).await;
+
+    // Assert
+    assert_eq!(most, 200, "{most_body}");
+    assert_eq!(over, 400, "{over_body}");
+    assert_error(
+        &over_body,
+        5400,
+        "Bad request: part 2 has 8193 bytes of headers, more than the 8192 bytes a part's headers \
+         may have",
+        None,
+    );
+    assert_last_refused(&mock, 400, "part_headers_too_large");
+    assert_eq!(mock.uploads().len(), 1);
+}
+
+#[tokio::test]
+async fn a_1_mib_field_name_is_5400_and_the_mock_answers_the_next_upload() {
+    // Arrange: a 1 MiB name, as the first part and on the file part.
+    let mock = MockImages::start().await;
+    let huge = "n".repeat(MIB);
+    let as_text = RawForm::new("XyZ").text(&huge, "v");
+    let as_file = RawForm::new("XyZ").file("file", Some(&huge), Some("image/png"), PNG_1X1);
+
+    for form in [as_text, as_file] {
+        // Act
+        let (status, body) = send_form(&mock, form).await;
+
+        // Assert
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["errors"][0]["code"], 5400, "{body}");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("Bad request: part 1 has 10"),
+            "{message}"
+        );
+        assert_last_refused(&mock, 400, "part_headers_too_large");
+    }
+    assert_eq!(send(&mock, png_form()).await.0, 200);
+}

@@ -245,6 +245,38 @@ fn mock_is_dead(mock: &MockImages) -> bool {
 }
 
 #[tokio::test]
+async fn a_part_with_a_1_mib_name_is_answered_on_its_connection() {
+    // Arrange: a part whose Content-Disposition names a 1 MiB field, then a valid text part.
+    let mock = MockImages::start().await;
+    let path = format!("/accounts/{}/images/v1", mock.account_id());
+    let mut body = format!(
+        "--B\r\nContent-Disposition: form-data; name=\"{}\"\r\n\r\nv\r\n",
+        "n".repeat(1 << 20)
+    );
+    body.push_str("--B\r\nContent-Disposition: form-data; name=\"creator\"\r\n\r\nme\r\n--B--\r\n");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer t\r\nconnection: close\r\n\
+         content-type: multipart/form-data; boundary=B\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    let mut stream = TcpStream::connect(mock.address()).await.unwrap();
+
+    // Act
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body.as_bytes()).await.unwrap();
+    let answer = read_to_close(&mut stream).await;
+
+    // Assert: an envelope, not a dropped connection, and the refusal journalled with its rule.
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains(r#""code":5400"#), "{answer}");
+    assert!(
+        answer.contains("bytes of headers, more than the 8192 bytes"),
+        "{answer}"
+    );
+    assert_last_refused(&mock, 400, "part_headers_too_large");
+}
+
+#[tokio::test]
 async fn too_many_header_bytes_get_a_431_envelope() {
     // Arrange: 20 headers of 4 KiB, 80 KiB in all.
     let mock = MockImages::start().await;
