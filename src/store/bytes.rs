@@ -7,32 +7,79 @@
 //! disappears with the store. When the disk refuses a write the blob stays in memory: a test
 //! exceeding its budget is better than a test losing an image.
 //!
+//! Spilled blobs are appended to **segment files** (a new one once the current holds
+//! [`SEGMENT`] bytes; a spill larger than that gets a segment of its own), each blob remembered
+//! as `(segment, offset)`. A put past the budget chooses every blob it pushes out first, oldest
+//! first, then writes them all in one vectored append: spilling costs one file open per put and
+//! a write proportional to the bytes, not a file creation per blob (thousands of small blobs
+//! pushed out by one large upload once cost a creation each, ~150 µs apiece on ext4).
+//!
+//! A removed blob's bytes stay in its segment as garbage: a segment keeps a count of its live
+//! bytes, and its file is deleted when that count reaches zero. There is no compaction, so in the
+//! worst case (one blob of each segment kept) the disk holds garbage until the last blob of the
+//! segment is removed; it is bounded by the bytes spilled, which is what was uploaded.
+//! [`Blobs::on_disk`] counts live bytes only.
+//!
 //! The lock guards only bookkeeping: files are written, read and deleted after it is released, so
-//! one slow spill does not stall every reader. A blob being written out is still served from
-//! memory until its file is known to be complete.
+//! one slow spill does not stall every reader. A spill reserves its range of its segment under
+//! the lock, so concurrent spills write disjoint ranges, each through a handle of its own. A blob
+//! being written out is still served from memory until its range is known to be complete.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::{self, IoSlice, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use bytes::Bytes;
 use tempfile::TempDir;
 
+/// Spills are appended to a segment until it holds this many bytes.
+const SEGMENT: u64 = 64 << 20;
+
 /// The stored bytes of images, by a key the caller chooses, in memory up to a budget and on disk
 /// beyond it.
 pub(crate) struct Blobs {
     budget: u64,
+    /// [`SEGMENT`], but for tests.
+    segment: u64,
     state: Mutex<State>,
 }
 
-/// One blob: in memory while `bytes` is `Some` (being spilled if it is not in `by_age`), else in
-/// its file. `seq` orders blobs by age, names the file, and tells a finished spill whether the
-/// slot is still the one it started from (the key may have been removed or put again meanwhile).
+/// One blob. `seq` orders blobs by age and tells a finished spill whether the slot is still the
+/// one it started from (the key may have been removed or put again meanwhile).
 struct Slot {
     seq: u64,
     len: u64,
-    bytes: Option<Bytes>,
+    place: Place,
+}
+
+enum Place {
+    /// In memory: a spill candidate if in `by_age`, else being spilled.
+    Memory(Bytes),
+    /// Spilled: `len` bytes at `offset` of the segment.
+    Disk { segment: u64, offset: u64 },
+}
+
+/// A segment file's books. The file is deleted, and the segment forgotten, when it holds no live
+/// blob and no spill is writing to it.
+#[derive(Default)]
+struct Segment {
+    /// Bytes reserved so far: where the next spill appends.
+    end: u64,
+    /// Bytes of the blobs booked on disk here.
+    live: u64,
+    /// Spills writing to it now.
+    writing: u32,
+}
+
+/// A spill chosen under the lock, written after it is released: the blobs, oldest first, to
+/// write one after the other from `offset` of `segment`.
+struct Spill {
+    blobs: Vec<(u64, u64, Bytes)>,
+    segment: u64,
+    offset: u64,
 }
 
 #[derive(Default)]
@@ -46,7 +93,12 @@ struct State {
     /// Of `resident`, the bytes being spilled: counted as gone when choosing what to spill, so
     /// concurrent puts do not spill more than needed.
     leaving: u64,
+    /// Live bytes on disk: the garbage left in segments by removed blobs is not counted.
     on_disk: u64,
+    segments: HashMap<u64, Segment>,
+    /// The segment spills append to, until it is full.
+    current: Option<u64>,
+    next_segment: u64,
     dir: Option<TempDir>,
     last_error: Option<String>,
 }
@@ -54,15 +106,24 @@ struct State {
 impl Blobs {
     /// A store keeping at most `budget` bytes in memory (unless the disk fails).
     pub(crate) fn new(budget: u64) -> Blobs {
+        Blobs::with_segments_of(budget, SEGMENT)
+    }
+
+    /// A store whose spills start a new segment once the current one holds `segment` bytes.
+    fn with_segments_of(budget: u64, segment: u64) -> Blobs {
         let state = Mutex::new(State::default());
-        Blobs { budget, state }
+        Blobs {
+            budget,
+            segment,
+            state,
+        }
     }
 
     /// Keeps `bytes` under `key`, replacing what the key held; returns once they are stored.
     pub(crate) fn put(&self, key: u64, bytes: Bytes) {
         let len = bytes.len() as u64;
-        let mut spills = vec![];
-        let (stale, dir) = {
+        let mut blobs = vec![];
+        let (stale, spill, dir) = {
             let mut guard = self.lock();
             let state = &mut *guard;
             let stale = state.forget(key);
@@ -72,58 +133,64 @@ impl Blobs {
             if len > self.budget {
                 // Spilling older blobs could never make room for this one: they stay.
                 state.leaving += len;
-                spills.push((key, seq, bytes.clone()));
+                blobs.push((key, seq, bytes.clone()));
             } else {
                 while state.resident - state.leaving > self.budget {
                     let Some((old_seq, old_key)) = state.by_age.pop_first() else {
                         break;
                     };
-                    if let Some(old) = state.slots.get(&old_key).and_then(|s| s.bytes.clone()) {
+                    if let Some(Place::Memory(old)) = state.slots.get(&old_key).map(|s| &s.place) {
                         state.leaving += old.len() as u64;
-                        spills.push((old_key, old_seq, old));
+                        blobs.push((old_key, old_seq, old.clone()));
                     }
                 }
                 state.by_age.insert(seq, key);
             }
-            let bytes = Some(bytes);
-            state.slots.insert(key, Slot { seq, len, bytes });
-            (
-                stale,
-                state.dir.as_ref().map(|dir| dir.path().to_path_buf()),
-            )
+            let place = Place::Memory(bytes);
+            state.slots.insert(key, Slot { seq, len, place });
+            let spill = (!blobs.is_empty()).then(|| state.reserve(blobs, self.segment));
+            let dir = state.dir.as_ref().map(|dir| dir.path().to_path_buf());
+            (stale, spill, dir)
         };
         if let Some(stale) = stale {
             let _ = std::fs::remove_file(stale);
         }
-        if !spills.is_empty() {
-            self.spill(dir, spills);
+        if let Some(spill) = spill {
+            self.spill(dir, spill);
         }
     }
 
     /// The bytes stored under `key`, read back from disk if they were spilled.
     pub(crate) fn get(&self, key: u64) -> Option<Bytes> {
-        let (seq, path) = {
+        let (seq, len, path, offset) = {
             let state = self.lock();
             let slot = state.slots.get(&key)?;
-            if let Some(bytes) = &slot.bytes {
-                return Some(bytes.clone());
+            match slot.place {
+                Place::Memory(ref bytes) => return Some(bytes.clone()),
+                _ if slot.len == 0 => return Some(Bytes::new()),
+                Place::Disk { segment, offset } => {
+                    (slot.seq, slot.len, state.path(segment)?, offset)
+                }
             }
-            (slot.seq, state.path(key, slot.seq)?)
         };
-        match std::fs::read(&path) {
+        match read_at(&path, offset, len) {
             Ok(bytes) => Some(Bytes::from(bytes)),
             Err(error) => {
                 let mut state = self.lock();
-                // A concurrent remove deletes the file: no error, the blob is just gone.
+                // A concurrent remove may delete the segment: no error, the blob is just gone.
                 if state.slots.get(&key).is_some_and(|slot| slot.seq == seq) {
-                    state.last_error = Some(format!("reading {}: {error}", path.display()));
+                    state.last_error = Some(format!(
+                        "reading {len} bytes at {offset} of {}: {error}",
+                        path.display()
+                    ));
                 }
                 None
             }
         }
     }
 
-    /// Forgets `key`, freeing its memory or deleting its file; an unknown key is no error.
+    /// Forgets `key`, freeing its memory or its bytes in its segment (deleting the segment's file
+    /// with its last blob); an unknown key is no error.
     pub(crate) fn remove(&self, key: u64) {
         let stale = self.lock().forget(key);
         if let Some(stale) = stale {
@@ -136,7 +203,7 @@ impl Blobs {
         self.lock().resident
     }
 
-    /// Bytes spilled to disk now.
+    /// Bytes of the blobs spilled to disk now (not the garbage removed blobs leave in segments).
     pub(crate) fn on_disk(&self) -> u64 {
         self.lock().on_disk
     }
@@ -158,43 +225,55 @@ impl Blobs {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Writes each blob to its file, then books it on disk, or back in memory if the write failed.
-    fn spill(&self, dir: Option<PathBuf>, spills: Vec<(u64, u64, Bytes)>) {
+    /// Writes the blobs one after the other at their reserved range, then books them on disk, or
+    /// back in memory if the write failed.
+    fn spill(&self, dir: Option<PathBuf>, spill: Spill) {
+        let Spill {
+            blobs,
+            segment,
+            offset,
+        } = spill;
         let dir = dir.map_or_else(|| self.create_dir(), Ok);
-        let outcomes: Vec<Result<PathBuf, String>> = spills
-            .iter()
-            .map(|(key, seq, bytes)| {
-                let dir = dir
-                    .as_ref()
-                    .map_err(|e| format!("creating a spill directory: {e}"))?;
-                let path = dir.join(file_name(*key, *seq));
-                std::fs::write(&path, bytes)
-                    .map(|()| path.clone())
-                    .map_err(|e| {
-                        // A partial file is worth nothing: the blob stays in memory.
-                        let _ = std::fs::remove_file(&path);
-                        format!("writing {}: {e}", path.display())
-                    })
-            })
-            .collect();
-        let mut orphans = vec![];
-        {
+        let outcome = match &dir {
+            Err(error) => Err(format!("creating a spill directory: {error}")),
+            Ok(dir) => {
+                let path = dir.join(segment_name(segment));
+                let mut slices: Vec<IoSlice<'_>> = blobs
+                    .iter()
+                    .map(|(_, _, bytes)| IoSlice::new(bytes))
+                    .collect();
+                write_at(&path, offset, &mut slices).map_err(|error| {
+                    // A partial write is worth nothing: the range stays garbage, the blobs stay
+                    // in memory.
+                    format!("writing {} at {offset}: {error}", path.display())
+                })
+            }
+        };
+        let unused = {
             let mut guard = self.lock();
             let state = &mut *guard;
-            for ((key, seq, bytes), outcome) in spills.into_iter().zip(outcomes) {
+            let mut at = offset;
+            for (key, seq, bytes) in blobs {
                 let len = bytes.len() as u64;
+                let blob_offset = at;
+                at += len;
                 let Some(slot) = state.slots.get_mut(&key).filter(|slot| slot.seq == seq) else {
                     // Removed or replaced while being written: `forget` did the accounting,
-                    // and the file belongs to nobody.
-                    orphans.extend(outcome.ok());
+                    // and the range is garbage.
                     continue;
                 };
                 state.leaving -= len;
-                match outcome {
-                    Ok(_) => {
-                        slot.bytes = None;
+                match &outcome {
+                    Ok(()) => {
+                        slot.place = Place::Disk {
+                            segment,
+                            offset: blob_offset,
+                        };
                         state.resident -= len;
                         state.on_disk += len;
+                        if let Some(books) = state.segments.get_mut(&segment) {
+                            books.live += len;
+                        }
                     }
                     Err(error) => {
                         state.by_age.insert(seq, key);
@@ -202,9 +281,13 @@ impl Blobs {
                     }
                 }
             }
-        }
-        for orphan in orphans {
-            let _ = std::fs::remove_file(orphan);
+            if let Some(books) = state.segments.get_mut(&segment) {
+                books.writing -= 1;
+            }
+            state.release(segment)
+        };
+        if let Some(unused) = unused {
+            let _ = std::fs::remove_file(unused);
         }
     }
 
@@ -219,30 +302,117 @@ impl Blobs {
 }
 
 impl State {
-    /// Drops `key` from the books; returns its file, for the caller to delete outside the lock.
+    /// Drops `key` from the books; returns a segment file left without a live blob, for the
+    /// caller to delete outside the lock.
     fn forget(&mut self, key: u64) -> Option<PathBuf> {
         let slot = self.slots.remove(&key)?;
-        if slot.bytes.is_none() {
-            self.on_disk -= slot.len;
-            return self.path(key, slot.seq);
+        match slot.place {
+            Place::Disk { segment, .. } => {
+                self.on_disk -= slot.len;
+                if let Some(books) = self.segments.get_mut(&segment) {
+                    books.live -= slot.len;
+                }
+                self.release(segment)
+            }
+            Place::Memory(_) => {
+                self.resident -= slot.len;
+                if self.by_age.remove(&slot.seq).is_none() {
+                    // Being spilled: the spilling thread will find the slot gone.
+                    self.leaving -= slot.len;
+                }
+                None
+            }
         }
-        self.resident -= slot.len;
-        if self.by_age.remove(&slot.seq).is_none() {
-            // Being spilled: the spilling thread will find the slot gone and delete the file.
-            self.leaving -= slot.len;
-        }
-        None
     }
 
-    fn path(&self, key: u64, seq: u64) -> Option<PathBuf> {
-        Some(self.dir.as_ref()?.path().join(file_name(key, seq)))
+    /// Reserves the range of a segment the blobs will be written to, one after the other.
+    fn reserve(&mut self, blobs: Vec<(u64, u64, Bytes)>, size: u64) -> Spill {
+        let len: u64 = blobs.iter().map(|(_, _, bytes)| bytes.len() as u64).sum();
+        let full = |books: &Segment| books.end > 0 && books.end + len > size;
+        let segment = match self.current {
+            Some(current) if !self.segments.get(&current).is_none_or(full) => current,
+            _ => {
+                let segment = self.next_segment;
+                self.next_segment += 1;
+                self.segments.insert(segment, Segment::default());
+                self.current = Some(segment);
+                segment
+            }
+        };
+        let books = self.segments.entry(segment).or_default();
+        let offset = books.end;
+        books.end += len;
+        books.writing += 1;
+        Spill {
+            blobs,
+            segment,
+            offset,
+        }
+    }
+
+    /// Forgets `segment` if no live blob is in it and no spill is writing to it; returns its file
+    /// to delete outside the lock.
+    fn release(&mut self, segment: u64) -> Option<PathBuf> {
+        let books = self.segments.get(&segment)?;
+        if books.live > 0 || books.writing > 0 {
+            return None;
+        }
+        self.segments.remove(&segment);
+        if self.current == Some(segment) {
+            self.current = None;
+        }
+        self.path(segment)
+    }
+
+    fn path(&self, segment: u64) -> Option<PathBuf> {
+        Some(self.dir.as_ref()?.path().join(segment_name(segment)))
     }
 }
 
-/// One file per key; the sequence number keeps a key put again from reusing a file a slower
-/// thread may still be writing or deleting.
-fn file_name(key: u64, seq: u64) -> String {
-    format!("{key}-{seq}")
+/// Segments are numbered for the life of the store: a name is never used twice, so a slow
+/// thread deleting a segment's file never deletes a newer one.
+fn segment_name(segment: u64) -> String {
+    format!("segment-{segment}")
+}
+
+/// Writes `slices` one after the other from `offset` of the file at `path`, creating it if
+/// needed, through a handle of its own: concurrent spills write disjoint ranges of a segment.
+fn write_at(path: &Path, offset: u64, mut slices: &mut [IoSlice<'_>]) -> io::Result<()> {
+    // Not truncated: other spills may have written their ranges of the segment already.
+    let mut file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    file.seek(SeekFrom::Start(offset))?;
+    IoSlice::advance_slices(&mut slices, 0);
+    while !slices.is_empty() {
+        match file.write_vectored(slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(written) => IoSlice::advance_slices(&mut slices, written),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+/// Reads `len` bytes at `offset` of the file at `path`.
+fn read_at(path: &Path, offset: u64, len: u64) -> io::Result<Vec<u8>> {
+    let file = File::open(path)?;
+    let len = usize::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory))?;
+    let mut bytes = vec![0; len];
+    #[cfg(unix)]
+    std::os::unix::fs::FileExt::read_exact_at(&file, &mut bytes, offset)?;
+    #[cfg(not(unix))]
+    {
+        // A handle of our own: its cursor is ours to move.
+        use std::io::Read;
+        let mut file = file;
+        file.seek(SeekFrom::Start(offset))?;
+        file.read_exact(&mut bytes)?;
+    }
+    Ok(bytes)
 }
 
 impl fmt::Debug for Blobs {
@@ -254,6 +424,7 @@ impl fmt::Debug for Blobs {
             .field("blobs", &state.slots.len())
             .field("in_memory", &state.resident)
             .field("on_disk", &state.on_disk)
+            .field("segments", &state.segments.len())
             .field("dir", &state.dir.as_ref().map(TempDir::path))
             .field("last_error", &state.last_error)
             .finish()
@@ -270,11 +441,20 @@ mod tests {
     }
 
     impl Blobs {
-        /// The file holding `key`, if it is on disk.
+        /// The segment file holding `key`, if it is on disk.
         fn file(&self, key: u64) -> Option<PathBuf> {
             let state = self.lock();
-            let slot = state.slots.get(&key).filter(|slot| slot.bytes.is_none())?;
-            state.path(key, slot.seq)
+            match state.slots.get(&key)?.place {
+                Place::Disk { segment, .. } => state.path(segment),
+                Place::Memory(_) => None,
+            }
+        }
+
+        /// The files in the spill directory.
+        fn files(&self) -> usize {
+            self.dir()
+                .and_then(|dir| std::fs::read_dir(dir).ok())
+                .map_or(0, Iterator::count)
         }
     }
 
@@ -439,6 +619,184 @@ mod tests {
         }
         assert!(blobs.in_memory() <= 4_000);
         assert_eq!(blobs.in_memory() + blobs.on_disk(), total);
+        assert_eq!(blobs.last_error(), None);
+    }
+
+    #[test]
+    fn the_blobs_one_put_pushes_out_share_one_file() {
+        let blobs = Blobs::new(1_000);
+        for key in 0..100 {
+            blobs.put(key, blob(key as u8, 10));
+        }
+        assert_eq!(blobs.dir(), None);
+
+        // Making room for 600 bytes spills the 60 oldest blobs, in one write to one file.
+        blobs.put(100, blob(100, 600));
+        assert_eq!((blobs.in_memory(), blobs.on_disk()), (1_000, 600));
+        assert_eq!(blobs.files(), 1);
+        let file = blobs.file(0).expect("blob 0 on disk");
+        assert!((0..60).all(|key| blobs.file(key).as_ref() == Some(&file)));
+        assert!((60..=100).all(|key| blobs.file(key).is_none()));
+        let written = std::fs::metadata(&file).expect("the segment").len();
+        assert_eq!(written, 600, "the 60 blobs, one after the other");
+
+        // The next spill appends to the same file.
+        blobs.put(101, blob(101, 100));
+        assert_eq!((blobs.files(), blobs.file(60).as_ref()), (1, Some(&file)));
+        for key in 0..100 {
+            assert_eq!(blobs.get(key), Some(blob(key as u8, 10)), "blob {key}");
+        }
+        assert_eq!(blobs.last_error(), None);
+    }
+
+    #[test]
+    fn a_segment_file_is_deleted_with_its_last_blob() {
+        let blobs = Blobs::new(0);
+        for key in 1..=3 {
+            blobs.put(key, blob(key as u8, 10));
+        }
+        let file = blobs.file(1).expect("blob 1 on disk");
+        assert_eq!((blobs.files(), blobs.file(3).as_ref()), (1, Some(&file)));
+
+        // Removing (or putting again) a blob leaves garbage, not counted on disk.
+        blobs.remove(1);
+        blobs.put(2, Bytes::new());
+        assert_eq!((blobs.on_disk(), blobs.files()), (10, 1));
+        assert_eq!(blobs.get(3), Some(blob(3, 10)));
+        assert_eq!(blobs.get(2), Some(Bytes::new()));
+        blobs.remove(3);
+        assert!(!file.exists(), "no live blob left in {}", file.display());
+        assert!(format!("{blobs:?}").contains("segments: 0"), "{blobs:?}");
+        assert_eq!((blobs.on_disk(), blobs.files()), (0, 0));
+
+        // The next spill starts a new segment.
+        blobs.put(4, blob(4, 10));
+        let next = blobs.file(4).expect("blob 4 on disk");
+        assert_ne!(next, file);
+        assert_eq!((blobs.get(4), blobs.files()), (Some(blob(4, 10)), 1));
+        assert_eq!(blobs.last_error(), None);
+    }
+
+    #[test]
+    fn blobs_read_back_exactly_from_several_segments() {
+        // Segments of 100 bytes, everything spilled as it is put.
+        let blobs = Blobs::with_segments_of(0, 100);
+        let lens = [30, 30, 30, 30, 150, 1, 99, 0, 60, 60];
+        for (key, len) in lens.iter().enumerate() {
+            blobs.put(key as u64, blob(key as u8, *len));
+        }
+        let segment = |key| blobs.file(key).expect("on disk");
+        // 30 + 30 + 30; 30 (the fourth would pass 100); 150 alone; 1 + 99 + 0; 60; 60.
+        assert!(segment(0) == segment(1) && segment(1) == segment(2));
+        assert!(segment(3) != segment(2) && segment(4) != segment(3));
+        assert!(segment(5) != segment(4) && segment(6) == segment(5));
+        assert!(segment(8) != segment(6) && segment(9) != segment(8));
+        assert_eq!(blobs.files(), 6);
+        assert_eq!(blobs.on_disk(), lens.iter().sum::<usize>() as u64);
+        for (key, len) in lens.iter().enumerate() {
+            assert_eq!(blobs.get(key as u64), Some(blob(key as u8, *len)), "{key}");
+        }
+        assert_eq!(blobs.last_error(), None);
+    }
+
+    #[test]
+    fn concurrent_puts_gets_and_removes_across_segments_keep_every_blob() {
+        // Small segments, so segments fill, empty and are deleted while other threads read them.
+        let blobs = Blobs::with_segments_of(2_000, 3_000);
+        let len = |key: u64, round: u64| 1 + ((key * 7 + round * 13) % 300) as usize;
+        let seed = |key: u64, round: u64| (key + round * 101) as u8;
+        std::thread::scope(|scope| {
+            for thread in 0..4u64 {
+                let blobs = &blobs;
+                scope.spawn(move || {
+                    for round in 0..3u64 {
+                        for i in 0..150u64 {
+                            let key = thread * 1_000 + i;
+                            blobs.put(key, blob(seed(key, round), len(key, round)));
+                            let back = blobs.get(key);
+                            assert_eq!(back, Some(blob(seed(key, round), len(key, round))));
+                            // Read an older blob back, which may be on disk.
+                            let older = thread * 1_000 + i / 2;
+                            let expected = blob(seed(older, round), len(older, round));
+                            let back = blobs.get(older);
+                            assert!(back.is_none() || back == Some(expected), "{older}");
+                            if i % 7 == 3 {
+                                blobs.remove(key - 3);
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        let mut total = 0;
+        for thread in 0..4u64 {
+            for i in 0..150u64 {
+                let key = thread * 1_000 + i;
+                let removed = (i + 3) % 7 == 3 && i + 3 < 150;
+                let expected = (!removed).then(|| blob(seed(key, 2), len(key, 2)));
+                total += expected.as_ref().map_or(0, |bytes| bytes.len() as u64);
+                assert_eq!(blobs.get(key), expected, "key {key}");
+            }
+        }
+        assert!(blobs.in_memory() <= 2_000);
+        assert_eq!(blobs.in_memory() + blobs.on_disk(), total);
+        assert_eq!(blobs.last_error(), None);
+        for thread in 0..4u64 {
+            for i in 0..150u64 {
+                blobs.remove(thread * 1_000 + i);
+            }
+        }
+        assert_eq!(
+            (blobs.in_memory(), blobs.on_disk(), blobs.files()),
+            (0, 0, 0)
+        );
+    }
+
+    /// The cost of spilling, printed (not asserted): 10,000 blobs of 4 KiB fill a 40 MiB budget,
+    /// then 20 puts of 9.5 MiB push them out. Run with
+    /// `cargo test --lib store::bytes::tests::spill_timing -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement, printed: run it with --ignored --nocapture"]
+    fn spill_timing() {
+        let blobs = Blobs::new(40 << 20);
+        for key in 0..10_000 {
+            blobs.put(key, blob(key as u8, 4 << 10));
+        }
+        assert_eq!(blobs.on_disk(), 0, "the small blobs fit");
+        let large = blob(7, 19 << 19);
+        // This thread's time on a CPU (user and system), from the scheduler's statistics: the
+        // machine is shared, so wall time is noisier.
+        let on_cpu = || {
+            let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+            let ns = stat.split(' ').next().and_then(|ns| ns.parse().ok());
+            std::time::Duration::from_nanos(ns.unwrap_or(0))
+        };
+        let (mut times, mut cpu) = (vec![], vec![]);
+        for key in 10_000..10_020 {
+            let (started, cpu_before) = (std::time::Instant::now(), on_cpu());
+            blobs.put(key, large.clone());
+            times.push(started.elapsed());
+            cpu.push(on_cpu() - cpu_before);
+        }
+        let files = std::fs::read_dir(blobs.dir().expect("spilled")).map_or(0, Iterator::count);
+        let ms = |d: &[std::time::Duration]| {
+            d.iter().map(std::time::Duration::as_secs_f64).sum::<f64>() * 1e3 / d.len() as f64
+        };
+        // The first five puts push out the 10,000 small blobs, the next fifteen large ones.
+        eprintln!(
+            "spill timing: per 9.5 MiB put, wall {:.2} ms while the small blobs spill (puts 1-5), \
+             {:.2} ms after (puts 6-20); on CPU {:.2} ms (1-5), {:.2} ms (6-20); {files} files; \
+             each put on CPU (ms): {:?}",
+            ms(&times[..5]),
+            ms(&times[5..]),
+            ms(&cpu[..5]),
+            ms(&cpu[5..]),
+            cpu.iter()
+                .map(|d| (d.as_secs_f64() * 1e4).round() / 10.0)
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(blobs.get(0), Some(blob(0, 4 << 10)));
+        assert_eq!(blobs.get(10_000), Some(large));
         assert_eq!(blobs.last_error(), None);
     }
 }
