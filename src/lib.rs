@@ -86,7 +86,7 @@
 //! [`MockImages::script`] queues a [`Script`]: the next upload requests get it instead of the
 //! normal answer (before any other check), then the mock answers normally again. Recorded
 //! envelopes from `fixtures/` ([`Script::rate_limited`]: 429, `971`, `Retry-After: 1`;
-//! [`Script::internal_error`]: 500, assumed; [`Script::authentication_error`]: 403, `10000`),
+//! [`Script::internal_error`]: 500, assumed; [`Script::authentication_error`]: 401, `10000`),
 //! [`Script::delay`], [`Script::reset`] (no answer), [`Script::reset_mid_upload`] (the
 //! connection closed while the body is being sent) and [`Script::cut_off`] (the answer stops
 //! half-way). [`Script::times`] repeats one; scripts queued one after the other play in order.
@@ -208,7 +208,7 @@ pub mod strategies;
 
 pub use api::route::Operation;
 pub use auth::Credentials;
-pub use error::{ApiError, Error};
+pub use error::{ApiError, ChainedError, Error};
 pub use expect::{Expectation, Times};
 pub use journal::{RequestRecord, Upload, WaitTimeout};
 pub use script::Script;

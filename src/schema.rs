@@ -20,7 +20,7 @@ use std::sync::LazyLock;
 use jsonschema::{Keyword, PatternOptions, ValidationError, Validator};
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ChainedError};
 
 const ERRORS: &str = include_str!("../schemas/errors.json");
 
@@ -414,6 +414,7 @@ fn to_api_error(rule: &Rule, field: &str) -> ApiError {
         pointer,
         schema_path: Some(rule.schema_path.clone()),
         confirmed: rule.confirmed,
+        error_chain: Box::default(),
     }
 }
 
@@ -474,11 +475,34 @@ pub(crate) fn rules() -> Vec<Rule> {
     UPLOAD.rules()
 }
 
+/// `schemas/errors.json`, read once.
+static CATALOGUE: LazyLock<Value> = LazyLock::new(|| {
+    serde_json::from_str(ERRORS).unwrap_or_else(|e| panic!("schemas/errors.json: {e}"))
+});
+
+/// The gateway envelopes of the catalogue: the members, in order, of the body recorded for each
+/// entry that the API gateway answers rather than the Images service (its `envelope`).
+static GATEWAY_ENVELOPES: LazyLock<HashMap<String, Vec<String>>> = LazyLock::new(|| {
+    let entries = CATALOGUE["errors"]
+        .as_object()
+        .expect("schemas/errors.json: errors is an object");
+    entries
+        .iter()
+        .filter_map(|(name, entry)| {
+            let keys = entry.get("envelope")?.as_array().unwrap_or_else(|| {
+                panic!("schemas/errors.json: {name}: envelope is an array of member names")
+            });
+            let keys = keys
+                .iter()
+                .map(|key| key.as_str().expect("a member name").to_owned())
+                .collect();
+            Some((name.clone(), keys))
+        })
+        .collect()
+});
+
 /// An error of `schemas/errors.json`, its `{name}` placeholders filled from `args`.
 pub(crate) fn catalogue_error(name: &str, args: &[(&str, &str)]) -> ApiError {
-    static CATALOGUE: LazyLock<Value> = LazyLock::new(|| {
-        serde_json::from_str(ERRORS).unwrap_or_else(|e| panic!("schemas/errors.json: {e}"))
-    });
     let entry = CATALOGUE
         .pointer(&format!("/errors/{name}"))
         .unwrap_or_else(|| panic!("schemas/errors.json has no error {name:?}"));
@@ -489,6 +513,23 @@ pub(crate) fn catalogue_error(name: &str, args: &[(&str, &str)]) -> ApiError {
     for (key, value) in args {
         message = message.replace(&format!("{{{key}}}"), value);
     }
+    let error_chain = entry
+        .get("error_chain")
+        .and_then(Value::as_array)
+        .map(|chain| {
+            chain
+                .iter()
+                .map(|link| ChainedError {
+                    code: link["code"].as_u64().expect("code is a number") as u32,
+                    message: link["message"]
+                        .as_str()
+                        .expect("message is a string")
+                        .to_owned(),
+                })
+                .collect::<Vec<_>>()
+                .into_boxed_slice()
+        })
+        .unwrap_or_default();
     ApiError {
         code: entry["code"].as_u64().expect("code is a number") as u32,
         status: entry["status"].as_u64().expect("status is a number") as u16,
@@ -497,7 +538,27 @@ pub(crate) fn catalogue_error(name: &str, args: &[(&str, &str)]) -> ApiError {
         pointer: None,
         schema_path: None,
         confirmed: entry["confirmed"].as_bool().unwrap_or(false),
+        error_chain,
     }
+}
+
+/// The members, in order, of the body the API gateway answers `error` with, when it is an error
+/// of the gateway (credentials, the `Authorization` header's format, routing): the `envelope`
+/// recorded for it in `schemas/errors.json`. `None` for errors of the Images service.
+pub(crate) fn gateway_envelope(error: &ApiError) -> Option<&'static [String]> {
+    if error.schema_path.is_some() {
+        return None;
+    }
+    GATEWAY_ENVELOPES.get(&error.rule).map(Vec::as_slice)
+}
+
+/// Every gateway envelope recorded for `code` (one code may be answered by several entries).
+pub(crate) fn gateway_envelopes_of_code(code: u64) -> Vec<&'static [String]> {
+    GATEWAY_ENVELOPES
+        .iter()
+        .filter(|(name, _)| CATALOGUE["errors"][name.as_str()]["code"].as_u64() == Some(code))
+        .map(|(_, keys)| keys.as_slice())
+        .collect()
 }
 
 /// Every schema of requests, for checks that apply to all of them.

@@ -467,11 +467,10 @@ async fn a_large_upload_without_credentials_still_gets_its_9106() {
 
     // Assert
     assert_eq!(status, 400, "{body}");
-    assert_error(
+    assert_gateway_error(
         &body,
         9106,
         "Missing X-Auth-Key, X-Auth-Email or Authorization headers",
-        None,
     );
     assert_last_refused(&mock, 400, "missing_auth");
 }
