@@ -60,20 +60,22 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// Checks the credentials of a request: 9106 when there are none, 10000 when they are not the
-/// required ones (or when no credentials are required, when they are malformed).
+/// Checks the credentials of a request, as the API gateway does before the Images service sees
+/// it: an `Authorization` header that is not `Bearer <token>` is `6003` (chaining `6111`), no
+/// credentials at all `9106`, credentials that are not the required ones (or, when none are
+/// required, an empty email or key) `10000`.
 pub(crate) fn check(headers: &HeaderMap, required: Option<&Credentials>) -> Result<(), ApiError> {
     // Named by constants: a lookup by `&str` parses the name first, on every request.
     const EMAIL: HeaderName = HeaderName::from_static("x-auth-email");
     const KEY: HeaderName = HeaderName::from_static("x-auth-key");
     let text = |name: &HeaderName| headers.get(name).map(|v| v.to_str().unwrap_or(""));
-    let token = text(&AUTHORIZATION).map(|value| {
-        let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
-        scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim())
-            .filter(|t| !t.is_empty())
-    });
+    let token = match headers.get(AUTHORIZATION) {
+        None => None,
+        Some(value) => match bearer_token(value.as_bytes()) {
+            Some(token) => Some(token),
+            None => return Err(catalogue_error("authorization_malformed", &[])),
+        },
+    };
     let key = match (text(&EMAIL), text(&KEY)) {
         (Some(email), Some(key)) => Some((email, key)),
         _ => None,
@@ -82,10 +84,8 @@ pub(crate) fn check(headers: &HeaderMap, required: Option<&Credentials>) -> Resu
         return Err(catalogue_error("missing_auth", &[]));
     }
     let authentic = match required {
-        None => {
-            token.flatten().is_some() || key.is_some_and(|(e, k)| !e.is_empty() && !k.is_empty())
-        }
-        Some(Credentials::Token(want)) => token.flatten().is_some_and(|got| same(got, want)),
+        None => token.is_some() || key.is_some_and(|(e, k)| !e.is_empty() && !k.is_empty()),
+        Some(Credentials::Token(want)) => token.is_some_and(|got| same(got, want)),
         Some(Credentials::Key { email, key: want }) => {
             key.is_some_and(|(e, k)| same(e, email) & same(k, want))
         }
@@ -95,6 +95,18 @@ pub(crate) fn check(headers: &HeaderMap, required: Option<&Credentials>) -> Resu
     } else {
         Err(catalogue_error("authentication", &[]))
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header (the scheme in any case, spaces
+/// around the token allowed); `None` when the header is not of that form: another scheme, no
+/// token, a token with spaces in it, bytes that are not visible ASCII.
+fn bearer_token(value: &[u8]) -> Option<&str> {
+    let value = std::str::from_utf8(value).ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim_matches(' ');
+    let visible = |c: char| c.is_ascii_graphic();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.chars().all(visible))
+        .then_some(token)
 }
 
 /// Compares in time that depends on the lengths only, so a test suite that shares a mock cannot
@@ -127,7 +139,20 @@ mod tests {
         assert_eq!(code(&[], None), Some(9106));
         assert_eq!(code(&[("x-auth-key", "k")], None), Some(9106));
         assert_eq!(code(&[("authorization", "Bearer t")], None), None);
-        assert_eq!(code(&[("authorization", "Basic dTpw")], None), Some(10000));
+        assert_eq!(code(&[("authorization", "Basic dTpw")], None), Some(6003));
+        assert_eq!(code(&[("authorization", "Bearer")], None), Some(6003));
+        assert_eq!(code(&[("authorization", "Bearer ")], None), Some(6003));
+        assert_eq!(code(&[("authorization", "Bearer a b")], None), Some(6003));
+        assert_eq!(code(&[("authorization", "t")], None), Some(6003));
+        assert_eq!(code(&[("authorization", "")], None), Some(6003));
+        assert_eq!(code(&[("authorization", "bEaReR  t ")], None), None);
+        // The header's format is checked before the key pair that would authenticate.
+        let both = [
+            ("authorization", "Bearer"),
+            ("x-auth-email", "a@b"),
+            ("x-auth-key", "k"),
+        ];
+        assert_eq!(code(&both, None), Some(6003));
         assert_eq!(
             code(&[("x-auth-email", "a@b"), ("x-auth-key", "k")], None),
             None
@@ -150,6 +175,21 @@ mod tests {
         assert_eq!(
             code(&[("authorization", "Bearer k")], Some(&key)),
             Some(10000)
+        );
+    }
+
+    #[test]
+    fn a_malformed_header_chains_6111() {
+        let error = check(&headers(&[("authorization", "Bearer")]), None).unwrap_err();
+        assert_eq!(
+            (error.status, error.message.as_str()),
+            (400, "Invalid request headers")
+        );
+        assert_eq!(error.error_chain.len(), 1);
+        assert_eq!(error.error_chain[0].code, 6111);
+        assert_eq!(
+            error.error_chain[0].message,
+            "Invalid format for Authorization header"
         );
     }
 

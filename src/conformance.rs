@@ -35,6 +35,7 @@ use crate::api::{self, images};
 use crate::error::ApiError;
 use crate::ingest::form as upload;
 use crate::ingest::multipart::{self, Limits};
+use crate::schema;
 use crate::Operation;
 
 const OPENAPI: &str = include_str!("../schemas/cloudflare-images-openapi.json");
@@ -435,6 +436,12 @@ fn to_json_schema(node: &mut Value) {
 ///   ([`Operation::GetVariant`] and the other operations on one variant). Any other body of a
 ///   `404` is checked as the failure envelope.
 ///
+/// Answers of the API gateway rather than the Images service (credentials, the `Authorization`
+/// header's format, routing: `9106`, `10000`, `6003`, `7003`/`7000`, `7001`) are held to the body
+/// recorded for their code (its `envelope` in `schemas/errors.json`: the members in order,
+/// `success: false`, errors of `code`, `message` and an optional `error_chain`), not to the
+/// Images envelope: the gateway's `10000` has no `messages` and no `result`, as recorded.
+///
 /// Any other body that is not JSON is a violation at the root.
 ///
 /// ```
@@ -465,6 +472,9 @@ pub fn check_response(
     if status == 404 && api::not_found_text(operation).is_some_and(|text| body == text.as_bytes()) {
         return Ok(());
     }
+    if (400..500).contains(&status) && is_gateway_answer(body) {
+        return Ok(());
+    }
     let Some(key) = response_key(responses(operation.operation_id()), status) else {
         return Err(root(format!(
             "the official description gives {} no {status} response",
@@ -489,6 +499,48 @@ pub fn check_response(
     } else {
         Err(violations)
     }
+}
+
+/// Whether `body` is an answer of the API gateway in the shape recorded for its first code.
+fn is_gateway_answer(body: &[u8]) -> bool {
+    let Ok(Value::Object(value)) = serde_json::from_slice::<Value>(body) else {
+        return false;
+    };
+    let Some(errors) = value.get("errors").and_then(Value::as_array) else {
+        return false;
+    };
+    let Some(code) = errors
+        .first()
+        .and_then(|e| e.get("code"))
+        .and_then(Value::as_u64)
+    else {
+        return false;
+    };
+    let keys: Vec<&str> = value.keys().map(String::as_str).collect();
+    let shaped = schema::gateway_envelopes_of_code(code)
+        .iter()
+        .any(|envelope| envelope.iter().map(String::as_str).eq(keys.iter().copied()));
+    let entry = |error: &Value| {
+        let Value::Object(error) = error else {
+            return false;
+        };
+        let link = |link: &Value| link["code"].is_u64() && link["message"].is_string();
+        error["code"].is_u64()
+            && error["message"].is_string()
+            && error
+                .keys()
+                .all(|k| ["code", "message", "error_chain"].contains(&k.as_str()))
+            && error
+                .get("error_chain")
+                .is_none_or(|chain| chain.as_array().is_some_and(|c| c.iter().all(link)))
+    };
+    shaped
+        && value["success"] == Value::Bool(false)
+        && value
+            .get("messages")
+            .is_none_or(|m| m == &Value::Array(Vec::new()))
+        && value.get("result").is_none_or(Value::is_null)
+        && errors.iter().all(entry)
 }
 
 #[cfg(test)]

@@ -74,6 +74,7 @@ fn recorded(name: &str, rule: &str, text: &str) -> Recorded {
             confirmed: fixture["provenance"]["confirmed"]
                 .as_bool()
                 .unwrap_or(false),
+            error_chain: Box::default(),
         },
         body: Bytes::from(serde_json::to_vec(&body).expect("a JSON value serialises")),
     }
@@ -90,7 +91,7 @@ pub(crate) static INTERNAL_ERROR: LazyLock<Recorded> = LazyLock::new(|| {
         INTERNAL_ERROR_FIXTURE,
     )
 });
-/// `fixtures/authentication-error.json`: 403, 10000.
+/// `fixtures/authentication-error.json`: 401, 10000.
 pub(crate) static AUTHENTICATION_ERROR: LazyLock<Recorded> = LazyLock::new(|| {
     recorded(
         "authentication-error.json",
@@ -392,6 +393,41 @@ pub(crate) fn timestamp(at: time::OffsetDateTime) -> String {
     digits(&mut out, u32::from(at.millisecond()), 3);
     out.push('Z');
     out
+}
+
+/// The body of a refusal by Cloudflare's API gateway (credentials, the `Authorization` header's
+/// format, routing) rather than by the Images service: compact JSON whose members are `keys`, in
+/// that order, as recorded for the code (`envelope` of its entry in `schemas/errors.json`):
+/// `success` (`false`), `errors` (`{code, message}`, with `error_chain` where the error has one),
+/// `messages` (`[]`) and `result` (`null`).
+pub(crate) fn gateway(keys: &[String], errors: &[ApiError]) -> Bytes {
+    let mut body = Map::new();
+    for key in keys {
+        let value = match key.as_str() {
+            "success" => Value::Bool(false),
+            "errors" => Value::Array(errors.iter().map(gateway_entry).collect()),
+            "messages" => Value::Array(Vec::new()),
+            "result" => Value::Null,
+            other => panic!("schemas/errors.json: unknown envelope member {other:?}"),
+        };
+        body.insert(key.clone(), value);
+    }
+    Bytes::from(serde_json::to_vec(&body).expect("a JSON value serialises"))
+}
+
+fn gateway_entry(error: &ApiError) -> Value {
+    let mut entry = Map::new();
+    entry.insert("code".to_owned(), error.code.into());
+    entry.insert("message".to_owned(), error.message.clone().into());
+    if !error.error_chain.is_empty() {
+        let chain = error
+            .error_chain
+            .iter()
+            .map(|link| json!({ "code": link.code, "message": link.message }))
+            .collect();
+        entry.insert("error_chain".to_owned(), Value::Array(chain));
+    }
+    Value::Object(entry)
 }
 
 #[cfg(test)]

@@ -41,6 +41,21 @@ pub struct ApiError {
     /// Whether the code and the status are confirmed from the real API; `false` means the mock
     /// assumes them (see the schema's `note`s and `schemas/errors.json`).
     pub confirmed: bool,
+    /// The errors this one chains to, sent as its `error_chain`: the gateway's answer to a
+    /// malformed `Authorization` header, `6003 Invalid request headers`, chains
+    /// `6111 Invalid format for Authorization header` (recorded). Empty for most errors (a
+    /// boxed slice, so that an `ApiError` stays small enough to pass around in `Result`s).
+    pub error_chain: Box<[ChainedError]>,
+}
+
+/// One entry of an error's `error_chain`: a code and a message, as the gateway sends them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChainedError {
+    /// The Cloudflare code, e.g. `6111`.
+    pub code: u32,
+    /// The message, e.g. `Invalid format for Authorization header`.
+    pub message: String,
 }
 
 impl ApiError {

@@ -42,7 +42,7 @@
 //! assert_eq!(response.status(), 400);
 //! let body: serde_json::Value = response.json().await?;
 //! assert_eq!(body["errors"][0]["code"], 5400);
-//! assert_eq!(body["errors"][0]["message"], "creator: must be at most 1024 characters");
+//! assert_eq!(body["errors"][0]["message"], "Bad request: creator: must be at most 1024 characters");
 //! assert_eq!(body["errors"][0]["source"]["pointer"], "/creator");
 //! assert_eq!(mock.requests()[1].errors[0].rule, "creator_too_long");
 //! # Ok(())
@@ -59,10 +59,13 @@
 //!
 //! # What it checks
 //! - Credentials: `Authorization: Bearer <token>` or `X-Auth-Email` + `X-Auth-Key`; none gets
-//!   `9106`, wrong ones (when [`MockImagesBuilder::credentials`] requires some) `10000`.
-//! - The account id: 32 lowercase hex digits (and the pinned one, if any), else `7003`.
+//!   `9106`, wrong ones (when [`MockImagesBuilder::credentials`] requires some) `10000`, an
+//!   `Authorization` header that is not `Bearer <token>` `6003` (chaining `6111`), each in the
+//!   API gateway's recorded body.
+//! - The account id: 32 lowercase hex digits (and the pinned one, if any), else `7003` and
+//!   `7000`.
 //! - The body: `multipart/form-data` or `5415`; read as a stream, a file over 10 MiB is refused
-//!   with `7011` having read little more than the limit.
+//!   with `5413` having read little more than the limit.
 //! - The form, by `schemas/upload.schema.json`: exactly one of `file` and `url`; `creator` at most
 //!   1024 characters; `metadata` an object of at most 1024 bytes, sent as one JSON part (the
 //!   docs' curl examples), `metadata[key]` parts (the official TypeScript SDK) or `metadata.key`
@@ -73,8 +76,9 @@
 //!   (1,200 for AVIF) and 100 megapixels.
 //!
 //! Where the real API's code, status or message is not known for sure, the mock assumes the
-//! most plausible one and says so: see the `confirmed` flag of [`ApiError`], the `note`s in
-//! `schemas/upload.schema.json` and `schemas/errors.json`.
+//! most plausible one and says so: see the `confirmed` flag of [`ApiError`], the `source` (the
+//! row of the evidence it rests on) and `note` of each rule in `schemas/` and of each entry of
+//! `schemas/errors.json`, and the README's table of what is assumed.
 //!
 //! # `url` uploads
 //! The mock is hermetic: it answers a `url` upload with the bytes registered by
@@ -86,7 +90,7 @@
 //! [`MockImages::script`] queues a [`Script`]: the next upload requests get it instead of the
 //! normal answer (before any other check), then the mock answers normally again. Recorded
 //! envelopes from `fixtures/` ([`Script::rate_limited`]: 429, `971`, `Retry-After: 1`;
-//! [`Script::internal_error`]: 500, assumed; [`Script::authentication_error`]: 403, `10000`),
+//! [`Script::internal_error`]: 500, assumed; [`Script::authentication_error`]: 401, `10000`),
 //! [`Script::delay`], [`Script::reset`] (no answer), [`Script::reset_mid_upload`] (the
 //! connection closed while the body is being sent) and [`Script::cut_off`] (the answer stops
 //! half-way). [`Script::times`] repeats one; scripts queued one after the other play in order.
@@ -209,7 +213,7 @@ pub mod strategies;
 
 pub use api::route::Operation;
 pub use auth::Credentials;
-pub use error::{ApiError, Error};
+pub use error::{ApiError, ChainedError, Error};
 pub use expect::{Expectation, Times};
 pub use journal::{RequestRecord, Upload, WaitTimeout};
 pub use script::Script;

@@ -20,7 +20,7 @@ use std::sync::LazyLock;
 use jsonschema::{Keyword, PatternOptions, ValidationError, Validator};
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ChainedError};
 
 const ERRORS: &str = include_str!("../schemas/errors.json");
 
@@ -430,6 +430,7 @@ fn to_api_error(rule: &Rule, field: &str) -> ApiError {
         pointer,
         schema_path: Some(rule.schema_path.clone()),
         confirmed: rule.confirmed,
+        error_chain: Box::default(),
     }
 }
 
@@ -490,11 +491,34 @@ pub(crate) fn rules() -> Vec<Rule> {
     UPLOAD.rules()
 }
 
+/// `schemas/errors.json`, read once.
+static CATALOGUE: LazyLock<Value> = LazyLock::new(|| {
+    serde_json::from_str(ERRORS).unwrap_or_else(|e| panic!("schemas/errors.json: {e}"))
+});
+
+/// The gateway envelopes of the catalogue: the members, in order, of the body recorded for each
+/// entry that the API gateway answers rather than the Images service (its `envelope`).
+static GATEWAY_ENVELOPES: LazyLock<HashMap<String, Vec<String>>> = LazyLock::new(|| {
+    let entries = CATALOGUE["errors"]
+        .as_object()
+        .expect("schemas/errors.json: errors is an object");
+    entries
+        .iter()
+        .filter_map(|(name, entry)| {
+            let keys = entry.get("envelope")?.as_array().unwrap_or_else(|| {
+                panic!("schemas/errors.json: {name}: envelope is an array of member names")
+            });
+            let keys = keys
+                .iter()
+                .map(|key| key.as_str().expect("a member name").to_owned())
+                .collect();
+            Some((name.clone(), keys))
+        })
+        .collect()
+});
+
 /// An error of `schemas/errors.json`, its `{name}` placeholders filled from `args`.
 pub(crate) fn catalogue_error(name: &str, args: &[(&str, &str)]) -> ApiError {
-    static CATALOGUE: LazyLock<Value> = LazyLock::new(|| {
-        serde_json::from_str(ERRORS).unwrap_or_else(|e| panic!("schemas/errors.json: {e}"))
-    });
     let entry = CATALOGUE
         .pointer(&format!("/errors/{name}"))
         .unwrap_or_else(|| panic!("schemas/errors.json has no error {name:?}"));
@@ -505,6 +529,23 @@ pub(crate) fn catalogue_error(name: &str, args: &[(&str, &str)]) -> ApiError {
     for (key, value) in args {
         message = message.replace(&format!("{{{key}}}"), value);
     }
+    let error_chain = entry
+        .get("error_chain")
+        .and_then(Value::as_array)
+        .map(|chain| {
+            chain
+                .iter()
+                .map(|link| ChainedError {
+                    code: link["code"].as_u64().expect("code is a number") as u32,
+                    message: link["message"]
+                        .as_str()
+                        .expect("message is a string")
+                        .to_owned(),
+                })
+                .collect::<Vec<_>>()
+                .into_boxed_slice()
+        })
+        .unwrap_or_default();
     ApiError {
         code: entry["code"].as_u64().expect("code is a number") as u32,
         status: entry["status"].as_u64().expect("status is a number") as u16,
@@ -513,18 +554,39 @@ pub(crate) fn catalogue_error(name: &str, args: &[(&str, &str)]) -> ApiError {
         pointer: None,
         schema_path: None,
         confirmed: entry["confirmed"].as_bool().unwrap_or(false),
+        error_chain,
     }
+}
+
+/// The members, in order, of the body the API gateway answers `error` with, when it is an error
+/// of the gateway (credentials, the `Authorization` header's format, routing): the `envelope`
+/// recorded for it in `schemas/errors.json`. `None` for errors of the Images service.
+pub(crate) fn gateway_envelope(error: &ApiError) -> Option<&'static [String]> {
+    if error.schema_path.is_some() {
+        return None;
+    }
+    GATEWAY_ENVELOPES.get(&error.rule).map(Vec::as_slice)
+}
+
+/// Every gateway envelope recorded for `code` (one code may be answered by several entries).
+pub(crate) fn gateway_envelopes_of_code(code: u64) -> Vec<&'static [String]> {
+    GATEWAY_ENVELOPES
+        .iter()
+        .filter(|(name, _)| CATALOGUE["errors"][name.as_str()]["code"].as_u64() == Some(code))
+        .map(|(_, keys)| keys.as_slice())
+        .collect()
 }
 
 /// Every schema of requests, for checks that apply to all of them.
 #[cfg(test)]
-fn all() -> [&'static Schema; 5] {
+fn all() -> [&'static Schema; 6] {
     [
         &*UPLOAD,
         &*IMAGE_UPDATE,
         &*LIST_V1,
         &*LIST_V2,
         &*SIGNING_KEY,
+        &*VARIANT,
     ]
 }
 
@@ -620,16 +682,13 @@ mod tests {
                 assert!(code.is_some_and(|c| c >= 1000), "{at}: code");
                 let status = map.get("status").and_then(Value::as_u64);
                 assert!(status.is_some_and(|s| (400..500).contains(&s)), "{at}");
-                assert!(map.get("confirmed").is_some_and(Value::is_boolean), "{at}");
+                let confirmed = map.get("confirmed").and_then(Value::as_bool);
+                let confirmed = confirmed.unwrap_or_else(|| panic!("{at}: no confirmed"));
                 for key in ["pointer", "note"] {
                     assert!(map.get(key).is_none_or(Value::is_string), "{at}: {key}");
                 }
-                // The upload schema predates `source`: its provenance says where rules come from.
-                if file != UPLOAD.file {
-                    assert!(
-                        string("source").is_some_and(|s| !s.is_empty()),
-                        "{at}: source"
-                    );
+                if let Some(problem) = provenance_problem(string("source"), confirmed) {
+                    panic!("{at} (rule {rule}): {problem}");
                 }
                 // Schema placeholders are all filled; only run-time ones are left.
                 let message = &schema.rules[&path].message;
@@ -641,6 +700,158 @@ mod tests {
             }
         }
         assert!(names.len() >= 30, "{} rules", names.len());
+    }
+
+    /// What is wrong with the provenance of an entry: no source, or one that names no row of
+    /// the evidence (`RECORDED.md`, `FACTS.md`) and is not marked `GUESS`, or a `GUESS` marked
+    /// confirmed.
+    fn provenance_problem(source: Option<&str>, confirmed: bool) -> Option<String> {
+        let Some(source) = source.filter(|s| !s.trim().is_empty()) else {
+            return Some("no source: name the RECORDED.md or FACTS.md row it rests on".into());
+        };
+        let guess = source.starts_with("GUESS");
+        if guess && confirmed {
+            return Some(format!("a GUESS cannot be confirmed: {source:?}"));
+        }
+        if !guess && !source.contains("RECORDED.md") && !source.contains("FACTS.md") {
+            return Some(format!(
+                "its source names no row of RECORDED.md or FACTS.md (and is not a GUESS): \
+                 {source:?}"
+            ));
+        }
+        None
+    }
+
+    #[test]
+    fn every_catalogue_entry_has_code_status_message_and_provenance() {
+        let entries = CATALOGUE["errors"]
+            .as_object()
+            .expect("errors is an object");
+        assert!(entries.len() >= 15, "{} entries", entries.len());
+        for (name, entry) in entries {
+            let at = format!("schemas/errors.json: {name}");
+            let map = entry.as_object().unwrap_or_else(|| panic!("{at}"));
+            for key in map.keys() {
+                assert!(
+                    [
+                        "code",
+                        "status",
+                        "message",
+                        "error_chain",
+                        "envelope",
+                        "confirmed",
+                        "source",
+                        "note"
+                    ]
+                    .contains(&key.as_str()),
+                    "{at}: unknown key {key}"
+                );
+            }
+            assert!(
+                map.get("code").and_then(Value::as_u64).is_some(),
+                "{at}: code"
+            );
+            let status = map.get("status").and_then(Value::as_u64);
+            assert!(
+                status.is_some_and(|s| (400..600).contains(&s)),
+                "{at}: status"
+            );
+            let message = map.get("message").and_then(Value::as_str);
+            assert!(message.is_some_and(|m| !m.is_empty()), "{at}: message");
+            let confirmed = map.get("confirmed").and_then(Value::as_bool);
+            let confirmed = confirmed.unwrap_or_else(|| panic!("{at}: no confirmed"));
+            let source = map.get("source").and_then(Value::as_str);
+            if let Some(problem) = provenance_problem(source, confirmed) {
+                panic!("{at}: {problem}");
+            }
+            assert!(map.get("note").is_none_or(Value::is_string), "{at}: note");
+            // The error is built, its chain and envelope included.
+            let error = catalogue_error(name, &[]);
+            assert_eq!(
+                error.error_chain.is_empty(),
+                map.get("error_chain").is_none()
+            );
+            if let Some(keys) = gateway_envelope(&error) {
+                let mut sorted: Vec<&str> = keys.iter().map(String::as_str).collect();
+                sorted.sort_unstable();
+                assert!(
+                    ["errors", "success"] == sorted[..]
+                        || ["errors", "messages", "result", "success"] == sorted[..],
+                    "{at}: envelope {keys:?}"
+                );
+            }
+        }
+    }
+
+    /// The rows of the README's "What is assumed" table: rule name, code and status cells.
+    fn readme_assumed_rows() -> Vec<(String, String, String)> {
+        let readme = include_str!("../README.md");
+        let start = readme
+            .find("\n## What is assumed\n")
+            .expect("README.md has a section \"## What is assumed\"");
+        let section = &readme[start + 1..];
+        let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
+        section
+            .lines()
+            .filter_map(|line| {
+                let cells: Vec<&str> = line.trim().strip_prefix('|')?.split('|').collect();
+                let name = cells.first()?.trim().strip_prefix('`')?.strip_suffix('`')?;
+                let cell = |i: usize| cells.get(i).map_or("", |c| c.trim()).to_owned();
+                Some((name.to_owned(), cell(2), cell(3)))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_lists_every_unconfirmed_entry_and_nothing_else() {
+        // (name, where, code, status, confirmed) of every rule and catalogue entry.
+        let mut entries: Vec<(String, String, u64, u64, bool)> = Vec::new();
+        for schema in all() {
+            let file = schema.file.trim_start_matches("schemas/");
+            for rule in schema.rules() {
+                let (code, status) = (u64::from(rule.code), u64::from(rule.status));
+                entries.push((rule.name, file.to_owned(), code, status, rule.confirmed));
+            }
+        }
+        for (name, entry) in CATALOGUE["errors"].as_object().unwrap() {
+            let number = |key: &str| entry[key].as_u64().unwrap_or_default();
+            let confirmed = entry["confirmed"].as_bool().unwrap_or(false);
+            let (code, status) = (number("code"), number("status"));
+            entries.push((name.clone(), "errors.json".into(), code, status, confirmed));
+        }
+        let rows = readme_assumed_rows();
+        let mut problems = Vec::new();
+        for (name, file, code, status, confirmed) in &entries {
+            let row = rows.iter().find(|(row, _, _)| row == name);
+            match (confirmed, row) {
+                (false, None) => problems.push(format!(
+                    "unconfirmed `{name}` ({file}: {code}, {status}) is missing; add the row \
+                     | `{name}` | {file} | {code} | {status} | <what is assumed> |"
+                )),
+                (false, Some((_, row_code, row_status))) => {
+                    if *row_code != code.to_string() || *row_status != status.to_string() {
+                        problems.push(format!(
+                            "`{name}` is listed with code {row_code} and status {row_status}; \
+                             {file} says {code} and {status}"
+                        ));
+                    }
+                }
+                (true, Some(_)) => problems.push(format!(
+                    "`{name}` ({file}) is confirmed now: remove its row"
+                )),
+                (true, None) => {}
+            }
+        }
+        for (row, _, _) in &rows {
+            if !entries.iter().any(|(name, ..)| name == row) {
+                problems.push(format!("`{row}` names no rule of schemas/: remove its row"));
+            }
+        }
+        assert!(
+            problems.is_empty(),
+            "README.md, section \"What is assumed\", disagrees with schemas/:\n{}",
+            problems.join("\n")
+        );
     }
 
     #[test]
@@ -660,7 +871,7 @@ mod tests {
         let errors = validate(&json!({"url": "https://a.b/c", "creator": "x".repeat(1025)}));
         assert_eq!(
             errors[0].message,
-            "creator: must be at most 1024 characters"
+            "Bad request: creator: must be at most 1024 characters"
         );
         assert_eq!(errors[0].pointer.as_deref(), Some("/creator"));
     }

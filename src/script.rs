@@ -78,8 +78,9 @@ impl Script {
         Script::new(Answer::Recorded(&envelope::INTERNAL_ERROR))
     }
 
-    /// `403` with `10000 Authentication error`, from `fixtures/authentication-error.json`, as
-    /// when a token is revoked mid-run. Not retried by the SDKs.
+    /// `401` with `10000 Authentication error` in the API gateway's recorded body (the status is
+    /// assumed), from `fixtures/authentication-error.json`, as when a token is revoked mid-run.
+    /// Not retried by the SDKs.
     pub fn authentication_error() -> Script {
         Script::new(Answer::Recorded(&envelope::AUTHENTICATION_ERROR))
     }

@@ -28,7 +28,7 @@ use crate::auth;
 use crate::envelope;
 use crate::error::ApiError;
 use crate::journal::Accepted;
-use crate::schema::catalogue_error;
+use crate::schema::{self, catalogue_error};
 use crate::state::Shared;
 use route::{Operation, Routed};
 
@@ -59,8 +59,10 @@ impl Reply {
     }
 
     /// The answer to a refusal, in the shape the real API answers it: the recorded plain text
-    /// of a missing image (`ERROR 5404: Image not found`, header `cf-images: err=5404`), the
-    /// JSON failure envelope otherwise.
+    /// of a missing image (`ERROR 5404: Image not found`, header `cf-images: err=5404`); the
+    /// API gateway's recorded body for its own errors (credentials, the `Authorization`
+    /// header's format, routing: the `envelope` of their entry in `schemas/errors.json`); the
+    /// JSON failure envelope of the Images service otherwise.
     pub(crate) fn refusal(errors: &[ApiError]) -> Reply {
         let status = errors.first().map_or(400, |e| e.status);
         match errors {
@@ -79,7 +81,10 @@ impl Reply {
                 headers: Vec::new(),
                 body: Bytes::from(variant_not_found().message),
             },
-            _ => Reply::json(status, envelope::failure(errors)),
+            _ => match errors.first().and_then(schema::gateway_envelope) {
+                Some(keys) => Reply::json(status, envelope::gateway(keys, errors)),
+                None => Reply::json(status, envelope::failure(errors)),
+            },
         }
     }
 }

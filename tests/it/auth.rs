@@ -1,4 +1,6 @@
-//! Credentials: a bearer token or X-Auth-Email + X-Auth-Key; none is 9106, the wrong ones 10000.
+//! Credentials: a bearer token or X-Auth-Email + X-Auth-Key; none is 9106, the wrong ones 10000,
+//! an Authorization header that is not `Bearer <token>` 6003 (chaining 6111), in the gateway's
+//! recorded bodies.
 
 use cloudflare_images_mock::{Credentials, MockImages};
 
@@ -18,7 +20,7 @@ async fn no_credentials_is_9106() {
 
     // Assert
     assert_eq!(status, 400, "{body}");
-    assert_error(&body, 9106, MISSING, None);
+    assert_gateway_error(&body, 9106, MISSING);
     assert_last_refused(&mock, 400, "missing_auth");
     assert!(mock.uploads().is_empty());
 }
@@ -46,8 +48,8 @@ async fn half_a_key_pair_is_no_credentials() {
 
     // Assert
     assert_eq!((key_only, email_only), (400, 400));
-    assert_error(&key_body, 9106, MISSING, None);
-    assert_error(&email_body, 9106, MISSING, None);
+    assert_gateway_error(&key_body, 9106, MISSING);
+    assert_gateway_error(&email_body, 9106, MISSING);
     assert_last_refused(&mock, 400, "missing_auth");
 }
 
@@ -132,15 +134,15 @@ async fn a_required_token_accepts_only_itself() {
 
     // Assert
     assert_eq!(right, 200, "{right_body}");
-    assert_eq!(wrong, 403, "{wrong_body}");
-    assert_error(&wrong_body, 10000, "Authentication error", None);
+    assert_eq!(wrong, 401, "{wrong_body}");
+    assert_gateway_error(&wrong_body, 10000, "Authentication error");
     assert_eq!(
         (refused.status, refused.errors[0].rule.as_str()),
-        (403, "authentication")
+        (401, "authentication")
     );
-    assert_eq!(key, 403, "{key_body}");
-    assert_error(&key_body, 10000, "Authentication error", None);
-    assert_last_refused(&mock, 403, "authentication");
+    assert_eq!(key, 401, "{key_body}");
+    assert_gateway_error(&key_body, 10000, "Authentication error");
+    assert_last_refused(&mock, 401, "authentication");
     assert_eq!(mock.uploads().len(), 1);
 }
 
@@ -180,13 +182,13 @@ async fn a_required_key_accepts_only_itself() {
         (wrong_email, &wrong_email_body),
         (token, &token_body),
     ] {
-        assert_eq!(status, 403, "{body}");
-        assert_error(body, 10000, "Authentication error", None);
+        assert_eq!(status, 401, "{body}");
+        assert_gateway_error(body, 10000, "Authentication error");
     }
     assert_eq!(none, 400, "{none_body}");
-    assert_error(&none_body, 9106, MISSING, None);
+    assert_gateway_error(&none_body, 9106, MISSING);
     let statuses: Vec<u16> = mock.requests().iter().map(|r| r.status).collect();
-    assert_eq!(statuses, [200, 403, 403, 403, 400]);
+    assert_eq!(statuses, [200, 401, 401, 401, 400]);
     assert_eq!(mock.uploads().len(), 1);
 }
 
@@ -209,17 +211,23 @@ async fn credentials_are_checked_before_the_body_is_read() {
     .await;
 
     // Assert
-    assert_eq!(status, 403, "{body}");
-    assert_error(&body, 10000, "Authentication error", None);
-    assert_last_refused(&mock, 403, "authentication");
+    assert_eq!(status, 401, "{body}");
+    assert_gateway_error(&body, 10000, "Authentication error");
+    assert_last_refused(&mock, 401, "authentication");
 }
 
 #[tokio::test]
-async fn a_malformed_authorization_is_an_authentication_error() {
-    // Arrange: credentials are present, but not a bearer token.
+async fn a_malformed_authorization_is_6003_chaining_6111() {
+    // Arrange: an Authorization header that is not `Bearer <token>`.
     let mock = MockImages::start().await;
 
-    for authorization in ["Basic dXNlcjpwYXNz", "Bearer ", "Bearer"] {
+    for authorization in [
+        "Basic dXNlcjpwYXNz",
+        "Bearer ",
+        "Bearer",
+        "Bearer a b",
+        "s3cret",
+    ] {
         // Act
         let (status, body) = post(
             client()
@@ -229,9 +237,40 @@ async fn a_malformed_authorization_is_an_authentication_error() {
         )
         .await;
 
-        // Assert
-        assert_eq!(status, 403, "{authorization:?}: {body}");
-        assert_error(&body, 10000, "Authentication error", None);
-        assert_last_refused(&mock, 403, "authentication");
+        // Assert: the recorded body, byte for byte.
+        assert_eq!(status, 400, "{authorization:?}: {body}");
+        assert_eq!(
+            body.to_string(),
+            r#"{"success":false,"errors":[{"code":6003,"message":"Invalid request headers","error_chain":[{"code":6111,"message":"Invalid format for Authorization header"}]}],"messages":[],"result":null}"#
+        );
+        assert_last_refused(&mock, 400, "authorization_malformed");
+        let record = last_request(&mock);
+        assert_eq!(record.errors[0].code, 6003);
+        assert_eq!(record.errors[0].error_chain[0].code, 6111);
     }
+}
+
+#[tokio::test]
+async fn a_well_formed_wrong_token_stays_10000() {
+    // Arrange
+    let mock = MockImages::builder()
+        .credentials(Credentials::token("s3cret"))
+        .start()
+        .await;
+
+    // Act
+    let (status, body) = post(
+        client()
+            .post(mock.upload_url())
+            .bearer_auth("0123456789abcdef")
+            .multipart(png_form()),
+    )
+    .await;
+
+    // Assert
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(
+        body.to_string(),
+        r#"{"success":false,"errors":[{"code":10000,"message":"Authentication error"}]}"#
+    );
 }

@@ -34,7 +34,7 @@ arrived: 2 request(s), 1 upload(s) accepted\n  \
 #1 POST /client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/images/v1 -> 200 accepted: \
 file \"cat.png\" (image/png, 67 bytes, png 1x1), creator=\"user-42\"\n  \
 #2 POST /client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/images/v1 -> 400\n       \
-refused by rule creator_too_long: 5400 creator: must be at most 1024 characters (at /creator)\n"
+refused by rule creator_too_long: 5400 Bad request: creator: must be at most 1024 characters (at /creator)\n"
 )]
 async fn too_few_uploads_panic_at_drop_with_what_arrived() {
     let mock = MockImages::start().await;

@@ -429,3 +429,25 @@ pub async fn get_unserved(mock: &MockImages) -> u16 {
         .status()
         .as_u16()
 }
+
+/// Asserts `body` is the API gateway's answer with one error, `code` and `message`, in the
+/// recorded shape of that code: `{"success":false,"errors":[...]}` for `9106` and `10000`, with
+/// `messages` and `result` after `errors` for `6003`.
+pub fn assert_gateway_error(body: &Value, code: u64, message: &str) {
+    let keys: Vec<&str> = body
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let expected: &[&str] = match code {
+        6003 => &["success", "errors", "messages", "result"],
+        _ => &["success", "errors"],
+    };
+    assert_eq!(keys, expected, "{body}");
+    assert_eq!(body["success"], false, "{body}");
+    let error = &body["errors"][0];
+    assert_eq!(error["code"], code, "{body}");
+    assert_eq!(error["message"], message, "{body}");
+    assert_eq!(body["errors"].as_array().map(Vec::len), Some(1), "{body}");
+}

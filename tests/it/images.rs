@@ -309,11 +309,10 @@ async fn no_credentials_is_9106_on_every_endpoint() {
 
         // Assert
         assert_eq!(status, 400, "{method} {url}: {body}");
-        assert_error(
+        assert_gateway_error(
             &body,
             9106,
             "Missing X-Auth-Key, X-Auth-Email or Authorization headers",
-            None,
         );
         assert_last_refused(&mock, 400, "missing_auth");
     }

@@ -161,6 +161,10 @@ async fn a_malformed_account_id_is_7003_with_the_id_in_the_message() {
             "7003 comes with 7000: {body}"
         );
         assert_eq!(body["errors"][1]["message"], "No route for that URI");
+        // The gateway's recorded body: result first, compact, two entries of code and message.
+        let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["result", "success", "errors", "messages"], "{body}");
+        assert_eq!(body["errors"].as_array().unwrap().len(), 2, "{body}");
         assert_last_refused(&mock, 400, "account_not_routable");
     }
     assert!(mock.uploads().is_empty());

@@ -81,7 +81,7 @@ async fn file_and_url() {
             status: 400,
             code: 5400,
             message:
-                "file, url: send either a file or a url, not both (they are mutually exclusive)",
+                "Bad request: file, url: send either a file or a url, not both (they are mutually exclusive)",
             pointer: "/url",
             rule: "file_and_url",
         },
@@ -96,7 +96,7 @@ async fn file_or_url_required() {
     let refusal = || Refusal {
         status: 400,
         code: 5400,
-        message: "file: an upload needs a file part or a url",
+        message: "Bad request: file: an upload needs a file part or a url",
         pointer: "/file",
         rule: "file_or_url_required",
     };
@@ -149,7 +149,7 @@ async fn url_not_http() {
     let refusal = || Refusal {
         status: 400,
         code: 5400,
-        message: "url: must be an absolute http or https URL",
+        message: "Bad request: url: must be an absolute http or https URL",
         pointer: "/url",
         rule: "url_not_http",
     };
@@ -312,7 +312,7 @@ async fn creator_too_long() {
     let refusal = || Refusal {
         status: 400,
         code: 5400,
-        message: "creator: must be at most 1024 characters",
+        message: "Bad request: creator: must be at most 1024 characters",
         pointer: "/creator",
         rule: "creator_too_long",
     };
@@ -342,7 +342,7 @@ async fn metadata_not_object() {
     let refusal = || Refusal {
         status: 400,
         code: 5400,
-        message: "metadata: must be a JSON object",
+        message: "Bad request: metadata: must be a JSON object",
         pointer: "/metadata",
         rule: "metadata_not_object",
     };
@@ -378,7 +378,7 @@ async fn metadata_too_large() {
     let refusal = || Refusal {
         status: 400,
         code: 5400,
-        message: "metadata: must not exceed 1024 bytes as JSON",
+        message: "Bad request: metadata: must not exceed 1024 bytes as JSON",
         pointer: "/metadata",
         rule: "metadata_too_large",
     };
@@ -398,7 +398,7 @@ async fn require_signed_urls_not_boolean() {
     let refusal = || Refusal {
         status: 400,
         code: 5400,
-        message: "requireSignedURLs: must be true or false",
+        message: "Bad request: requireSignedURLs: must be true or false",
         pointer: "/requireSignedURLs",
         rule: "require_signed_urls_not_boolean",
     };
@@ -437,8 +437,8 @@ async fn file_too_large() {
         file_form(png_of_size(10 * MIB + 1), "ten-and-a-byte.png"),
         Refusal {
             status: 413,
-            code: 7011,
-            message: "Request entity is too large",
+            code: 5413,
+            message: "Maximum image size of 10 MB is reached",
             pointer: "/file",
             rule: "file_too_large",
         },
@@ -511,7 +511,7 @@ async fn file_dimension_too_large() {
     let refusal = || Refusal {
         status: 400,
         code: 5400,
-        message: "file: image width and height must be at most 12000 px",
+        message: "Bad request: file: image width and height must be at most 12000 px",
         pointer: "/file",
         rule: "file_dimension_too_large",
     };
@@ -533,7 +533,7 @@ async fn file_avif_dimension_too_large() {
     let refusal = || Refusal {
         status: 400,
         code: 5400,
-        message: "file: AVIF image width and height must be at most 1200 px",
+        message: "Bad request: file: AVIF image width and height must be at most 1200 px",
         pointer: "/file",
         rule: "file_avif_dimension_too_large",
     };
@@ -554,7 +554,7 @@ async fn file_area_too_large() {
     let refusal = || Refusal {
         status: 400,
         code: 5400,
-        message: "file: image area must be at most 100000000 pixels",
+        message: "Bad request: file: image area must be at most 100000000 pixels",
         pointer: "/file",
         rule: "file_area_too_large",
     };
@@ -580,7 +580,7 @@ async fn filename_too_long() {
         Refusal {
             status: 400,
             code: 5400,
-            message: "file: filename must be at most 255 characters",
+            message: "Bad request: file: filename must be at most 255 characters",
             pointer: "/file",
             rule: "filename_too_long",
         },

@@ -111,7 +111,7 @@ async fn internal_and_authentication_errors_are_recorded_envelopes() {
     );
     assert_eq!(
         (second, second_body["errors"][0]["code"].as_u64()),
-        (403, Some(10000))
+        (401, Some(10000))
     );
     assert_eq!(
         third, 200,

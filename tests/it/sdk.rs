@@ -243,9 +243,9 @@ async fn the_sdk_test_credentials_are_required_when_configured() {
     .await;
 
     // Assert
-    assert_eq!(status, 403, "{body}");
-    assert_error(&body, 10000, "Authentication error", None);
-    assert_last_refused(&mock, 403, "authentication");
+    assert_eq!(status, 401, "{body}");
+    assert_gateway_error(&body, 10000, "Authentication error");
+    assert_last_refused(&mock, 401, "authentication");
 }
 
 #[tokio::test]

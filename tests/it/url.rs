@@ -216,7 +216,7 @@ async fn fetched_images_go_through_the_image_rules() {
     assert_error(
         &huge_body,
         5400,
-        "file: image width and height must be at most 12000 px",
+        "Bad request: file: image width and height must be at most 12000 px",
         Some("/url"),
     );
     assert_eq!(cut, 400, "{cut_body}");
@@ -230,7 +230,7 @@ async fn fetched_images_go_through_the_image_rules() {
 }
 
 #[tokio::test]
-async fn a_fetched_image_over_10_mib_is_7011_at_url() {
+async fn a_fetched_image_over_10_mib_is_5413_at_url() {
     // Arrange
     let mock = MockImages::start().await;
     let origin = origin("200 OK", png_of_size(10 * 1024 * 1024 + 1)).await;
@@ -240,7 +240,12 @@ async fn a_fetched_image_over_10_mib_is_7011_at_url() {
 
     // Assert
     assert_eq!(status, 413, "{body}");
-    assert_error(&body, 7011, "Request entity is too large", Some("/url"));
+    assert_error(
+        &body,
+        5413,
+        "Maximum image size of 10 MB is reached",
+        Some("/url"),
+    );
     assert_last_refused(&mock, 413, "file_too_large");
 }
 
