@@ -51,8 +51,8 @@ pub struct ValidUpload {
     pub id: Option<String>,
     /// The `creator`, if sent.
     pub creator: Option<String>,
-    /// The metadata, whichever encoding was used.
-    pub meta: Map<String, Value>,
+    /// The metadata, whichever encoding was used; `None` when none was sent.
+    pub meta: Option<Map<String, Value>>,
     /// `requireSignedURLs` (`false` when absent).
     pub require_signed_urls: bool,
     /// The `url`, if sent.

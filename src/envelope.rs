@@ -214,8 +214,15 @@ impl Serialize for ImageResult<'_> {
         if image.draft || image.filename.is_some() {
             map.serialize_entry("filename", &image.filename)?;
         }
-        map.serialize_entry("creator", &image.creator)?;
-        map.serialize_entry("meta", &image.meta)?;
+        // Recorded results have no `creator` key when none was set, and no `meta` key when no
+        // metadata was sent (RECORDED.md §0.4, §3). Where a set `creator` goes is not recorded:
+        // after `filename`, as in the docs' examples (assumed).
+        if let Some(creator) = &image.creator {
+            map.serialize_entry("creator", creator)?;
+        }
+        if let Some(meta) = &image.meta {
+            map.serialize_entry("meta", meta)?;
+        }
         map.serialize_entry("uploaded", &timestamp(image.uploaded.into()))?;
         map.serialize_entry("requireSignedURLs", &image.require_signed_urls)?;
         map.serialize_entry(
