@@ -154,14 +154,20 @@ pub(crate) fn failure(errors: &[ApiError]) -> Bytes {
     FAILURE.fill(&errors.iter().map(error_entry).collect::<Vec<_>>())
 }
 
-fn error_entry(error: &ApiError) -> Value {
-    let mut entry = Map::new();
-    entry.insert("code".to_owned(), error.code.into());
-    entry.insert("message".to_owned(), error.message.clone().into());
-    if let Some(pointer) = &error.pointer {
-        entry.insert("source".to_owned(), json!({ "pointer": pointer }));
+/// One error as the Images service answers it: `{code, message}` and nothing else, as recorded
+/// (RECORDED.md section 0, finding 8: no `source.pointer`, no `documentation_url`). The field
+/// and the rule at fault stay in the journal ([`ApiError::pointer`], [`ApiError::rule`]).
+#[derive(serde::Serialize)]
+struct ErrorEntry<'a> {
+    code: u32,
+    message: &'a str,
+}
+
+fn error_entry(error: &ApiError) -> ErrorEntry<'_> {
+    ErrorEntry {
+        code: error.code,
+        message: &error.message,
     }
-    Value::Object(entry)
 }
 
 /// The body of a success whose result is one image.
@@ -380,7 +386,8 @@ mod tests {
         assert_eq!(body["messages"], json!([]));
         assert_eq!(
             body["errors"],
-            json!([{"code": 9106, "message": "Missing X-Auth-Key, X-Auth-Email or Authorization headers", "source": {"pointer": "/file"}}])
+            json!([{"code": 9106, "message": "Missing X-Auth-Key, X-Auth-Email or Authorization headers"}]),
+            "the pointer stays in the journal, not in the answer"
         );
     }
 }

@@ -125,7 +125,7 @@ async fn keyed_parts_are_measured_like_a_json_part() {
             &body,
             5400,
             "metadata: must not exceed 1024 bytes as JSON",
-            Some("/metadata"),
+            Some((&mock, "/metadata")),
         );
         assert_last_refused(&mock, 400, "metadata_too_large");
     }

@@ -310,7 +310,7 @@ async fn a_custom_id_uploaded_twice_is_refused_with_5409() {
         &body,
         5409,
         "Resource already exists. Verify the resource information and try again.",
-        Some("/id"),
+        Some((&mock, "/id")),
     );
     assert_last_refused(&mock, 409, "duplicate_id");
     let uploads = mock.uploads();
