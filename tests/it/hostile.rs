@@ -43,7 +43,7 @@ async fn a_body_that_stalls_gets_a_408_envelope() {
 
     // Assert
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-    assert!(answer.contains(r#""code":5400"#), "{answer}");
+    assert!(answer.contains(r#""code": 5400"#), "{answer}");
     assert!(
         answer.contains("Request timeout: the body stalled for 200ms"),
         "{answer}"

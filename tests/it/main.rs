@@ -19,6 +19,7 @@ mod metadata;
 mod operations;
 #[cfg(feature = "proptest")]
 mod properties;
+mod recorded;
 mod routes;
 mod rules;
 mod runtime;
