@@ -52,8 +52,8 @@ pub struct ValidUpload {
     pub id: Option<String>,
     /// The `creator`, if sent.
     pub creator: Option<String>,
-    /// The metadata, whichever encoding was used.
-    pub meta: Map<String, Value>,
+    /// The metadata, whichever encoding was used; `None` when none was sent.
+    pub meta: Option<Map<String, Value>>,
     /// `requireSignedURLs` (`false` when absent).
     pub require_signed_urls: bool,
     /// The `url`, if sent.
@@ -293,14 +293,23 @@ static OPENAPI_DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
     for patch in patches["patches"].as_array().expect("patches is an array") {
         let path = patch["path"].as_str().expect("a patch has a path");
         let (parent, key) = path.rsplit_once('/').expect("a patch path has a parent");
-        let removed = openapi
+        let object = openapi
             .pointer_mut(parent)
             .and_then(Value::as_object_mut)
-            .and_then(|object| object.remove(key));
-        assert!(
-            removed.is_some(),
-            "schemas/openapi-patches.json: nothing at {path}"
-        );
+            .unwrap_or_else(|| panic!("schemas/openapi-patches.json: no object at {parent}"));
+        match patch["op"].as_str() {
+            Some("remove") => assert!(
+                object.shift_remove(key).is_some(),
+                "schemas/openapi-patches.json: nothing at {path}"
+            ),
+            Some("add") => assert!(
+                object
+                    .insert(key.to_owned(), patch["value"].clone())
+                    .is_none(),
+                "schemas/openapi-patches.json: {path} is already there"
+            ),
+            other => panic!("schemas/openapi-patches.json: unknown op {other:?} at {path}"),
+        }
     }
     to_json_schema(&mut openapi);
     openapi
@@ -552,14 +561,27 @@ mod tests {
         for (name, text) in crate::envelope::FIXTURES {
             let fixture: Value = serde_json::from_str(text).unwrap();
             let status = fixture["status"].as_u64().unwrap() as u16;
-            let body = serde_json::to_vec(&fixture["body"]).unwrap();
-            if let Err(problems) = check_response(Operation::Upload, status, &body) {
+            // A recorded raw body is a string, sent as it is; the others are JSON values.
+            let body = match &fixture["body"] {
+                Value::String(raw) => raw.clone().into_bytes(),
+                body => serde_json::to_vec(body).unwrap(),
+            };
+            let operation = match name {
+                "get-image.json" | "get-image-draft.json" => Operation::Get,
+                "get-images.json" => Operation::ListV1,
+                "patch-image.json" => Operation::Update,
+                "delete-image.json" | "delete-image-not-found.json" => Operation::Delete,
+                _ => Operation::Upload,
+            };
+            if let Err(problems) = check_response(operation, status, &body) {
                 panic!("fixtures/{name}: {problems:?}");
             }
-            assert!(
-                fixture["provenance"]["source"].is_string(),
-                "fixtures/{name} has no source"
-            );
+            for key in ["source", "recorded", "templated", "redacted"] {
+                assert!(
+                    fixture["provenance"][key].is_string(),
+                    "fixtures/{name} has no provenance.{key}"
+                );
+            }
         }
     }
 
@@ -646,6 +668,34 @@ mod tests {
         let stats = page(json!({"count": {"allowed": "many"}}));
         let problems = check_response(Operation::Stats, 200, stats.as_bytes()).unwrap_err();
         assert_eq!(problems[0].instance_path, "/result/count/allowed");
+    }
+
+    #[test]
+    fn every_patch_says_why_and_on_what_evidence() {
+        let patches: Value = serde_json::from_str(PATCHES).unwrap();
+        for patch in patches["patches"].as_array().unwrap() {
+            for key in ["why", "evidence"] {
+                let text = patch[key].as_str().unwrap_or_default();
+                assert!(!text.is_empty(), "{patch} has no {key}");
+            }
+        }
+        LazyLock::force(&OPENAPI_DOCUMENT);
+    }
+
+    #[test]
+    fn a_result_without_creator_and_meta_passes() {
+        // As recorded: no `creator` key when none was set, no `meta` key when no metadata was
+        // sent (RECORDED.md section 0 finding 4); the description requires neither.
+        let result = json!({"id": "a", "filename": "a.png", "uploaded": "2014-01-02T02:20:00.123Z",
+            "requireSignedURLs": false, "variants": ["https://imagedelivery.net/x/a/public"]});
+        let body = json!({"result": result, "success": true, "errors": [], "messages": []});
+        let pretty = serde_json::to_string_pretty(&body).unwrap();
+        for operation in [Operation::Upload, Operation::Get, Operation::Update] {
+            check_response(operation, 200, pretty.as_bytes()).unwrap();
+        }
+        let listed = json!({"result": {"images": [result]}, "success": true, "errors": [],
+            "messages": []});
+        check_response(Operation::ListV1, 200, listed.to_string().as_bytes()).unwrap();
     }
 
     #[test]

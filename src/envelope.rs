@@ -1,8 +1,10 @@
 //! Cloudflare response envelopes, built from the recorded ones in `fixtures/`.
 //!
-//! A success is the recorded 200 envelope with its `result` replaced by the upload's own values;
-//! a refusal is the recorded failure envelope with its `errors` replaced. Everything else
-//! (`success`, `messages`, `result_info`, key order) is sent as recorded.
+//! A success is the recorded 200 envelope (`fixtures/post-image.json`) with its `result`
+//! replaced by the request's own values; a refusal is the failure envelope
+//! (`fixtures/error.json`) with its `errors` replaced. Everything else is sent as recorded:
+//! `result` first, then `success`, `errors`, `messages`, no `result_info`, pretty-printed with
+//! two spaces (RECORDED.md section 0, finding 3; section 3).
 
 use std::sync::LazyLock;
 
@@ -15,16 +17,42 @@ use crate::error::ApiError;
 use crate::state::Delivery;
 use crate::store::StoredImage;
 
-const SUCCESS_FIXTURE: &str = include_str!("../fixtures/upload-success.json");
+const SUCCESS_FIXTURE: &str = include_str!("../fixtures/post-image.json");
 const ERROR_FIXTURE: &str = include_str!("../fixtures/error.json");
 const RATE_LIMITED_FIXTURE: &str = include_str!("../fixtures/rate-limited.json");
 const INTERNAL_ERROR_FIXTURE: &str = include_str!("../fixtures/internal-error.json");
 const AUTHENTICATION_FIXTURE: &str = include_str!("../fixtures/authentication-error.json");
 
-/// The fixtures the mock answers from, by file name, for tests that check them.
+/// The `Content-Type` of the Images service's JSON answers, as recorded (RECORDED.md section 0,
+/// finding 3).
+pub(crate) const JSON_CONTENT_TYPE: &str = "application/json; charset=UTF-8";
+
+/// Every fixture, by file name, for tests that check them: those the mock answers from, and the
+/// recorded answers of the other operations that tests hold the mock's answers to.
 #[cfg(test)]
-pub(crate) const FIXTURES: [(&str, &str); 5] = [
-    ("upload-success.json", SUCCESS_FIXTURE),
+pub(crate) const FIXTURES: [(&str, &str); 11] = [
+    ("post-image.json", SUCCESS_FIXTURE),
+    ("get-image.json", include_str!("../fixtures/get-image.json")),
+    (
+        "get-image-draft.json",
+        include_str!("../fixtures/get-image-draft.json"),
+    ),
+    (
+        "get-images.json",
+        include_str!("../fixtures/get-images.json"),
+    ),
+    (
+        "patch-image.json",
+        include_str!("../fixtures/patch-image.json"),
+    ),
+    (
+        "delete-image.json",
+        include_str!("../fixtures/delete-image.json"),
+    ),
+    (
+        "delete-image-not-found.json",
+        include_str!("../fixtures/delete-image-not-found.json"),
+    ),
     ("error.json", ERROR_FIXTURE),
     ("rate-limited.json", RATE_LIMITED_FIXTURE),
     ("internal-error.json", INTERNAL_ERROR_FIXTURE),
@@ -100,17 +128,22 @@ pub(crate) static AUTHENTICATION_ERROR: LazyLock<Recorded> = LazyLock::new(|| {
     )
 });
 
-fn fixture_body(name: &str, text: &str) -> Value {
+/// The body of a fixture as JSON: a recorded raw body (a string, as the recorder stored it) is
+/// parsed; a body written as a JSON value is taken as it is.
+pub(crate) fn fixture_body(name: &str, text: &str) -> Value {
     let fixture: Value =
         serde_json::from_str(text).unwrap_or_else(|e| panic!("fixtures/{name} is not JSON: {e}"));
-    fixture
-        .get("body")
-        .cloned()
-        .unwrap_or_else(|| panic!("fixtures/{name} has no body"))
+    match fixture.get("body") {
+        Some(Value::String(raw)) => serde_json::from_str(raw)
+            .unwrap_or_else(|e| panic!("the body of fixtures/{name} is not JSON: {e}")),
+        Some(body) => body.clone(),
+        None => panic!("fixtures/{name} has no body"),
+    }
 }
 
-/// A recorded body serialised once, split around the member the mock fills in per request, so
-/// an answer is the two halves around that member's JSON: no clone of the fixture per request.
+/// A recorded body serialised once, pretty-printed as recorded, split around the member the
+/// mock fills in per request, so an answer is the two halves around that member's JSON: no
+/// clone of the fixture and no parse per request.
 struct Template {
     before: Vec<u8>,
     after: Vec<u8>,
@@ -120,8 +153,12 @@ impl Template {
     fn new(name: &str, text: &str, member: &str) -> Template {
         const HOLE: &str = "\u{0}cloudflare-images-mock-hole\u{0}";
         let mut body = fixture_body(name, text);
+        assert!(
+            body.get(member).is_some(),
+            "fixtures/{name} has no {member}"
+        );
         body[member] = Value::String(HOLE.to_owned());
-        let text = serde_json::to_string(&body).expect("a JSON value serialises");
+        let text = serde_json::to_string_pretty(&body).expect("a JSON value serialises");
         let hole = serde_json::to_string(HOLE).expect("a string serialises");
         let (before, after) = text.split_once(&hole).expect("the hole is in the body");
         Template {
@@ -130,18 +167,124 @@ impl Template {
         }
     }
 
+    /// The body with `member` in the hole, pretty-printed one level in (a member of the
+    /// top-level object), so the whole is what `to_string_pretty` makes of it.
     fn fill(&self, member: &impl serde::Serialize) -> Bytes {
-        let mut out = Vec::with_capacity(self.before.len() + self.after.len() + 512);
+        let mut out = Vec::with_capacity(self.before.len() + self.after.len() + 1024);
         out.extend_from_slice(&self.before);
-        serde_json::to_writer(&mut out, member).expect("a JSON value serialises");
+        let mut serializer = serde_json::Serializer::with_formatter(&mut out, Pretty::at(1));
+        member
+            .serialize(&mut serializer)
+            .expect("a JSON value serialises");
         out.extend_from_slice(&self.after);
         // The journal keeps this body for every request: no spare capacity.
         Bytes::from(out.into_boxed_slice())
     }
 }
 
+/// `serde_json`'s `PrettyFormatter` (two spaces) starting at a given depth: a value written
+/// into the hole of a [`Template`] is indented as the member of the envelope it is.
+/// `PrettyFormatter` itself always starts at depth 0.
+struct Pretty {
+    depth: usize,
+    has_value: bool,
+}
+
+impl Pretty {
+    fn at(depth: usize) -> Pretty {
+        Pretty {
+            depth,
+            has_value: false,
+        }
+    }
+
+    fn indent<W: ?Sized + std::io::Write>(writer: &mut W, depth: usize) -> std::io::Result<()> {
+        const SPACES: &[u8] = &[b' '; 64];
+        let mut left = depth * 2;
+        while left > 0 {
+            let n = left.min(SPACES.len());
+            writer.write_all(&SPACES[..n])?;
+            left -= n;
+        }
+        Ok(())
+    }
+}
+
+impl serde_json::ser::Formatter for Pretty {
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        writer.write_all(b"[")
+    }
+
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.depth -= 1;
+        if self.has_value {
+            writer.write_all(b"\n")?;
+            Pretty::indent(writer, self.depth)?;
+        }
+        writer.write_all(b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        writer.write_all(if first { b"\n" } else { b",\n" })?;
+        Pretty::indent(writer, self.depth)
+    }
+
+    fn end_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        _writer: &mut W,
+    ) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        writer.write_all(b"{")
+    }
+
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.depth -= 1;
+        if self.has_value {
+            writer.write_all(b"\n")?;
+            Pretty::indent(writer, self.depth)?;
+        }
+        writer.write_all(b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        writer.write_all(if first { b"\n" } else { b",\n" })?;
+        Pretty::indent(writer, self.depth)
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+    ) -> std::io::Result<()> {
+        writer.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        _writer: &mut W,
+    ) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+}
+
 static SUCCESS: LazyLock<Template> =
-    LazyLock::new(|| Template::new("upload-success.json", SUCCESS_FIXTURE, "result"));
+    LazyLock::new(|| Template::new("post-image.json", SUCCESS_FIXTURE, "result"));
 static FAILURE: LazyLock<Template> =
     LazyLock::new(|| Template::new("error.json", ERROR_FIXTURE, "errors"));
 
@@ -150,19 +293,26 @@ pub(crate) fn success(result: &impl serde::Serialize) -> Bytes {
     SUCCESS.fill(result)
 }
 
-/// The body of a refusal.
+/// The body of a refusal: the failure envelope, pretty-printed as the Images service's recorded
+/// successes are (assumed for failures: no recorded JSON failure shows its layout).
 pub(crate) fn failure(errors: &[ApiError]) -> Bytes {
     FAILURE.fill(&errors.iter().map(error_entry).collect::<Vec<_>>())
 }
 
-fn error_entry(error: &ApiError) -> Value {
-    let mut entry = Map::new();
-    entry.insert("code".to_owned(), error.code.into());
-    entry.insert("message".to_owned(), error.message.clone().into());
-    if let Some(pointer) = &error.pointer {
-        entry.insert("source".to_owned(), json!({ "pointer": pointer }));
+/// One error as the Images service answers it: `{code, message}` and nothing else, as recorded
+/// (RECORDED.md section 0, finding 8: no `source.pointer`, no `documentation_url`). The field
+/// and the rule at fault stay in the journal ([`ApiError::pointer`], [`ApiError::rule`]).
+#[derive(serde::Serialize)]
+struct ErrorEntry<'a> {
+    code: u32,
+    message: &'a str,
+}
+
+fn error_entry(error: &ApiError) -> ErrorEntry<'_> {
+    ErrorEntry {
+        code: error.code,
+        message: &error.message,
     }
-    Value::Object(entry)
 }
 
 /// The body of a success whose result is one image.
@@ -261,8 +411,15 @@ impl Serialize for ImageResult<'_> {
         if image.draft || image.filename.is_some() {
             map.serialize_entry("filename", &image.filename)?;
         }
-        map.serialize_entry("creator", &image.creator)?;
-        map.serialize_entry("meta", &image.meta)?;
+        // Recorded results have no `creator` key when none was set, and no `meta` key when no
+        // metadata was sent (RECORDED.md §0.4, §3). Where a set `creator` goes is not recorded:
+        // after `filename`, as in the docs' examples (assumed).
+        if let Some(creator) = &image.creator {
+            map.serialize_entry("creator", creator)?;
+        }
+        if let Some(meta) = &image.meta {
+            map.serialize_entry("meta", meta)?;
+        }
         map.serialize_entry("uploaded", &timestamp(image.uploaded.into()))?;
         map.serialize_entry("requireSignedURLs", &image.require_signed_urls)?;
         map.serialize_entry(
@@ -445,6 +602,96 @@ mod tests {
         assert_eq!(timestamp(at), "1970-01-01T00:00:00.000Z");
     }
 
+    /// The shape of a value: keys in their order, the kind of each value, arrays element by
+    /// element; as text, since maps compare without regard to order.
+    fn shape(value: &Value) -> String {
+        fn walk(value: &Value) -> Value {
+            match value {
+                Value::Object(map) => {
+                    Value::Object(map.iter().map(|(k, v)| (k.clone(), walk(v))).collect())
+                }
+                Value::Array(items) => Value::Array(items.iter().map(walk).collect()),
+                Value::String(_) => "string".into(),
+                Value::Number(_) => "number".into(),
+                Value::Bool(_) => "bool".into(),
+                Value::Null => Value::Null,
+            }
+        }
+        walk(value).to_string()
+    }
+
+    /// Asserts a body is laid out exactly as `to_string_pretty` lays it out (two spaces).
+    fn assert_pretty(body: &[u8]) -> Value {
+        let text = std::str::from_utf8(body).unwrap();
+        let value: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(text, serde_json::to_string_pretty(&value).unwrap());
+        value
+    }
+
+    fn delivery() -> Delivery {
+        Delivery {
+            account_hash: "2222222222222222222222".into(),
+            variants: vec!["public".to_owned()].into(),
+        }
+    }
+
+    fn stored(draft: bool) -> StoredImage {
+        StoredImage {
+            id: "00000000-0000-0000-0000-000000000000".into(),
+            filename: (!draft).then(|| "image.jpg".to_owned()),
+            creator: None,
+            meta: Some(
+                json!({"key": "value", "nested": {"a": [1, {}], "e": []}})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+            require_signed_urls: false,
+            uploaded: std::time::UNIX_EPOCH,
+            draft,
+            format: None,
+            dimensions: None,
+            file_size: None,
+        }
+    }
+
+    #[test]
+    fn every_answer_is_pretty_printed_with_result_first() {
+        let image = stored(false);
+        let bodies = [
+            super::image(&image, &delivery()),
+            list_v1(&[image.clone(), image.clone()], &delivery()),
+            list_v2(std::slice::from_ref(&image), Some("abc"), &delivery()),
+            list_v2(&[], None, &delivery()),
+            empty_result(),
+            stats(100_000, 3),
+            failure(&[crate::schema::catalogue_error("missing_auth", &[])]),
+        ];
+        for body in bodies {
+            let value = assert_pretty(&body);
+            let keys: Vec<&String> = value.as_object().unwrap().keys().collect();
+            assert_eq!(keys, ["result", "success", "errors", "messages"]);
+        }
+        assert_eq!(
+            std::str::from_utf8(&empty_result()).unwrap(),
+            "{\n  \"result\": {},\n  \"success\": true,\n  \"errors\": [],\n  \"messages\": []\n}"
+        );
+    }
+
+    #[test]
+    fn a_draft_has_the_recorded_shape() {
+        let (name, text) = FIXTURES
+            .iter()
+            .find(|(name, _)| *name == "get-image-draft.json")
+            .unwrap();
+        let recorded = fixture_body(name, text);
+        let mut draft = stored(true);
+        draft.meta = Some(json!({"key": "value"}).as_object().unwrap().clone());
+        let answered = assert_pretty(&super::image(&draft, &delivery()));
+        assert_eq!(shape(&answered), shape(&recorded));
+        assert_eq!(answered["result"]["filename"], Value::Null);
+    }
+
     #[test]
     fn failure_keeps_the_recorded_shape() {
         let mut e = crate::schema::catalogue_error("missing_auth", &[]);
@@ -455,7 +702,8 @@ mod tests {
         assert_eq!(body["messages"], json!([]));
         assert_eq!(
             body["errors"],
-            json!([{"code": 9106, "message": "Missing X-Auth-Key, X-Auth-Email or Authorization headers", "source": {"pointer": "/file"}}])
+            json!([{"code": 9106, "message": "Missing X-Auth-Key, X-Auth-Email or Authorization headers"}]),
+            "the pointer stays in the journal, not in the answer"
         );
     }
 }

@@ -34,7 +34,8 @@ pub struct ApiError {
     pub message: String,
     /// A stable name of the rule that was broken, e.g. `"id_uuid"` or `"missing_auth"`.
     pub rule: String,
-    /// The JSON pointer of the form field at fault (`"/metadata"`), sent as `source.pointer`.
+    /// The JSON pointer of the form field at fault (`"/metadata"`), kept by the journal: the
+    /// answered error object is `{code, message}` only, as the real API's are.
     pub pointer: Option<String>,
     /// Where the rule lives in `schemas/upload.schema.json`, for rules of the upload schema.
     pub schema_path: Option<String>,

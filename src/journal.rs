@@ -133,8 +133,9 @@ pub struct Upload {
     pub url: Option<String>,
     /// The `creator` sent.
     pub creator: Option<String>,
-    /// The metadata, whichever of the three encodings the client used.
-    pub meta: Map<String, Value>,
+    /// The metadata, whichever of the three encodings the client used; `None` when no
+    /// `metadata` was sent (the answer then has no `meta` key).
+    pub meta: Option<Map<String, Value>>,
     /// The `requireSignedURLs` sent (`false` when absent).
     pub require_signed_urls: bool,
     /// Every text part, in the order sent, as `(name, value)`.

@@ -31,7 +31,8 @@
 //! assert_eq!(body["result"]["meta"]["owner"], "42");
 //! assert_eq!(mock.uploads().len(), 1);
 //!
-//! // A refusal gets the real code, status and a message naming the field and the rule.
+//! // A refusal gets the real code, status and message, as `{code, message}` (as recorded); the
+//! // journal keeps which field and which rule failed.
 //! let form = Form::new().text("url", "https://example.com/a.png").text("creator", "x".repeat(1025));
 //! let response = reqwest::Client::new()
 //!     .post(mock.upload_url())
@@ -43,8 +44,10 @@
 //! let body: serde_json::Value = response.json().await?;
 //! assert_eq!(body["errors"][0]["code"], 5400);
 //! assert_eq!(body["errors"][0]["message"], "Bad request: creator: must be at most 1024 characters");
-//! assert_eq!(body["errors"][0]["source"]["pointer"], "/creator");
-//! assert_eq!(mock.requests()[1].errors[0].rule, "creator_too_long");
+//! assert_eq!(body["errors"][0].as_object().unwrap().len(), 2, "code and message only");
+//! let refused = &mock.requests()[1].errors[0];
+//! assert_eq!(refused.pointer.as_deref(), Some("/creator"));
+//! assert_eq!(refused.rule, "creator_too_long");
 //! # Ok(())
 //! # }
 //! ```

@@ -88,7 +88,7 @@ pub(super) async fn update(
             image.creator = Some(creator.clone());
         }
         if let Some(meta) = &update.metadata {
-            image.meta = meta.clone();
+            image.meta = Some(meta.clone());
         }
         if let Some(private) = update.require_signed_urls {
             image.require_signed_urls = private;
@@ -139,7 +139,7 @@ pub(super) fn list_v2(shared: &Shared, query: Option<&str>) -> Outcome {
         shared
             .store
             .page_by_time(after.as_ref(), ascending, list.per_page, |image| {
-                list.matches(image.creator.as_deref(), Some(&image.meta))
+                list.matches(image.creator.as_deref(), image.meta.as_ref())
             });
     let token = next.map(|cursor| cursor.token());
     Outcome::ok(envelope::list_v2(

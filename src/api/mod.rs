@@ -48,11 +48,11 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
-    /// A JSON answer.
+    /// A JSON answer of the Images service: `application/json; charset=UTF-8`, as recorded.
     pub(crate) fn json(status: u16, body: Bytes) -> Reply {
         Reply {
             status,
-            content_type: "application/json",
+            content_type: envelope::JSON_CONTENT_TYPE,
             headers: Vec::new(),
             body,
         }

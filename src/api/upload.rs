@@ -93,7 +93,7 @@ pub(crate) fn insert(
         id: checked.id.take().unwrap_or_else(crate::ids::image_id),
         filename,
         creator: checked.creator.take(),
-        meta: std::mem::take(&mut checked.meta),
+        meta: checked.meta.take(),
         require_signed_urls: checked.require_signed_urls,
         uploaded: SystemTime::now(),
         draft: false,

@@ -23,7 +23,8 @@ const MAX_METADATA_DEPTH: usize = 32;
 pub(crate) struct Checked {
     pub(crate) id: Option<String>,
     pub(crate) creator: Option<String>,
-    pub(crate) meta: Map<String, Value>,
+    /// `None` when no `metadata` part was sent.
+    pub(crate) meta: Option<Map<String, Value>>,
     pub(crate) require_signed_urls: bool,
     pub(crate) url: Option<String>,
     pub(crate) file: Option<FilePart>,
@@ -58,8 +59,8 @@ pub(crate) fn check(form: Form) -> Result<Checked, Vec<ApiError>> {
         url,
         require_signed_urls: instance.get("requireSignedURLs") == Some(&Value::Bool(true)),
         meta: match instance.remove("metadata") {
-            Some(Value::Object(meta)) => meta,
-            _ => Map::new(),
+            Some(Value::Object(meta)) => Some(meta),
+            _ => None,
         },
         file: form.file,
         image,

@@ -41,8 +41,10 @@ pub struct StoredImage {
     pub filename: Option<String>,
     /// The `creator` sent, or set by an update.
     pub creator: Option<String>,
-    /// The metadata (`meta` in answers): replaced, not merged, by an update.
-    pub meta: Map<String, Value>,
+    /// The metadata (`meta` in answers): `None` when none was sent (the answer then has no
+    /// `meta` key, as recorded), `Some` of the object sent otherwise, even an empty one
+    /// (`metadata={}` gives `"meta": {}`). An update's `metadata` replaces it (not merged).
+    pub meta: Option<Map<String, Value>>,
     /// Whether delivery URLs of the image must be signed.
     pub require_signed_urls: bool,
     /// When the image was uploaded.
@@ -385,7 +387,7 @@ mod tests {
             id: id.to_owned(),
             filename: None,
             creator: None,
-            meta: Map::new(),
+            meta: None,
             require_signed_urls: false,
             uploaded: UNIX_EPOCH + Duration::from_millis(ms),
             draft: false,

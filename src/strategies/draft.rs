@@ -124,6 +124,7 @@ impl Draft {
         };
         let mut parts = Vec::new();
         let mut file_name_sent = None;
+        let mut metadata_sent = false;
         for field in order {
             match field {
                 Field::File => {
@@ -138,7 +139,9 @@ impl Draft {
                 Field::Creator => self.text(&mut parts, "creator", self.creator.as_ref()),
                 Field::Metadata => {
                     if let Some(metadata) = &self.metadata {
+                        let before = parts.len();
                         metadata_parts(client, metadata, &mut parts);
+                        metadata_sent = parts.len() > before;
                     }
                 }
                 Field::RequireSignedUrls => self.text(
@@ -156,8 +159,10 @@ impl Draft {
             },
             creator: self.creator.clone().filter(|c| !self.drops(c)),
             meta: match &self.metadata {
-                Some(Value::Object(map)) => rebuilt(client.metadata_encoding(), map),
-                _ => Map::new(),
+                Some(Value::Object(map)) if metadata_sent => {
+                    Some(rebuilt(client.metadata_encoding(), map))
+                }
+                _ => None,
             },
             require_signed_urls: self.require_signed_urls.as_deref() == Some("true"),
         });

@@ -44,7 +44,7 @@ async fn a_body_that_stalls_gets_a_408_envelope() {
     // Assert
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     // 5408 of the old Images error table (status 408 by its pattern).
-    assert!(answer.contains(r#""code":5408"#), "{answer}");
+    assert!(answer.contains(r#""code": 5408"#), "{answer}");
     assert!(
         answer.contains("Client was sending upload too slowly."),
         "{answer}"
@@ -269,7 +269,7 @@ async fn a_part_with_a_1_mib_name_is_answered_on_its_connection() {
 
     // Assert: an envelope, not a dropped connection, and the refusal journalled with its rule.
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
-    assert!(answer.contains(r#""code":5400"#), "{answer}");
+    assert!(answer.contains(r#""code": 5400"#), "{answer}");
     assert!(
         answer.contains("bytes of headers, more than the 8192 bytes"),
         "{answer}"

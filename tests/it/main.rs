@@ -20,6 +20,7 @@ mod metadata;
 mod operations;
 #[cfg(feature = "proptest")]
 mod properties;
+mod recorded;
 mod routes;
 mod rules;
 mod runtime;

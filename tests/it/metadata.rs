@@ -15,7 +15,10 @@ async fn meta_of(parts: &[(&str, &str)]) -> (Value, Value) {
     });
     let (status, body) = send(&mock, form).await;
     assert_eq!(status, 200, "{parts:?}: {body}");
-    let journal = Value::Object(mock.uploads()[0].meta.clone());
+    let journal = mock.uploads()[0]
+        .meta
+        .clone()
+        .map_or(Value::Null, Value::Object);
     (body["result"]["meta"].clone(), journal)
 }
 
@@ -93,13 +96,17 @@ async fn deep_keys_in_both_sdk_encodings() {
 }
 
 #[tokio::test]
-async fn no_metadata_is_an_empty_meta() {
+async fn no_metadata_is_no_meta_and_empty_metadata_is_an_empty_meta() {
     // Act
     let (answered, journal) = meta_of(&[("creator", "me")]).await;
+    let (empty, empty_journal) = meta_of(&[("metadata", "{}")]).await;
 
-    // Assert
-    assert_eq!(answered, json!({}));
-    assert_eq!(journal, json!({}));
+    // Assert: recorded results have no `meta` key when no metadata was sent, and `meta: {}`
+    // when `metadata={}` was (RECORDED.md section 3).
+    assert_eq!(answered, Value::Null);
+    assert_eq!(journal, Value::Null);
+    assert_eq!(empty, json!({}));
+    assert_eq!(empty_journal, json!({}));
 }
 
 #[tokio::test]
@@ -118,7 +125,7 @@ async fn keyed_parts_are_measured_like_a_json_part() {
             &body,
             5400,
             "Bad request: metadata: must not exceed 1024 bytes as JSON",
-            Some("/metadata"),
+            Some((&mock, "/metadata")),
         );
         assert_last_refused(&mock, 400, "metadata_too_large");
     }

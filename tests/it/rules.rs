@@ -36,7 +36,7 @@ async fn refused(mock: &MockImages, form: Form, want: Refusal<'_>) {
     let uploads = mock.uploads().len();
     let (status, body) = send(mock, form).await;
     assert_eq!(status, want.status, "{body}");
-    assert_error(&body, want.code, want.message, Some(want.pointer));
+    assert_error(&body, want.code, want.message, Some((mock, want.pointer)));
     assert_last_refused(mock, want.status, want.rule);
     let record = last_request(mock);
     assert_eq!(record.errors[0].code as u64, want.code);
@@ -299,7 +299,7 @@ async fn custom_id_rules_apply_whatever_the_order_of_parts() {
         &body,
         5411,
         &id_error("Must not use a non-image file name extension"),
-        Some("/id"),
+        Some((&mock, "/id")),
     );
 }
 
