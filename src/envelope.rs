@@ -6,7 +6,7 @@
 //! `result` first, then `success`, `errors`, `messages`, no `result_info`, pretty-printed with
 //! two spaces (RECORDED.md section 0, finding 3; section 3).
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
@@ -326,7 +326,7 @@ pub(crate) fn empty_result() -> Bytes {
 }
 
 /// The body of a v1 list: `result: {images: [...]}`.
-pub(crate) fn list_v1(images: &[StoredImage], delivery: &Delivery) -> Bytes {
+pub(crate) fn list_v1(images: &[Arc<StoredImage>], delivery: &Delivery) -> Bytes {
     success(&ImageList {
         images,
         delivery,
@@ -335,7 +335,11 @@ pub(crate) fn list_v1(images: &[StoredImage], delivery: &Delivery) -> Bytes {
 }
 
 /// The body of a v2 list: `result: {images: [...], continuation_token}`.
-pub(crate) fn list_v2(images: &[StoredImage], token: Option<&str>, delivery: &Delivery) -> Bytes {
+pub(crate) fn list_v2(
+    images: &[Arc<StoredImage>],
+    token: Option<&str>,
+    delivery: &Delivery,
+) -> Bytes {
     success(&ImageList {
         images,
         delivery,
@@ -437,7 +441,7 @@ impl Serialize for ImageResult<'_> {
 }
 
 struct ImageList<'a> {
-    images: &'a [StoredImage],
+    images: &'a [Arc<StoredImage>],
     delivery: &'a Delivery,
     /// `None` for a v1 list (no token member); `Some(None)` for the last v2 page.
     continuation_token: Option<Option<&'a str>>,
@@ -445,7 +449,7 @@ struct ImageList<'a> {
 
 impl Serialize for ImageList<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        struct Images<'a>(&'a [StoredImage], &'a Delivery);
+        struct Images<'a>(&'a [Arc<StoredImage>], &'a Delivery);
         impl Serialize for Images<'_> {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
@@ -660,8 +664,11 @@ mod tests {
         let image = stored(false);
         let bodies = [
             super::image(&image, &delivery()),
-            list_v1(&[image.clone(), image.clone()], &delivery()),
-            list_v2(std::slice::from_ref(&image), Some("abc"), &delivery()),
+            list_v1(
+                &[Arc::new(image.clone()), Arc::new(image.clone())],
+                &delivery(),
+            ),
+            list_v2(&[Arc::new(image.clone())], Some("abc"), &delivery()),
             list_v2(&[], None, &delivery()),
             empty_result(),
             stats(100_000, 3),

@@ -256,10 +256,9 @@ impl RequestRecord {
 /// bytes are in the store (the journal keeps no copy of them).
 #[derive(Debug)]
 pub(crate) struct Accepted {
-    pub(crate) image: StoredImage,
+    pub(crate) image: std::sync::Arc<StoredImage>,
     /// The key of the bytes in the store.
     pub(crate) key: u64,
-    pub(crate) account_id: String,
     pub(crate) content_type: Option<Bytes>,
     pub(crate) file_xxh3: Option<u128>,
     pub(crate) url: Option<Bytes>,
@@ -401,7 +400,7 @@ impl Entry {
         let upload = self
             .accepted
             .as_ref()
-            .map(|accepted| upload(headers.clone(), accepted, view));
+            .map(|accepted| upload(headers.clone(), &path, accepted, view));
         RequestRecord {
             method: self.method.as_str().to_owned(),
             path,
@@ -430,7 +429,12 @@ pub(crate) struct View<'a> {
 }
 
 /// The public view of an accepted upload.
-fn upload(headers: Vec<(String, String)>, accepted: &Accepted, view: &View<'_>) -> Upload {
+fn upload(
+    headers: Vec<(String, String)>,
+    path: &str,
+    accepted: &Accepted,
+    view: &View<'_>,
+) -> Upload {
     let image = &accepted.image;
     let result = serde_json::to_value(crate::envelope::ImageResult {
         image,
@@ -439,7 +443,11 @@ fn upload(headers: Vec<(String, String)>, accepted: &Accepted, view: &View<'_>) 
     .unwrap_or_default();
     Upload {
         id: image.id.clone(),
-        account_id: accepted.account_id.clone(),
+        // The account of the upload's own path (routed as it was when it arrived).
+        account_id: match crate::api::route::route(&Method::POST, path) {
+            crate::api::route::Routed::Api(route) => route.account_id.to_owned(),
+            _ => String::new(),
+        },
         filename: image.filename.clone(),
         content_type: accepted.content_type.as_deref().map(text),
         format: image.format.clone(),

@@ -190,7 +190,7 @@ pub(crate) async fn handle(
     // The image id, variant id or key name in the path.
     let resource = route.resource.map(decode);
     let mut outcome = match route.operation {
-        Operation::Upload => match upload::upload(shared, route, parts, body).await {
+        Operation::Upload => match upload::upload(shared, parts, body).await {
             Ok(accepted) => {
                 let body = envelope::image(&accepted.image, &shared.delivery());
                 Outcome {

@@ -10,7 +10,6 @@ use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::http::request::Parts;
 
-use super::route::Route;
 use crate::error::ApiError;
 use crate::ingest::fetch;
 use crate::ingest::file::FileBytes;
@@ -23,7 +22,6 @@ use crate::store::StoredImage;
 
 pub(super) async fn upload(
     shared: &Shared,
-    route: &Route<'_>,
     parts: &Parts,
     body: &mut Incoming,
 ) -> Result<Accepted, Vec<ApiError>> {
@@ -48,13 +46,12 @@ pub(super) async fn upload(
         .await
         .map_err(|e| vec![e])?;
     let checked = form_rules::check(form)?;
-    store(shared, route.account_id, checked).await
+    store(shared, checked).await
 }
 
 /// Stores a checked upload (fetching its `url` first): what the journal keeps of it.
 pub(crate) async fn store(
     shared: &Shared,
-    account_id: &str,
     mut checked: Checked,
 ) -> Result<Accepted, Vec<ApiError>> {
     let config = &shared.config;
@@ -73,13 +70,12 @@ pub(crate) async fn store(
         fetched = Some((bytes, filename));
         checked.image = Some(info);
     }
-    insert(shared, account_id, checked, fetched)
+    insert(shared, checked, fetched)
 }
 
 /// Stores a checked upload whose `url`, if any, was fetched: what the journal keeps of it.
 pub(crate) fn insert(
     shared: &Shared,
-    account_id: &str,
     mut checked: Checked,
     fetched: Option<(Bytes, Option<String>)>,
 ) -> Result<Accepted, Vec<ApiError>> {
@@ -101,10 +97,11 @@ pub(crate) fn insert(
         dimensions: info.and_then(|i| Some((i.width?, i.height?))),
         file_size: file.as_ref().map(|f| f.bytes.len() as u64),
     };
+    let image = std::sync::Arc::new(image);
     let digest = file.as_ref().map(|f| f.digest);
     let key = shared
         .store
-        .insert(image.clone(), file.map(|f| f.bytes))
+        .insert(std::sync::Arc::clone(&image), file.map(|f| f.bytes))
         .map_err(|_taken| {
             let mut error = catalogue_error("duplicate_id", &[]);
             error.pointer = Some("/id".to_owned());
@@ -113,7 +110,6 @@ pub(crate) fn insert(
     Ok(Accepted {
         image,
         key,
-        account_id: account_id.to_owned(),
         content_type: content_type.map(Bytes::from),
         file_xxh3: digest,
         url: checked.url.map(Bytes::from),

@@ -142,7 +142,10 @@ impl MockImages {
 
     /// The stored image called `id`, if there is one.
     pub fn image(&self, id: &str) -> Option<StoredImage> {
-        self.shared.store.get(id)
+        self.shared
+            .store
+            .get(id)
+            .map(|image| StoredImage::clone(&image))
     }
 
     /// The bytes of the stored image called `id`: what `GET .../images/v1/{id}/blob` answers.
@@ -207,8 +210,8 @@ impl MockImages {
     /// Puts an image in the store, or gives the errors an upload of it would get.
     pub fn try_insert_image(&self, image: NewImage) -> Result<StoredImage, Vec<ApiError>> {
         let checked = crate::ingest::form::check(image.form())?;
-        let accepted = crate::api::upload::insert(&self.shared, &self.account_id, checked, None)?;
-        Ok(accepted.image)
+        let accepted = crate::api::upload::insert(&self.shared, checked, None)?;
+        Ok(StoredImage::clone(&accepted.image))
     }
 
     /// Waits until at least `n` uploads were accepted and returns them, or says how many arrived

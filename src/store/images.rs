@@ -6,7 +6,7 @@
 //! copied to or read from disk.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
@@ -97,7 +97,7 @@ pub struct Storage {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Cursor {
     pub(crate) uploaded_ms: i64,
-    pub(crate) id: String,
+    pub(crate) id: Arc<str>,
 }
 
 impl Cursor {
@@ -126,7 +126,7 @@ impl Cursor {
         let (ms, id) = text.split_once(':')?;
         Some(Cursor {
             uploaded_ms: ms.parse().ok()?,
-            id: id.to_owned(),
+            id: Arc::from(id),
         })
     }
 }
@@ -140,7 +140,7 @@ fn millis(at: SystemTime) -> i64 {
 
 #[derive(Debug)]
 struct Record {
-    image: StoredImage,
+    image: Arc<StoredImage>,
     /// The key of the image's bytes in [`Blobs`], unique for the life of the store (an id
     /// uploaded again after a delete gets a new key).
     key: u64,
@@ -150,7 +150,7 @@ struct Record {
 struct Images {
     /// By key: keys grow with each insert, so this is upload order.
     by_key: BTreeMap<u64, Record>,
-    by_id: HashMap<String, u64>,
+    by_id: HashMap<Arc<str>, u64>,
     by_time: BTreeMap<Cursor, u64>,
     next_key: u64,
     /// Images that are not drafts: what stats count.
@@ -196,18 +196,28 @@ impl Store {
     }
 
     /// Stores an image and its bytes; the key of the bytes, or [`Taken`] when the id is.
-    pub(crate) fn insert(&self, image: StoredImage, bytes: Option<Bytes>) -> Result<u64, Taken> {
+    pub(crate) fn insert(
+        &self,
+        image: Arc<StoredImage>,
+        bytes: Option<Bytes>,
+    ) -> Result<u64, Taken> {
         let key = {
             let mut images = self.lock();
-            if images.by_id.contains_key(&image.id) {
+            if images.by_id.contains_key(image.id.as_str()) {
                 return Err(Taken);
             }
             let key = images.next_key;
             images.next_key += 1;
-            images.by_id.insert(image.id.clone(), key);
+            // One copy of the id, shared by both indexes.
+            let id: Arc<str> = Arc::from(image.id.as_str());
+            images.by_id.insert(Arc::clone(&id), key);
             if !image.draft {
                 images.current += 1;
-                images.by_time.insert(cursor(&image), key);
+                let cursor = Cursor {
+                    uploaded_ms: millis(image.uploaded),
+                    id,
+                };
+                images.by_time.insert(cursor, key);
             }
             images.by_key.insert(key, Record { image, key });
             key
@@ -229,18 +239,18 @@ impl Store {
     }
 
     /// The image called `id`.
-    pub(crate) fn get(&self, id: &str) -> Option<StoredImage> {
+    pub(crate) fn get(&self, id: &str) -> Option<Arc<StoredImage>> {
         let images = self.lock();
         let key = images.by_id.get(id)?;
-        images.by_key.get(key).map(|r| r.image.clone())
+        images.by_key.get(key).map(|r| Arc::clone(&r.image))
     }
 
     /// The image called `id` and its bytes.
-    pub(crate) fn get_with_bytes(&self, id: &str) -> Option<(StoredImage, Option<Bytes>)> {
+    pub(crate) fn get_with_bytes(&self, id: &str) -> Option<(Arc<StoredImage>, Option<Bytes>)> {
         let (image, key) = {
             let images = self.lock();
             let key = *images.by_id.get(id)?;
-            (images.by_key.get(&key)?.image.clone(), key)
+            (Arc::clone(&images.by_key.get(&key)?.image), key)
         };
         Some((image, self.blobs.get(key)))
     }
@@ -255,19 +265,20 @@ impl Store {
         &self,
         id: &str,
         change: impl FnOnce(&mut StoredImage) -> Result<(), E>,
-    ) -> Option<Result<StoredImage, E>> {
+    ) -> Option<Result<Arc<StoredImage>, E>> {
         let mut images = self.lock();
         let key = *images.by_id.get(id)?;
         let record = images.by_key.get_mut(&key)?;
-        let mut changed = record.image.clone();
+        // A new record: the journal keeps the one answered at upload.
+        let mut changed = StoredImage::clone(&record.image);
         Some(change(&mut changed).map(|()| {
-            record.image = changed.clone();
-            changed
+            record.image = Arc::new(changed);
+            Arc::clone(&record.image)
         }))
     }
 
     /// Removes the image called `id` with its bytes; its id can be used again.
-    pub(crate) fn remove(&self, id: &str) -> Option<StoredImage> {
+    pub(crate) fn remove(&self, id: &str) -> Option<Arc<StoredImage>> {
         let record = {
             let mut images = self.lock();
             let key = images.by_id.remove(id)?;
@@ -302,7 +313,7 @@ impl Store {
         self.lock()
             .by_key
             .values()
-            .map(|r| r.image.clone())
+            .map(|r| StoredImage::clone(&r.image))
             .collect()
     }
 
@@ -313,7 +324,7 @@ impl Store {
         page: u64,
         per_page: u64,
         keep: impl Fn(&StoredImage) -> bool,
-    ) -> Vec<StoredImage> {
+    ) -> Vec<Arc<StoredImage>> {
         let skip =
             usize::try_from(page.saturating_sub(1).saturating_mul(per_page)).unwrap_or(usize::MAX);
         let take = usize::try_from(per_page).unwrap_or(usize::MAX);
@@ -324,7 +335,7 @@ impl Store {
             .filter(|image| !image.draft && keep(image))
             .skip(skip)
             .take(take)
-            .cloned()
+            .map(Arc::clone)
             .collect()
     }
 
@@ -337,7 +348,7 @@ impl Store {
         ascending: bool,
         per_page: u64,
         keep: impl Fn(&StoredImage) -> bool,
-    ) -> (Vec<StoredImage>, Option<Cursor>) {
+    ) -> (Vec<Arc<StoredImage>>, Option<Cursor>) {
         use std::ops::Bound::{Excluded, Unbounded};
         let per_page = usize::try_from(per_page).unwrap_or(usize::MAX);
         let images = self.lock();
@@ -363,7 +374,7 @@ impl Store {
                 more = true;
                 break;
             }
-            page.push(record.image.clone());
+            page.push(Arc::clone(&record.image));
             last = Some(cursor);
         }
         (page, last.filter(|_| more).cloned())
@@ -373,7 +384,7 @@ impl Store {
 fn cursor(image: &StoredImage) -> Cursor {
     Cursor {
         uploaded_ms: millis(image.uploaded),
-        id: image.id.clone(),
+        id: Arc::from(image.id.as_str()),
     }
 }
 
@@ -382,8 +393,8 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn image(id: &str, ms: u64) -> StoredImage {
-        StoredImage {
+    fn image(id: &str, ms: u64) -> Arc<StoredImage> {
+        Arc::new(StoredImage {
             id: id.to_owned(),
             filename: None,
             creator: None,
@@ -394,7 +405,7 @@ mod tests {
             format: Some("png".to_owned()),
             dimensions: None,
             file_size: None,
-        }
+        })
     }
 
     #[test]
@@ -436,16 +447,16 @@ mod tests {
         for (id, ms) in [("c", 2), ("a", 1), ("b", 2), ("d", 3), ("e", 0)] {
             store.insert(image(id, ms), None).unwrap();
         }
-        let mut draft = image("draft", 5);
+        let mut draft = StoredImage::clone(&image("draft", 5));
         draft.draft = true;
-        store.insert(draft, None).unwrap();
+        store.insert(Arc::new(draft), None).unwrap();
         let walk = |ascending: bool| {
             let mut ids = Vec::new();
             let mut after = None;
             loop {
                 let (page, next) = store.page_by_time(after.as_ref(), ascending, 2, |_| true);
                 assert!(page.len() <= 2);
-                ids.extend(page.into_iter().map(|i| i.id));
+                ids.extend(page.into_iter().map(|i| i.id.clone()));
                 match next {
                     Some(next) => after = Some(Cursor::from_token(&next.token()).unwrap()),
                     None => break ids,
@@ -457,7 +468,7 @@ mod tests {
         let v1: Vec<String> = store
             .page(2, 2, |_| true)
             .into_iter()
-            .map(|i| i.id)
+            .map(|i| i.id.clone())
             .collect();
         assert_eq!(v1, ["b", "d"]);
         assert_eq!(store.count(), 5);

@@ -446,8 +446,13 @@ impl V2Draft {
 
 /// A continuation token the mock could have issued (the images after it, if any, are listed).
 fn issued_token() -> impl Strategy<Value = String> {
-    (0..4_000_000_000_000i64, text(1..=16, ""))
-        .prop_map(|(uploaded_ms, id)| Cursor { uploaded_ms, id }.token())
+    (0..4_000_000_000_000i64, text(1..=16, "")).prop_map(|(uploaded_ms, id)| {
+        Cursor {
+            uploaded_ms,
+            id: id.into(),
+        }
+        .token()
+    })
 }
 
 fn v2_draft() -> impl Strategy<Value = V2Draft> {
