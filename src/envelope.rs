@@ -477,28 +477,29 @@ struct Variants<'a> {
     id: &'a str,
 }
 
+/// What an image id has escaped in a delivery URL: characters a URL path cannot hold; `/`
+/// stays, since custom ids have subpaths.
+pub(crate) const ID_IN_PATH: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'|')
+    .add(b'[')
+    .add(b']');
+
 impl Serialize for Variants<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // Characters a URL path cannot hold are escaped; `/` stays, since custom ids have
-        // subpaths.
-        const PATH: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
-            .add(b' ')
-            .add(b'"')
-            .add(b'#')
-            .add(b'%')
-            .add(b'<')
-            .add(b'>')
-            .add(b'?')
-            .add(b'`')
-            .add(b'{')
-            .add(b'}')
-            .add(b'\\')
-            .add(b'^')
-            .add(b'|')
-            .add(b'[')
-            .add(b']');
-        const DELIVERY: &str = "https://imagedelivery.net/";
-        let escaped = percent_encoding::utf8_percent_encode(self.id, PATH);
+        let escaped = percent_encoding::utf8_percent_encode(self.id, ID_IN_PATH);
+        let host = &self.delivery.host;
         let hash = &self.delivery.account_hash;
         let mut seq = serializer.serialize_seq(Some(self.delivery.variants.len()))?;
         // Put together piece by piece: `format_args!` through serde's `collect_str` ran the
@@ -506,8 +507,9 @@ impl Serialize for Variants<'_> {
         let mut url = String::new();
         for variant in self.delivery.variants.iter() {
             url.clear();
-            url.reserve(DELIVERY.len() + hash.len() + self.id.len() + variant.len() + 2);
-            url.push_str(DELIVERY);
+            url.reserve(host.len() + hash.len() + self.id.len() + variant.len() + 3);
+            url.push_str(host);
+            url.push('/');
             url.push_str(hash);
             url.push('/');
             url.extend(escaped.clone());
@@ -634,6 +636,7 @@ mod tests {
 
     fn delivery() -> Delivery {
         Delivery {
+            host: "https://imagedelivery.net".into(),
             account_hash: "2222222222222222222222".into(),
             variants: vec!["public".to_owned()].into(),
         }

@@ -56,6 +56,9 @@ pub struct RequestRecord {
     pub received: SystemTime,
     /// The operation the request was routed to; `None` for a path or method of no operation.
     pub operation: Option<Operation>,
+    /// Whether the request was for a delivery URL (`GET /cdn-cgi/imagedelivery/...`): no
+    /// operation of the API, but a route the mock serves.
+    pub delivery: bool,
     /// The image the request was about (the id in its path, percent-decoded, or the id an
     /// upload got).
     pub image_id: Option<String>,
@@ -212,6 +215,8 @@ pub(crate) struct Entry {
     pub(crate) errors: Vec<ApiError>,
     pub(crate) scripted: Option<String>,
     pub(crate) operation: Option<Operation>,
+    /// A request for a delivery URL.
+    pub(crate) delivery: bool,
     pub(crate) image_id: Option<String>,
     pub(crate) accepted: Option<Accepted>,
 }
@@ -220,6 +225,8 @@ pub(crate) struct Entry {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Summary<'a> {
     pub(crate) operation: Option<Operation>,
+    /// A request for a delivery URL: served, with no operation.
+    pub(crate) delivery: bool,
     pub(crate) image_id: Option<&'a str>,
     /// An accepted upload.
     pub(crate) upload: bool,
@@ -228,10 +235,13 @@ pub(crate) struct Summary<'a> {
 }
 
 impl Summary<'_> {
-    /// A request to no operation of the API, or to one the mock does not serve.
+    /// A request to no operation of the API (nor a delivery URL), or to one the mock does not
+    /// serve.
     pub(crate) fn unserved(&self) -> bool {
-        self.operation
-            .is_none_or(|operation| !operation.is_served())
+        !self.delivery
+            && self
+                .operation
+                .is_none_or(|operation| !operation.is_served())
     }
 
     /// A request refused without a script asking for it.
@@ -244,6 +254,7 @@ impl RequestRecord {
     pub(crate) fn summary(&self) -> Summary<'_> {
         Summary {
             operation: self.operation,
+            delivery: self.delivery,
             image_id: self.image_id.as_deref(),
             upload: self.upload.is_some(),
             answered_with_success: self.is_accepted(),
@@ -369,6 +380,7 @@ impl Entry {
             errors: Vec::new(),
             scripted: None,
             operation: None,
+            delivery: false,
             image_id: None,
             accepted: None,
         }
@@ -378,6 +390,7 @@ impl Entry {
     pub(crate) fn summary(&self) -> Summary<'_> {
         Summary {
             operation: self.operation,
+            delivery: self.delivery,
             image_id: self.image_id.as_deref(),
             upload: self.accepted.is_some(),
             answered_with_success: self.errors.is_empty() && (200..300).contains(&self.status),
@@ -411,6 +424,7 @@ impl Entry {
             upload,
             received: self.received,
             operation: self.operation,
+            delivery: self.delivery,
             image_id: self.image_id.clone(),
             scripted: self.scripted.clone(),
         }

@@ -36,6 +36,8 @@ pub(crate) struct Config {
     pub(crate) pinned_account: Option<String>,
     /// The account hash of delivery URLs.
     pub(crate) account_hash: Arc<str>,
+    /// What `variants` URLs start with (`https://imagedelivery.net`, no trailing `/`).
+    pub(crate) delivery_host: Arc<str>,
     pub(crate) limits: Limits,
     pub(crate) header_timeout: Duration,
     pub(crate) body_timeout: Duration,
@@ -44,9 +46,11 @@ pub(crate) struct Config {
 }
 
 /// What an image's delivery URLs (`variants` in answers) are made of now: the account hash and
-/// the account's current variants (cheap to clone: two shared pointers).
+/// the account's current variants (cheap to clone: three shared pointers).
 #[derive(Debug, Clone)]
 pub(crate) struct Delivery {
+    /// `https://imagedelivery.net` by default, without a trailing `/`.
+    pub(crate) host: Arc<str>,
     pub(crate) account_hash: Arc<str>,
     pub(crate) variants: Arc<[String]>,
 }
@@ -55,6 +59,7 @@ impl Shared {
     /// What delivery URLs are made of at this moment.
     pub(crate) fn delivery(&self) -> Delivery {
         Delivery {
+            host: Arc::clone(&self.config.delivery_host),
             account_hash: Arc::clone(&self.config.account_hash),
             variants: self.store.variants.names(),
         }

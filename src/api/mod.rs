@@ -8,11 +8,13 @@
 //! - `stats`: the usage statistics.
 //! - `keys`: the signing keys.
 //! - `variants`: the variants.
+//! - `delivery`: delivery URLs (`/cdn-cgi/imagedelivery/...`), not an operation of the API.
 //!
 //! Every handler returns a typed [`Outcome`]; `server/` turns it into HTTP and the journal
 //! records it.
 
 mod blob;
+pub(crate) mod delivery;
 pub(crate) mod images;
 mod keys;
 pub(crate) mod route;
@@ -173,6 +175,10 @@ pub(crate) async fn handle(
             "headers_too_large",
             &[("detail", &detail)],
         )]);
+    }
+    if let Routed::Delivery(target) = routed {
+        // Public: delivery URLs carry no credentials.
+        return delivery::serve(shared, parts.uri.query(), target);
     }
     if let Err(error) = auth::check(&parts.headers, config.credentials.as_ref()) {
         return Outcome::refused(vec![error]);

@@ -296,6 +296,9 @@ pub(crate) enum Routed<'a> {
     MethodNotAllowed,
     /// No path of the API (`7000`): most likely a wrong base URL.
     Unknown,
+    /// A delivery URL, `GET /cdn-cgi/imagedelivery/{hash}/{id}/{variant}`: no operation of the
+    /// API, public (no credentials), served by `api::delivery`.
+    Delivery(super::delivery::Target<'a>),
 }
 
 impl Routed<'_> {
@@ -316,12 +319,16 @@ impl Routed<'_> {
                 &[("method", method.as_str())],
             )),
             Routed::Unknown => Some(catalogue_error("no_route", &[])),
+            Routed::Delivery(_) => None,
         }
     }
 }
 
 /// The route of `method` + `path`.
 pub(crate) fn route<'a>(method: &Method, path: &'a str) -> Routed<'a> {
+    if let Some(target) = super::delivery::Target::of(method, path) {
+        return Routed::Delivery(target);
+    }
     let path = path.strip_prefix("/client/v4").unwrap_or(path);
     let Some((account_id, rest)) = path
         .strip_prefix("/accounts/")

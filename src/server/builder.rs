@@ -56,6 +56,7 @@ pub struct MockImagesBuilder {
     pub(super) credentials: Option<Credentials>,
     pub(super) account_id: Option<String>,
     pub(super) account_hash: Option<String>,
+    pub(super) delivery_host: String,
     pub(super) variants: Vec<String>,
     pub(super) allow_network: bool,
     pub(super) fetch_timeout: Duration,
@@ -98,6 +99,17 @@ impl MockImagesBuilder {
     /// characters like the real ones.
     pub fn account_hash(mut self, account_hash: impl Into<String>) -> Self {
         self.account_hash = Some(account_hash.into());
+        self
+    }
+
+    /// What the delivery URLs in `result.variants` start with, instead of
+    /// `https://imagedelivery.net` (the real host, the default): a custom domain's
+    /// `https://example.com/cdn-cgi/imagedelivery`, or the mock's own
+    /// [`delivery_url`](crate::MockImages::delivery_url) base when its port is fixed. The URLs
+    /// read `{host}/{account_hash}/{id}/{variant}`; a trailing `/` is dropped.
+    pub fn delivery_host(mut self, host: impl Into<String>) -> Self {
+        let host: String = host.into();
+        self.delivery_host = host.trim_end_matches('/').to_owned();
         self
     }
 
@@ -255,6 +267,7 @@ impl MockImagesBuilder {
                     .account_hash
                     .unwrap_or_else(|| account_hash(&account_id))
                     .into(),
+                delivery_host: self.delivery_host.into(),
                 images_allowed: self.images_allowed,
                 limits: Limits::standard(),
                 header_timeout: self.header_timeout,

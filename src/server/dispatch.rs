@@ -51,6 +51,7 @@ pub(super) async fn answer(
     let mut entry = Entry::new(&parts, SystemTime::now());
     let routed = route::route(&parts.method, parts.uri.path());
     entry.operation = routed.operation();
+    entry.delivery = matches!(routed, route::Routed::Delivery(_));
     // Scripts apply to the operations the mock serves, before any other check.
     let script = match routed.operation() {
         Some(operation) if operation.is_served() => shared.scripts.next(operation),

@@ -64,6 +64,7 @@ impl MockImages {
             credentials: None,
             account_id: None,
             account_hash: None,
+            delivery_host: "https://imagedelivery.net".to_owned(),
             variants: vec!["public".to_owned()],
             allow_network: false,
             fetch_timeout: Duration::from_secs(10),
@@ -109,6 +110,70 @@ impl MockImages {
     /// (`https://imagedelivery.net/<account_hash>/<id>/<variant>`).
     pub fn account_hash(&self) -> &str {
         &self.shared.config.account_hash
+    }
+
+    /// The delivery URL of image `id` in `variant`, served by the mock itself:
+    /// `{uri}/cdn-cgi/imagedelivery/{account_hash}/{id}/{variant}` (the form the real service
+    /// serves on a custom domain; the id escaped as in `variants`, `/` kept). It answers the
+    /// stored bytes unresized; a private image's URL needs a signature
+    /// ([`signed_delivery_url`](Self::signed_delivery_url)).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cloudflare_images_mock::{MockImages, NewImage};
+    ///
+    /// let mock = MockImages::start().await;
+    /// let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0";
+    /// mock.insert_image(NewImage::new(&png[..]).id("cat.png"));
+    /// let answer = reqwest::get(mock.delivery_url("cat.png", "public")).await.unwrap();
+    /// assert_eq!(answer.status(), 200);
+    /// assert_eq!(answer.headers()["content-type"], "image/png");
+    /// assert_eq!(answer.bytes().await.unwrap(), &png[..]);
+    /// # }
+    /// ```
+    pub fn delivery_url(&self, id: &str, variant: &str) -> String {
+        format!(
+            "{}{}{}",
+            self.uri(),
+            crate::api::delivery::PREFIX,
+            self.delivery_path(id, variant)
+        )
+    }
+
+    /// [`delivery_url`](Self::delivery_url) signed with the first current signing key, as the
+    /// docs sign: `?exp={now + expires_in}&sig=...`, or `?sig=...` of the path alone when
+    /// `expires_in` is `None` (a URL that does not expire). For tests of a client that fetches
+    /// private images; a test of a client's own signer should compute the signature itself.
+    pub fn signed_delivery_url(
+        &self,
+        id: &str,
+        variant: &str,
+        expires_in: Option<Duration>,
+    ) -> String {
+        let path = self.delivery_path(id, variant);
+        let keys = self.shared.store.keys.all();
+        let key = &keys.first().expect("there is always a signing key").value;
+        let query = match expires_in {
+            Some(lifetime) => {
+                let exp = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .saturating_add(lifetime)
+                    .as_secs();
+                let query = format!("exp={exp}");
+                let sig = crate::api::delivery::sign(key, &format!("{path}?{query}"));
+                format!("{query}&sig={sig}")
+            }
+            None => format!("sig={}", crate::api::delivery::sign(key, &path)),
+        };
+        format!("{}?{query}", self.delivery_url(id, variant))
+    }
+
+    /// `/{account_hash}/{id}/{variant}`: what a signature signs.
+    fn delivery_path(&self, id: &str, variant: &str) -> String {
+        let id = percent_encoding::utf8_percent_encode(id, crate::envelope::ID_IN_PATH);
+        format!("/{}/{id}/{variant}", self.shared.config.account_hash)
     }
 
     /// Every request received so far, accepted or refused, in order.

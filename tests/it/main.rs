@@ -6,6 +6,7 @@ mod auth;
 mod binary;
 mod body;
 mod concurrency;
+mod delivery;
 mod expect;
 mod fuzz_corpus;
 mod helpers;
