@@ -34,6 +34,9 @@ struct Args {
     /// The account hash of delivery URLs (default: derived from the account id).
     #[arg(long)]
     account_hash: Option<String>,
+    /// What the delivery URLs in `variants` start with (default: https://imagedelivery.net).
+    #[arg(long)]
+    delivery_host: Option<String>,
     /// The variants configured on the account, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "public")]
     variants: Vec<String>,
@@ -84,6 +87,9 @@ async fn serve(args: Args) -> ExitCode {
     }
     if let Some(account_hash) = args.account_hash {
         builder = builder.account_hash(account_hash);
+    }
+    if let Some(delivery_host) = args.delivery_host {
+        builder = builder.delivery_host(delivery_host);
     }
     let mock = match builder.allow_network(args.allow_network).try_start().await {
         Ok(mock) => mock,

@@ -308,6 +308,89 @@ mod tests {
         assert!(check_signature(PATH, None, &keys(), NOW).is_err());
     }
 
+    fn shared() -> Shared {
+        use crate::state::Config;
+        use std::sync::Mutex;
+        use std::time::Duration;
+        Shared {
+            config: Config {
+                credentials: None,
+                pinned_account: None,
+                account_hash: "hash".into(),
+                delivery_host: "https://imagedelivery.net".into(),
+                limits: crate::ingest::multipart::Limits::standard(),
+                header_timeout: Duration::from_secs(1),
+                body_timeout: Duration::from_secs(1),
+                images_allowed: 10,
+            },
+            journal: crate::journal::Journal::new(),
+            store: crate::store::Store::new(1 << 20, &["public".to_owned()]),
+            fetcher: crate::ingest::fetch::Fetcher::new(false, Duration::from_secs(1)),
+            failure: Mutex::new(None),
+            crash: tokio::sync::Notify::new(),
+            scripts: crate::script::Queue::default(),
+            expectations: Mutex::new(crate::expect::Expectations {
+                uploads: None,
+                operations: Vec::new(),
+                unserved_routes: true,
+                refusals: false,
+            }),
+        }
+    }
+
+    fn insert(shared: &Shared, id: &str, draft: bool, private: bool) {
+        let image = crate::store::StoredImage {
+            id: id.to_owned(),
+            filename: None,
+            creator: None,
+            meta: None,
+            require_signed_urls: private,
+            uploaded: UNIX_EPOCH,
+            draft,
+            format: Some("png".to_owned()),
+            dimensions: None,
+            file_size: None,
+        };
+        let bytes = (!draft).then(|| Bytes::from_static(b"\x89PNG"));
+        shared
+            .store
+            .insert(std::sync::Arc::new(image), bytes)
+            .unwrap();
+    }
+
+    fn status(shared: &Shared, path: &str, query: Option<&str>) -> (u16, Option<String>) {
+        let target = Target::of(&Method::GET, path).unwrap();
+        let outcome = serve(shared, query, &target);
+        (outcome.reply.status, outcome.image_id)
+    }
+
+    #[test]
+    fn drafts_are_not_found_and_private_images_need_a_signature() {
+        let shared = shared();
+        insert(&shared, "draft", true, false);
+        insert(&shared, "open", false, false);
+        insert(&shared, "private", false, true);
+        let at = |id: &str| format!("{PREFIX}/hash/{id}/public");
+        assert_eq!(
+            status(&shared, &at("draft"), None),
+            (404, Some("draft".into()))
+        );
+        assert_eq!(status(&shared, &at("open"), None).0, 200);
+        assert_eq!(status(&shared, &at("private"), None).0, 403);
+        let key = shared.store.keys.all()[0].value.clone();
+        let sig = sign(&key, "/hash/private/public");
+        let query = format!("sig={sig}");
+        assert_eq!(status(&shared, &at("private"), Some(&query)).0, 200);
+        assert_eq!(
+            status(&shared, &format!("{PREFIX}/other/open/public"), None).0,
+            404
+        );
+        assert_eq!(
+            status(&shared, &format!("{PREFIX}/hash/open/nope"), None).0,
+            404
+        );
+    }
+
     #[test]
     fn targets() {
         let of = |path| Target::of(&Method::GET, path);
