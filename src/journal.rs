@@ -228,10 +228,12 @@ pub(crate) struct Summary<'a> {
 }
 
 impl Summary<'_> {
-    /// A request to no operation of the API, or to one the mock does not serve.
+    /// A request to no operation of the API, or to one the mock does not serve. A request to
+    /// a one-time upload URL of a direct creator upload has no operation of the API but names
+    /// its image: the mock serves it.
     pub(crate) fn unserved(&self) -> bool {
         self.operation
-            .is_none_or(|operation| !operation.is_served())
+            .map_or(self.image_id.is_none(), |operation| !operation.is_served())
     }
 
     /// A request refused without a script asking for it.

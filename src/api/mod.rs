@@ -13,6 +13,7 @@
 //! records it.
 
 mod blob;
+pub(crate) mod direct;
 pub(crate) mod images;
 mod keys;
 pub(crate) mod route;
@@ -174,6 +175,12 @@ pub(crate) async fn handle(
             &[("detail", &detail)],
         )]);
     }
+    // A one-time upload URL of a direct creator upload takes no credentials.
+    if matches!(routed, Routed::Unknown) {
+        if let Some(id) = direct::upload_url_id(shared, parts) {
+            return direct::upload_to_url(shared, parts, body, id).await;
+        }
+    }
     if let Err(error) = auth::check(&parts.headers, config.credentials.as_ref()) {
         return Outcome::refused(vec![error]);
     }
@@ -208,6 +215,8 @@ pub(crate) async fn handle(
         Operation::ListV2 => images::list_v2(shared, parts.uri.query()),
         Operation::Blob => blob::blob(shared, id(&resource)),
         Operation::Stats => stats::stats(shared),
+        Operation::DirectUploadV1 => direct::create(shared, parts, body, true).await,
+        Operation::DirectUploadV2 => direct::create(shared, parts, body, false).await,
         Operation::ListVariants => variants::list(shared),
         Operation::CreateVariant => variants::create(shared, parts, body).await,
         Operation::GetVariant => variants::get(shared, id(&resource), false),
@@ -217,7 +226,6 @@ pub(crate) async fn handle(
         Operation::ListKeys => keys::list(shared),
         Operation::AddKey => keys::add(shared, id(&resource)),
         Operation::DeleteKey => keys::delete(shared, id(&resource)),
-        other => unreachable!("{other:?} is not served: refused above"),
     };
     let about_an_image = matches!(
         route.operation,

@@ -6,6 +6,7 @@ mod auth;
 mod binary;
 mod body;
 mod concurrency;
+mod direct_upload;
 mod expect;
 mod fuzz_corpus;
 mod helpers;
