@@ -235,13 +235,14 @@ pub(crate) struct Summary<'a> {
 }
 
 impl Summary<'_> {
-    /// A request to no operation of the API (nor a delivery URL), or to one the mock does not
-    /// serve.
+    /// A request to no operation of the API, or to one the mock does not serve. Delivery URLs
+    /// and the one-time upload URL of a direct creator upload (no operation of the API, but an
+    /// image named) are served.
     pub(crate) fn unserved(&self) -> bool {
         !self.delivery
             && self
                 .operation
-                .is_none_or(|operation| !operation.is_served())
+                .map_or(self.image_id.is_none(), |operation| !operation.is_served())
     }
 
     /// A request refused without a script asking for it.

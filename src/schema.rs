@@ -75,6 +75,15 @@ pub(crate) static LIST_V2: LazyLock<Schema> = LazyLock::new(|| {
     )
 });
 
+/// The fields of a direct creator upload (v2 form, v1 JSON body) that are not an upload's:
+/// `expiry`. The shared fields are checked by [`UPLOAD`]'s rules.
+pub(crate) static DIRECT_UPLOAD: LazyLock<Schema> = LazyLock::new(|| {
+    Schema::load(
+        "schemas/direct-upload.schema.json",
+        include_str!("../schemas/direct-upload.schema.json"),
+    )
+});
+
 /// The account id path parameter, `$defs/account_id` of the upload schema.
 static ACCOUNT_ID: LazyLock<Validator> = LazyLock::new(|| {
     let schema = UPLOAD
@@ -117,6 +126,8 @@ fn compile(schema: &Value, name: &str) -> Validator {
         // The regex crate matches in linear time: no pattern can be made to backtrack for ever.
         .with_pattern_options(PatternOptions::regex())
         .with_keyword("x-max-json-bytes", max_json_bytes)
+        .with_keyword("x-rfc3339", rfc3339)
+        .with_keyword("x-seconds-from-now", seconds_from_now)
         .build(schema)
         .unwrap_or_else(|e| panic!("{name} does not compile: {e}"))
 }
@@ -151,6 +162,89 @@ fn max_json_bytes<'a>(
         Some(limit) => Ok(Box::new(MaxJsonBytes(limit))),
         None => Err(ValidationError::schema(
             "x-max-json-bytes must be a non-negative integer",
+        )),
+    }
+}
+
+/// The instant an RFC 3339 date-time names, if `value` is one.
+pub(crate) fn parse_rfc3339(value: &Value) -> Option<std::time::SystemTime> {
+    let text = value.as_str()?;
+    let at =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    Some(std::time::SystemTime::from(at))
+}
+
+/// `x-rfc3339: true`: a string is an RFC 3339 date-time (other types are left to `type`).
+/// The standard `format: date-time` is only an annotation unless format checks are turned on
+/// for every schema.
+struct Rfc3339;
+
+impl<'i> Keyword<'i> for Rfc3339 {
+    fn validate(&self, instance: &'i Value) -> Result<(), ValidationError<'i>> {
+        if self.is_valid(instance) {
+            Ok(())
+        } else {
+            Err(ValidationError::custom("is not an RFC 3339 date-time"))
+        }
+    }
+
+    fn is_valid(&self, instance: &'i Value) -> bool {
+        !instance.is_string() || parse_rfc3339(instance).is_some()
+    }
+}
+
+fn rfc3339<'a>(
+    _parent: &'a Map<String, Value>,
+    _value: &'a Value,
+    _path: jsonschema::paths::Location,
+) -> Result<Box<dyn for<'i> Keyword<'i>>, ValidationError<'a>> {
+    Ok(Box::new(Rfc3339))
+}
+
+/// `x-seconds-from-now: {minimum, maximum}`: an RFC 3339 date-time lies within this many
+/// seconds from now, by the system clock (anything that is no date-time is left to other
+/// rules). Cloudflare states expiry windows relative to the time of the request, which no
+/// standard keyword can.
+struct SecondsFromNow {
+    minimum: i64,
+    maximum: i64,
+}
+
+impl<'i> Keyword<'i> for SecondsFromNow {
+    fn validate(&self, instance: &'i Value) -> Result<(), ValidationError<'i>> {
+        if self.is_valid(instance) {
+            Ok(())
+        } else {
+            Err(ValidationError::custom(format!(
+                "is not between {} and {} seconds from now",
+                self.minimum, self.maximum
+            )))
+        }
+    }
+
+    fn is_valid(&self, instance: &'i Value) -> bool {
+        let Some(at) = parse_rfc3339(instance) else {
+            return true;
+        };
+        let now = std::time::SystemTime::now();
+        let seconds = match at.duration_since(now) {
+            Ok(ahead) => i64::try_from(ahead.as_secs()).unwrap_or(i64::MAX),
+            Err(behind) => -i64::try_from(behind.duration().as_secs()).unwrap_or(i64::MAX),
+        };
+        (self.minimum..=self.maximum).contains(&seconds)
+    }
+}
+
+fn seconds_from_now<'a>(
+    _parent: &'a Map<String, Value>,
+    value: &'a Value,
+    _path: jsonschema::paths::Location,
+) -> Result<Box<dyn for<'i> Keyword<'i>>, ValidationError<'a>> {
+    let bound = |key: &str| value.get(key).and_then(Value::as_i64);
+    match (bound("minimum"), bound("maximum")) {
+        (Some(minimum), Some(maximum)) => Ok(Box::new(SecondsFromNow { minimum, maximum })),
+        _ => Err(ValidationError::schema(
+            "x-seconds-from-now must be an object with integer minimum and maximum",
         )),
     }
 }
@@ -394,6 +488,14 @@ impl Schema {
             .unwrap_or_else(|| panic!("{}: rule {rule:?} has nothing at {pointer}", self.file))
     }
 
+    /// A top-level keyword of the schema (`x-upload-fields`, ...), for code that must derive
+    /// what it does from the schema.
+    pub(crate) fn top(&self, key: &str) -> &Value {
+        self.document
+            .get(key)
+            .unwrap_or_else(|| panic!("{} has no top-level {key:?}", self.file))
+    }
+
     /// The schema of the instance's top-level property `name` (`/properties/{name}`).
     pub(crate) fn property(&self, name: &str) -> Option<&Value> {
         self.document
@@ -579,9 +681,10 @@ pub(crate) fn gateway_envelopes_of_code(code: u64) -> Vec<&'static [String]> {
 
 /// Every schema of requests, for checks that apply to all of them.
 #[cfg(test)]
-fn all() -> [&'static Schema; 6] {
+fn all() -> [&'static Schema; 7] {
     [
         &*UPLOAD,
+        &*DIRECT_UPLOAD,
         &*IMAGE_UPDATE,
         &*LIST_V1,
         &*LIST_V2,

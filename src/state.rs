@@ -43,6 +43,9 @@ pub(crate) struct Config {
     pub(crate) body_timeout: Duration,
     /// `count.allowed` of the usage statistics.
     pub(crate) images_allowed: u64,
+    /// The base of the one-time upload URLs of direct creator uploads (no trailing `/`): the
+    /// mock's own root unless the builder names another.
+    pub(crate) upload_base: Arc<str>,
 }
 
 /// What an image's delivery URLs (`variants` in answers) are made of now: the account hash and

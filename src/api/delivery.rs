@@ -318,6 +318,7 @@ mod tests {
                 pinned_account: None,
                 account_hash: "hash".into(),
                 delivery_host: "https://imagedelivery.net".into(),
+                upload_base: "http://127.0.0.1:1".into(),
                 limits: crate::ingest::multipart::Limits::standard(),
                 header_timeout: Duration::from_secs(1),
                 body_timeout: Duration::from_secs(1),

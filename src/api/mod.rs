@@ -15,6 +15,7 @@
 
 mod blob;
 pub(crate) mod delivery;
+pub(crate) mod direct;
 pub(crate) mod images;
 mod keys;
 pub(crate) mod route;
@@ -180,6 +181,12 @@ pub(crate) async fn handle(
         // Public: delivery URLs carry no credentials.
         return delivery::serve(shared, parts.uri.query(), target);
     }
+    // A one-time upload URL of a direct creator upload takes no credentials.
+    if matches!(routed, Routed::Unknown) {
+        if let Some(id) = direct::upload_url_id(shared, parts) {
+            return direct::upload_to_url(shared, parts, body, id).await;
+        }
+    }
     if let Err(error) = auth::check(&parts.headers, config.credentials.as_ref()) {
         return Outcome::refused(vec![error]);
     }
@@ -214,6 +221,8 @@ pub(crate) async fn handle(
         Operation::ListV2 => images::list_v2(shared, parts.uri.query()),
         Operation::Blob => blob::blob(shared, id(&resource)),
         Operation::Stats => stats::stats(shared),
+        Operation::DirectUploadV1 => direct::create(shared, parts, body, true).await,
+        Operation::DirectUploadV2 => direct::create(shared, parts, body, false).await,
         Operation::ListVariants => variants::list(shared),
         Operation::CreateVariant => variants::create(shared, parts, body).await,
         Operation::GetVariant => variants::get(shared, id(&resource), false),
@@ -223,7 +232,6 @@ pub(crate) async fn handle(
         Operation::ListKeys => keys::list(shared),
         Operation::AddKey => keys::add(shared, id(&resource)),
         Operation::DeleteKey => keys::delete(shared, id(&resource)),
-        other => unreachable!("{other:?} is not served: refused above"),
     };
     let about_an_image = matches!(
         route.operation,

@@ -66,6 +66,7 @@ pub struct MockImagesBuilder {
     pub(super) images_allowed: u64,
     pub(super) fail_on_unserved_routes: bool,
     pub(super) fail_on_refusals: bool,
+    pub(super) upload_base: Option<String>,
 }
 
 impl MockImagesBuilder {
@@ -121,6 +122,16 @@ impl MockImagesBuilder {
         S: Into<String>,
     {
         self.variants = variants.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The base of the one-time `uploadURL`s that direct creator uploads answer
+    /// (`{base}/{account_hash}/{image_id}`, like the real
+    /// `https://upload.imagedelivery.net/{account_hash}/{image_id}`). By default the mock's own
+    /// root ([`MockImages::uri`](crate::MockImages::uri)), which serves them without
+    /// credentials: a client or browser test can post the file to the URL as returned.
+    pub fn upload_base(mut self, url: impl Into<String>) -> Self {
+        self.upload_base = Some(url.into().trim_end_matches('/').to_owned());
         self
     }
 
@@ -272,6 +283,10 @@ impl MockImagesBuilder {
                 limits: Limits::standard(),
                 header_timeout: self.header_timeout,
                 body_timeout: self.body_timeout,
+                upload_base: self
+                    .upload_base
+                    .unwrap_or_else(|| format!("http://{address}"))
+                    .into(),
             },
             journal: Journal::new(),
             store: Store::new(self.memory_budget, &self.variants),

@@ -74,6 +74,7 @@ impl MockImages {
             images_allowed: DEFAULT_IMAGES_ALLOWED,
             fail_on_unserved_routes: true,
             fail_on_refusals: false,
+            upload_base: None,
         }
     }
 
@@ -99,6 +100,14 @@ impl MockImages {
     /// `023e105f4ecef8ad9ca31a8372d0c353` (any 32-hex id is accepted when none is pinned).
     pub fn account_id(&self) -> &str {
         &self.account_id
+    }
+
+    /// Brings the expiry of every draft of a direct creator upload `by` nearer, so that a test
+    /// can see drafts expire without waiting (drafts expire by the system clock, checked when
+    /// they are next looked at).
+    #[doc(hidden)]
+    pub fn age_drafts(&self, by: Duration) {
+        self.shared.store.age_drafts(by);
     }
 
     /// The socket address the mock listens on.

@@ -155,6 +155,44 @@ struct Images {
     next_key: u64,
     /// Images that are not drafts: what stats count.
     current: usize,
+    /// When each draft of a direct creator upload expires; an expired draft is removed when
+    /// next looked at (lazily, by the system clock).
+    drafts: HashMap<Arc<str>, SystemTime>,
+}
+
+impl Images {
+    /// Removes the draft called `id` if it has expired by `now`.
+    fn expire(&mut self, id: &str, now: SystemTime) {
+        if self.drafts.get(id).is_some_and(|expires| *expires <= now) {
+            self.drafts.remove(id);
+            if let Some(key) = self.by_id.remove(id) {
+                // A draft has no bytes and is neither counted nor in the time index.
+                self.by_key.remove(&key);
+            }
+        }
+    }
+
+    /// Removes every draft that has expired by `now`.
+    fn expire_all(&mut self, now: SystemTime) {
+        let expired: Vec<Arc<str>> = self
+            .drafts
+            .iter()
+            .filter(|(_, expires)| **expires <= now)
+            .map(|(id, _)| Arc::clone(id))
+            .collect();
+        for id in expired {
+            self.expire(&id, now);
+        }
+    }
+}
+
+/// Why a draft cannot take its file.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum DraftRefused {
+    /// No such draft: never created, expired, or deleted.
+    Gone,
+    /// The draft already took its file: the upload URL was used.
+    Used,
 }
 
 /// The image store of one mock.
@@ -201,8 +239,28 @@ impl Store {
         image: Arc<StoredImage>,
         bytes: Option<Bytes>,
     ) -> Result<u64, Taken> {
+        self.insert_expiring(image, bytes, None)
+    }
+
+    /// Stores a draft of a direct creator upload, gone at `expires`; [`Taken`] when the id is.
+    pub(crate) fn insert_draft(
+        &self,
+        image: Arc<StoredImage>,
+        expires: SystemTime,
+    ) -> Result<u64, Taken> {
+        debug_assert!(image.draft);
+        self.insert_expiring(image, None, Some(expires))
+    }
+
+    fn insert_expiring(
+        &self,
+        image: Arc<StoredImage>,
+        bytes: Option<Bytes>,
+        expires: Option<SystemTime>,
+    ) -> Result<u64, Taken> {
         let key = {
             let mut images = self.lock();
+            images.expire(&image.id, SystemTime::now());
             if images.by_id.contains_key(image.id.as_str()) {
                 return Err(Taken);
             }
@@ -211,6 +269,9 @@ impl Store {
             // One copy of the id, shared by both indexes.
             let id: Arc<str> = Arc::from(image.id.as_str());
             images.by_id.insert(Arc::clone(&id), key);
+            if let Some(expires) = expires {
+                images.drafts.insert(Arc::clone(&id), expires);
+            }
             if !image.draft {
                 images.current += 1;
                 let cursor = Cursor {
@@ -222,6 +283,66 @@ impl Store {
             images.by_key.insert(key, Record { image, key });
             key
         };
+        self.put_bytes(key, bytes);
+        Ok(key)
+    }
+
+    /// Turns the draft called `image.id` into `image` (no longer a draft) with its bytes: the
+    /// key of the bytes, or why the draft cannot take them.
+    pub(crate) fn complete_draft(
+        &self,
+        image: Arc<StoredImage>,
+        bytes: Option<Bytes>,
+    ) -> Result<u64, DraftRefused> {
+        debug_assert!(!image.draft);
+        let key = {
+            let mut images = self.lock();
+            images.expire(&image.id, SystemTime::now());
+            let old = *images
+                .by_id
+                .get(image.id.as_str())
+                .ok_or(DraftRefused::Gone)?;
+            if !images.by_key.get(&old).is_some_and(|r| r.image.draft) {
+                return Err(DraftRefused::Used);
+            }
+            images.by_key.remove(&old);
+            images.drafts.remove(image.id.as_str());
+            let key = images.next_key;
+            images.next_key += 1;
+            let id: Arc<str> = Arc::from(image.id.as_str());
+            images.by_id.insert(Arc::clone(&id), key);
+            images.current += 1;
+            let cursor = Cursor {
+                uploaded_ms: millis(image.uploaded),
+                id,
+            };
+            images.by_time.insert(cursor, key);
+            images.by_key.insert(key, Record { image, key });
+            key
+        };
+        self.put_bytes(key, bytes);
+        Ok(key)
+    }
+
+    /// The draft called `id`, while it can take its file: [`DraftRefused`] otherwise.
+    pub(crate) fn draft(&self, id: &str) -> Result<Arc<StoredImage>, DraftRefused> {
+        let image = self.get(id).ok_or(DraftRefused::Gone)?;
+        if image.draft {
+            Ok(image)
+        } else {
+            Err(DraftRefused::Used)
+        }
+    }
+
+    /// Brings every draft's expiry `by` nearer: how tests see drafts expire without waiting.
+    pub(crate) fn age_drafts(&self, by: std::time::Duration) {
+        let mut images = self.lock();
+        for expires in images.drafts.values_mut() {
+            *expires = expires.checked_sub(by).unwrap_or(UNIX_EPOCH);
+        }
+    }
+
+    fn put_bytes(&self, key: u64, bytes: Option<Bytes>) {
         if let Some(bytes) = bytes {
             // A small file is copied into a shared block: the buffer it arrived in goes back to
             // the allocator at once, to be reused (in cache) by the next upload. Keeping every
@@ -235,12 +356,12 @@ impl Store {
             };
             self.blobs.put(key, bytes);
         }
-        Ok(key)
     }
 
     /// The image called `id`.
     pub(crate) fn get(&self, id: &str) -> Option<Arc<StoredImage>> {
-        let images = self.lock();
+        let mut images = self.lock();
+        images.expire(id, SystemTime::now());
         let key = images.by_id.get(id)?;
         images.by_key.get(key).map(|r| Arc::clone(&r.image))
     }
@@ -248,7 +369,8 @@ impl Store {
     /// The image called `id` and its bytes.
     pub(crate) fn get_with_bytes(&self, id: &str) -> Option<(Arc<StoredImage>, Option<Bytes>)> {
         let (image, key) = {
-            let images = self.lock();
+            let mut images = self.lock();
+            images.expire(id, SystemTime::now());
             let key = *images.by_id.get(id)?;
             (Arc::clone(&images.by_key.get(&key)?.image), key)
         };
@@ -267,6 +389,7 @@ impl Store {
         change: impl FnOnce(&mut StoredImage) -> Result<(), E>,
     ) -> Option<Result<Arc<StoredImage>, E>> {
         let mut images = self.lock();
+        images.expire(id, SystemTime::now());
         let key = *images.by_id.get(id)?;
         let record = images.by_key.get_mut(&key)?;
         // A new record: the journal keeps the one answered at upload.
@@ -281,6 +404,8 @@ impl Store {
     pub(crate) fn remove(&self, id: &str) -> Option<Arc<StoredImage>> {
         let record = {
             let mut images = self.lock();
+            images.expire(id, SystemTime::now());
+            images.drafts.remove(id);
             let key = images.by_id.remove(id)?;
             let record = images.by_key.remove(&key)?;
             if !record.image.draft {
@@ -310,7 +435,9 @@ impl Store {
 
     /// Every image, drafts included, in upload order.
     pub(crate) fn all(&self) -> Vec<StoredImage> {
-        self.lock()
+        let mut images = self.lock();
+        images.expire_all(SystemTime::now());
+        images
             .by_key
             .values()
             .map(|r| StoredImage::clone(&r.image))

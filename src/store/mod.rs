@@ -11,7 +11,7 @@ mod images;
 mod keys;
 mod variants;
 
-pub(crate) use images::{Cursor, Store};
+pub(crate) use images::{Cursor, DraftRefused, Store};
 pub use images::{Storage, StoredImage};
 pub(crate) use keys::{Key, Keys};
 pub(crate) use variants::{Refused, Variant, VariantOptions, Variants};

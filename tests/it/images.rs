@@ -1392,59 +1392,6 @@ async fn the_journal_names_each_requests_operation_and_image() {
     assert_eq!(mock.uploads().len(), 1, "only the upload is an upload");
 }
 
-/// A request to a real endpoint the mock does not serve yet: a direct creator upload.
-async fn direct_upload(mock: &MockImages) -> (u16, Value) {
-    let url = format!(
-        "{}/accounts/{}/images/v2/direct_upload",
-        mock.base_url(),
-        mock.account_id()
-    );
-    post(client().post(url).bearer_auth(TOKEN)).await
-}
-
-#[tokio::test]
-async fn an_unserved_real_endpoint_is_501_with_its_name() {
-    // Arrange: allowed here, so that the answer itself can be looked at.
-    let mock = MockImages::builder()
-        .fail_on_unserved_routes(false)
-        .start()
-        .await;
-
-    // Act
-    let (status, body) = direct_upload(&mock).await;
-
-    // Assert
-    assert_eq!(status, 501, "{body}");
-    assert_eq!(body["errors"][0]["code"], 7000, "{body}");
-    assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("does not serve create authenticated direct upload URL v2"),
-        "{body}"
-    );
-    let record = last_request(&mock);
-    assert_eq!(record.operation, Some(Operation::DirectUploadV2));
-    assert_eq!(record.errors[0].rule, "not_mocked");
-    assert!(mock.verify().is_ok());
-}
-
-#[tokio::test]
-#[should_panic(expected = "does not serve create authenticated direct upload URL v2")]
-async fn an_unserved_real_endpoint_fails_the_test_at_drop() {
-    let mock = MockImages::start().await;
-
-    let (status, _) = direct_upload(&mock).await;
-
-    assert_eq!(status, 501);
-    let report = mock.verify().expect_err("reported before the drop too");
-    assert!(
-        report.contains("does not serve create authenticated direct upload URL v2"),
-        "{report}"
-    );
-    assert!(!report.contains("check the client's base URL"), "{report}");
-}
-
 #[tokio::test]
 #[should_panic(expected = "check the client's base URL")]
 async fn images_v3_still_gets_the_base_url_hint() {

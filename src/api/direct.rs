@@ -1,0 +1,357 @@
+//! Direct creator uploads: `POST .../images/v2/direct_upload` (a multipart form) and the
+//! deprecated `POST .../images/v1/direct_upload` (a JSON body) create a draft and answer
+//! `{id, uploadURL}`; `POST /{account_hash}/{image_id}` on the mock, the one-time upload URL,
+//! takes the draft's file without credentials, by the upload's own rules.
+//!
+//! The fields a direct upload shares with an upload are checked by the upload schema's rules
+//! (the fields named by `x-upload-fields` of `schemas/direct-upload.schema.json`, except the
+//! rules it lists in `x-upload-rules-not-applied`); `expiry` by the direct-upload schema.
+//! Drafts expire lazily, by the system clock, when next looked at.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use hyper::body::Incoming;
+use hyper::header::CONTENT_TYPE;
+use hyper::http::request::Parts;
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+use serde_json::{Map, Value};
+
+use super::{read_small_body, upload, Outcome};
+use crate::envelope;
+use crate::error::ApiError;
+use crate::ingest::form;
+use crate::schema::{self, catalogue_error, DIRECT_UPLOAD, UPLOAD};
+use crate::state::Shared;
+use crate::store::{DraftRefused, StoredImage};
+
+/// The largest v1 JSON body the mock reads.
+const MAX_V1_BODY: usize = 64 * 1024;
+
+/// What an id keeps of itself in an upload URL's path: `/` separates its subpaths, as in the
+/// API's paths; what would end or break the path is encoded.
+const PATH: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
+/// A direct upload that passed every rule.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct DirectUpload {
+    pub(crate) id: Option<String>,
+    pub(crate) creator: Option<String>,
+    pub(crate) meta: Option<Map<String, Value>>,
+    pub(crate) require_signed_urls: bool,
+    pub(crate) expires: SystemTime,
+}
+
+/// `POST .../images/v2/direct_upload` (`v1` false: a multipart form) or `.../v1/direct_upload`
+/// (a JSON body; a multipart form is read as v2's).
+pub(super) async fn create(
+    shared: &Shared,
+    parts: &Parts,
+    body: &mut Incoming,
+    v1: bool,
+) -> Outcome {
+    let multipart = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/")
+        });
+    let instance = if v1 && !multipart {
+        match read_small_body(shared, parts, body, MAX_V1_BODY).await {
+            Ok(bytes) => v1_instance(&bytes),
+            Err(error) => Err(vec![error]),
+        }
+    } else {
+        match upload::read(shared, parts, body).await {
+            Ok(form) => form_instance(&form),
+            Err(error) => Err(vec![error]),
+        }
+    };
+    let checked = match instance.and_then(|instance| check(instance, SystemTime::now())) {
+        Ok(checked) => checked,
+        Err(errors) => return Outcome::refused(errors),
+    };
+    let id = checked.id.unwrap_or_else(crate::ids::image_id);
+    let draft = StoredImage {
+        id: id.clone(),
+        filename: None,
+        creator: checked.creator,
+        meta: checked.meta,
+        require_signed_urls: checked.require_signed_urls,
+        uploaded: SystemTime::now(),
+        draft: true,
+        format: None,
+        dimensions: None,
+        file_size: None,
+    };
+    if shared
+        .store
+        .insert_draft(Arc::new(draft), checked.expires)
+        .is_err()
+    {
+        return Outcome::refused(vec![upload::duplicate_id()]);
+    }
+    let upload_url = format!(
+        "{}/{}/{}",
+        shared.config.upload_base,
+        shared.config.account_hash,
+        utf8_percent_encode(&id, PATH)
+    );
+    let result = serde_json::json!({ "id": id, "uploadURL": upload_url });
+    Outcome {
+        image_id: Some(id),
+        ..Outcome::ok(envelope::success(&result))
+    }
+}
+
+/// The id of the draft a request to a one-time upload URL is for: `POST /{account_hash}/{id}`
+/// on the mock, with the mock's account hash (so that no path of the API is taken).
+pub(super) fn upload_url_id(shared: &Shared, parts: &Parts) -> Option<String> {
+    if parts.method != hyper::Method::POST {
+        return None;
+    }
+    let (hash, id) = parts.uri.path().strip_prefix('/')?.split_once('/')?;
+    (hash == &*shared.config.account_hash && !id.is_empty()).then(|| super::decode(id))
+}
+
+/// `POST` of a file to the one-time upload URL of the draft `id`: no credentials; the upload's
+/// file rules; a refused attempt leaves the draft waiting; an accepted one makes it the image.
+pub(super) async fn upload_to_url(
+    shared: &Shared,
+    parts: &Parts,
+    body: &mut Incoming,
+    id: String,
+) -> Outcome {
+    let refused = |errors: Vec<ApiError>, id: String| Outcome {
+        image_id: Some(id),
+        ..Outcome::refused(errors)
+    };
+    let draft = match shared.store.draft(&id) {
+        Ok(draft) => draft,
+        Err(why) => return refused(vec![refusal(&why)], id),
+    };
+    let checked = match upload::read_checked(shared, parts, body).await {
+        Ok(checked) => checked,
+        Err(errors) => return refused(errors, id),
+    };
+    match upload::store_as(shared, checked, Some(&draft)).await {
+        Ok(accepted) => Outcome {
+            reply: super::Reply::json(200, envelope::image(&accepted.image, &shared.delivery())),
+            errors: Vec::new(),
+            image_id: Some(id),
+            accepted: Some(accepted),
+        },
+        Err(errors) => refused(errors, id),
+    }
+}
+
+/// The refusal of a one-time upload URL that cannot take a file (assumed codes: no evidence).
+pub(crate) fn refusal(why: &DraftRefused) -> ApiError {
+    match why {
+        DraftRefused::Gone => catalogue_error("upload_url_expired", &[]),
+        DraftRefused::Used => catalogue_error("upload_url_used", &[]),
+    }
+}
+
+/// The instance of a v1 JSON body (an empty body is `{}`).
+fn v1_instance(bytes: &[u8]) -> Result<Map<String, Value>, Vec<ApiError>> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        vec![DIRECT_UPLOAD.error(
+            "direct_upload_v1_body_not_json",
+            &[("serde", &e.to_string())],
+        )]
+    })
+}
+
+/// The instance of a v2 form: the upload's reading of the shared fields, and `expiry`.
+fn form_instance(
+    form: &crate::ingest::multipart::Form,
+) -> Result<Map<String, Value>, Vec<ApiError>> {
+    let Value::Object(mut instance) = form::instance(form, None).map_err(|e| vec![e])? else {
+        unreachable!("an instance is an object")
+    };
+    let mut expiry = form.texts.iter().filter(|(name, _)| name == "expiry");
+    if let Some((_, value)) = expiry.next() {
+        if expiry.next().is_some() {
+            return Err(vec![catalogue_error(
+                "malformed_multipart",
+                &[("detail", "the part \"expiry\" appears more than once")],
+            )]);
+        }
+        instance.insert("expiry".to_owned(), Value::String(value.clone()));
+    }
+    Ok(instance)
+}
+
+fn names(value: &Value) -> Vec<&str> {
+    value
+        .as_array()
+        .map(|items| items.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// Checks an instance at `now`: the shared fields by the upload schema's rules, the others by
+/// the direct-upload schema; every violation, or the direct upload.
+pub(crate) fn check(
+    mut instance: Map<String, Value>,
+    now: SystemTime,
+) -> Result<DirectUpload, Vec<ApiError>> {
+    let fields = names(DIRECT_UPLOAD.top("x-upload-fields"));
+    let not_applied = names(DIRECT_UPLOAD.top("x-upload-rules-not-applied"));
+    let (shared, own): (Map<String, Value>, Map<String, Value>) = std::mem::take(&mut instance)
+        .into_iter()
+        .partition(|(key, _)| fields.contains(&key.as_str()));
+    let (shared, own) = (Value::Object(shared), Value::Object(own));
+    let mut errors: Vec<ApiError> = UPLOAD
+        .validate(&shared)
+        .into_iter()
+        .filter(|error| !not_applied.contains(&error.rule.as_str()))
+        .collect();
+    errors.extend(DIRECT_UPLOAD.validate(&own));
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let expires = match own.get("expiry") {
+        Some(expiry) => schema::parse_rfc3339(expiry).expect("checked by expiry_not_date_time"),
+        None => now + Duration::from_secs(default_seconds()),
+    };
+    let Value::Object(mut shared) = shared else {
+        unreachable!("built as an object")
+    };
+    let mut text = |key: &str| match shared.remove(key) {
+        Some(Value::String(text)) => Some(text),
+        _ => None,
+    };
+    let (id, creator) = (text("id"), text("creator"));
+    Ok(DirectUpload {
+        id,
+        creator,
+        require_signed_urls: shared.get("requireSignedURLs") == Some(&Value::Bool(true)),
+        meta: match shared.remove("metadata") {
+            Some(Value::Object(meta)) => Some(meta),
+            _ => None,
+        },
+        expires,
+    })
+}
+
+/// How long a draft lives when no `expiry` is sent, from the schema.
+fn default_seconds() -> u64 {
+    DIRECT_UPLOAD
+        .property("expiry")
+        .and_then(|expiry| expiry.get("x-default-seconds-from-now"))
+        .and_then(Value::as_u64)
+        .expect("schemas/direct-upload.schema.json states expiry's x-default-seconds-from-now")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use time::format_description::well_known::Rfc3339;
+
+    fn at(seconds: i64) -> Value {
+        let when = time::OffsetDateTime::now_utc() + time::Duration::seconds(seconds);
+        Value::String(when.format(&Rfc3339).unwrap())
+    }
+
+    fn rules(instance: Value) -> Vec<String> {
+        let Value::Object(instance) = instance else {
+            panic!()
+        };
+        match check(instance, SystemTime::now()) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.into_iter().map(|e| e.rule).collect(),
+        }
+    }
+
+    #[test]
+    fn expiry_is_a_date_time_within_the_window() {
+        assert!(rules(json!({})).is_empty());
+        assert!(rules(json!({"expiry": at(180)})).is_empty());
+        assert!(rules(json!({"expiry": at(6 * 3600 - 60)})).is_empty());
+        assert_eq!(rules(json!({"expiry": at(60)})), ["expiry_out_of_range"]);
+        assert_eq!(
+            rules(json!({"expiry": at(7 * 3600)})),
+            ["expiry_out_of_range"]
+        );
+        assert_eq!(rules(json!({"expiry": at(-600)})), ["expiry_out_of_range"]);
+        assert_eq!(
+            rules(json!({"expiry": "tomorrow"})),
+            ["expiry_not_date_time"]
+        );
+        assert_eq!(rules(json!({"expiry": 5})), ["expiry_not_date_time"]);
+    }
+
+    #[test]
+    fn the_window_and_default_come_from_the_schema() {
+        let error = DIRECT_UPLOAD.error("expiry_out_of_range", &[]);
+        assert_eq!(
+            error.message,
+            "Bad request: expiry: must be at least 120 and at most 21600 seconds from now"
+        );
+        assert_eq!(default_seconds(), 1800);
+        let now = SystemTime::now();
+        let Ok(checked) = check(Map::new(), now) else {
+            panic!()
+        };
+        assert_eq!(checked.expires, now + Duration::from_secs(1800));
+    }
+
+    #[test]
+    fn shared_fields_follow_the_upload_rules_but_need_no_file() {
+        assert_eq!(
+            rules(json!({"id": "00000000-0000-4000-8000-000000000000"})),
+            ["id_uuid"]
+        );
+        assert_eq!(
+            rules(json!({"id": "a", "requireSignedURLs": true})),
+            ["id_with_signed_urls"]
+        );
+        assert_eq!(rules(json!({"metadata": "x"})), ["metadata_not_object"]);
+        assert_eq!(
+            rules(json!({"creator": "c".repeat(1025), "expiry": "no"})),
+            ["creator_too_long", "expiry_not_date_time"]
+        );
+        let Ok(checked) = check(
+            json!({"id": "a/b", "creator": "me", "metadata": {"k": "v"}, "url": "ignored"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            SystemTime::now(),
+        ) else {
+            panic!()
+        };
+        assert_eq!(checked.id.as_deref(), Some("a/b"));
+        assert_eq!(checked.creator.as_deref(), Some("me"));
+        assert_eq!(
+            checked.meta,
+            Some(json!({"k": "v"}).as_object().unwrap().clone())
+        );
+    }
+
+    #[test]
+    fn v1_bodies() {
+        assert!(v1_instance(b"").unwrap().is_empty());
+        assert_eq!(
+            v1_instance(b"[1]").unwrap_err()[0].rule,
+            "direct_upload_v1_body_not_json"
+        );
+    }
+}
