@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use hyper::body::Incoming;
 use hyper::header::CONTENT_TYPE;
 use hyper::http::request::Parts;
-use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+use percent_encoding::utf8_percent_encode;
 use serde_json::{Map, Value};
 
 use super::{read_small_body, upload, Outcome};
@@ -27,20 +27,6 @@ use crate::store::{DraftRefused, StoredImage};
 
 /// The largest v1 JSON body the mock reads.
 const MAX_V1_BODY: usize = 64 * 1024;
-
-/// What an id keeps of itself in an upload URL's path: `/` separates its subpaths, as in the
-/// API's paths; what would end or break the path is encoded.
-const PATH: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}');
 
 /// A direct upload that passed every rule.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,7 +94,7 @@ pub(super) async fn create(
         "{}/{}/{}",
         shared.config.upload_base,
         shared.config.account_hash,
-        utf8_percent_encode(&id, PATH)
+        utf8_percent_encode(&id, crate::envelope::ID_IN_PATH)
     );
     let result = serde_json::json!({ "id": id, "uploadURL": upload_url });
     Outcome {
