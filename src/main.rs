@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use cloudflare_images_mock::{Credentials, MockImages};
 
-/// A faithful mock of the Cloudflare Images upload API.
+/// An offline twin of the Cloudflare Images API: uploads, images, lists, variants, signing keys,
+/// direct creator uploads and delivery URLs, answered as the real API answers.
 ///
 /// Point a client at the base URL it prints (e.g. the official SDKs' `base_url`/`baseURL`).
 #[derive(Debug, Parser)]
