@@ -7,6 +7,11 @@ Then, on each instance, a whole lifecycle through the SDK's own methods: upload,
 ``v1.list`` across pages (by hand: the SDK's auto-pagination reads ``result.items``, which the
 recorded answer does not have), ``v2.list`` following ``continuation_token``, ``v1.edit``,
 ``v1.blobs.get``, ``v1.stats.get``, ``v1.delete`` and the ``NotFoundError`` after it.
+On each instance too: a direct creator upload (``v2.direct_uploads.create``, the draft, a POST of
+the file to ``uploadURL`` with plain ``httpx`` and no credentials, the refused second POST), the
+variants (``v1.variants`` create/get/list/edit/delete), the signing keys (``v1.keys``
+list/update/delete), and a signed delivery URL whose signature is computed here as Cloudflare's
+docs describe (HMAC-SHA256 over ``/{account_hash}/{id}/{variant}?exp={exp}``).
 
 Environment (``tests/sdk/run`` sets all of it):
 
@@ -26,6 +31,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
+import hmac
 import http.server
 import json
 import os
@@ -51,6 +58,7 @@ for _var in (
 
 import cloudflare  # noqa: E402
 from cloudflare import Cloudflare  # noqa: E402
+import httpx  # noqa: E402  (the SDK's own HTTP client)
 
 URL = os.environ.get("CF_IMAGES_MOCK_URL", "http://127.0.0.1:4010/client/v4")
 KEY_URL = os.environ.get("CF_IMAGES_MOCK_KEY_URL")
@@ -652,6 +660,154 @@ def lifecycle(label: str, make_client) -> None:
 
 lifecycle("bearer", client)
 lifecycle("email-key", key_client)
+
+
+# --- direct creator uploads, variants, signing keys, signed delivery (issue 14 item 7) -------
+#
+# Run once per instance. The one-time upload URL and the delivery URL are posted to / fetched with
+# plain httpx (the SDK's own HTTP client), without credentials, as a browser or a CDN would.
+
+DIRECT_PNG = SUBJECT_PNG
+
+
+def mock_root(base_url: str) -> str:
+    """The mock's root: the SDK's base URL without ``/client/v4``."""
+    if not base_url.rstrip("/").endswith("/client/v4"):
+        raise AssertionError(f"base URL {base_url!r} does not end with /client/v4")
+    return base_url.rstrip("/")[: -len("/client/v4")]
+
+
+def sign(path: str, key_value: str) -> str:
+    """Cloudflare's docs' signature: lowercase hex HMAC-SHA256 keyed by the key's UTF-8 bytes."""
+    return hmac.new(key_value.encode("utf-8"), path.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def extras(label: str, make_client, base_url) -> None:
+    state: dict = {}
+    creator = f"sdk-python-{RUN}-{label}-direct"
+
+    @case(f"direct upload ({label}): v2.direct_uploads.create, draft, POST to uploadURL, image, 409 on reuse")
+    def _():
+        c = make_client()
+        meta = {"origin": "direct", "label": label}
+        created = c.images.v2.direct_uploads.create(account_id=ACCOUNT_ID, metadata=meta, creator=creator)
+        if not isinstance(created, cloudflare.types.images.v2.DirectUploadCreateResponse):
+            raise AssertionError(f"create returned {type(created).__name__}")
+        if not GENERATED_ID.match(created.id or ""):
+            raise AssertionError(f"id {created.id!r} is not a generated UUID-shaped id")
+        if not isinstance(created.upload_url, str) or not created.upload_url.endswith("/" + created.id):
+            raise AssertionError(f"uploadURL {created.upload_url!r} does not end with /{created.id}")
+        draft = c.images.v1.get(created.id, account_id=ACCOUNT_ID)
+        eq("draft id", draft.id, created.id)
+        # `draft` is not a field of the SDK's Image: it is kept as an extra member.
+        eq("draft.draft", draft.to_dict().get("draft"), True)
+        eq("draft meta", draft.meta, meta)
+        # The URL as returned, with the SDK's HTTP client and no credentials.
+        with httpx.Client(timeout=30) as http:
+            posted = http.post(created.upload_url, files={"file": ("direct.png", DIRECT_PNG, "image/png")})
+            eq(f"status of the POST to uploadURL (body {posted.text[:300]!r})", posted.status_code, 200)
+            eq("success", posted.json().get("success"), True)
+            image = c.images.v1.get(created.id, account_id=ACCOUNT_ID)
+            check_image(image, id=created.id, filename="direct.png", creator=creator, meta=meta)
+            eq("'draft' in the image", "draft" in image.to_dict(), False)
+            eq("blob bytes", c.images.v1.blobs.get(created.id, account_id=ACCOUNT_ID).read(), DIRECT_PNG)
+            again = http.post(created.upload_url, files={"file": ("again.png", PNG, "image/png")})
+            eq(f"status of a second POST to uploadURL (body {again.text[:300]!r})", again.status_code, 409)
+            eq("second POST success", again.json().get("success"), False)
+        eq("image after the refused reuse", c.images.v1.get(created.id, account_id=ACCOUNT_ID).to_dict(),
+           image.to_dict())
+
+    @case(f"variants ({label}): create, get, list, edit, delete, 404 after")
+    def _():
+        c = make_client()
+        vid = f"thumb-{uuid.uuid4().hex[:10]}"
+        options = {"fit": "cover", "width": 100, "height": 100, "metadata": "none"}
+        created = c.images.v1.variants.create(
+            account_id=ACCOUNT_ID, id=vid, options=options, never_require_signed_urls=True
+        )
+        if not isinstance(created, cloudflare.types.images.v1.VariantCreateResponse):
+            raise AssertionError(f"create returned {type(created).__name__}")
+        want = {"id": vid, "options": options, "neverRequireSignedURLs": True}
+        eq("created variant", created.variant.to_dict(), want)
+        got = c.images.v1.variants.get(vid, account_id=ACCOUNT_ID)
+        eq("get", got.variant.to_dict(), want)
+        # The SDK types `variants` with one member, `hero` (the description's example); any other
+        # variant is an extra (untyped) member.
+        listed = c.images.v1.variants.list(account_id=ACCOUNT_ID).to_dict().get("variants") or {}
+        eq("listed variant", listed.get(vid), want)
+        options2 = {"fit": "contain", "width": 200, "height": 150, "metadata": "keep"}
+        edited = c.images.v1.variants.edit(
+            vid, account_id=ACCOUNT_ID, options=options2, never_require_signed_urls=False
+        )
+        want2 = {"id": vid, "options": options2, "neverRequireSignedURLs": False}
+        eq("edited variant", edited.variant.to_dict(), want2)
+        eq("get after edit", c.images.v1.variants.get(vid, account_id=ACCOUNT_ID).variant.to_dict(), want2)
+        eq("delete result", c.images.v1.variants.delete(vid, account_id=ACCOUNT_ID), {})
+        listed = c.images.v1.variants.list(account_id=ACCOUNT_ID).to_dict().get("variants") or {}
+        eq("listed after delete", vid in listed, False)
+        try:
+            c.images.v1.variants.get(vid, account_id=ACCOUNT_ID)
+        except cloudflare.NotFoundError as e:
+            eq("status after delete", e.status_code, 404)
+        else:
+            raise AssertionError("get after delete answered, want NotFoundError")
+
+    @case(f"keys ({label}): list has default, update (PUT) answers every key, delete")
+    def _():
+        c = make_client()
+        keys = c.images.v1.keys.list(account_id=ACCOUNT_ID)
+        if not isinstance(keys, cloudflare.types.images.v1.KeyListResponse):
+            raise AssertionError(f"list returned {type(keys).__name__}")
+        before = {k.name: k.value for k in keys.keys or []}
+        if "default" not in before or not before["default"]:
+            raise AssertionError(f"keys {sorted(before)}: no 'default' with a value")
+        name = f"k{uuid.uuid4().hex[:12]}"
+        updated = c.images.v1.keys.update(name, account_id=ACCOUNT_ID)
+        after = {k.name: k.value for k in updated.keys or []}
+        eq("names after update", sorted(after), sorted([*before, name]))
+        if not after[name]:
+            raise AssertionError(f"the new key {name} has no value")
+        eq("the other keys unchanged", {k: v for k, v in after.items() if k != name}, before)
+        eq("list after update", {k.name: k.value for k in c.images.v1.keys.list(account_id=ACCOUNT_ID).keys},
+           after)
+        deleted = c.images.v1.keys.delete(name, account_id=ACCOUNT_ID)
+        eq("keys after delete", {k.name: k.value for k in deleted.keys or []}, before)
+        eq("list after delete", {k.name: k.value for k in c.images.v1.keys.list(account_id=ACCOUNT_ID).keys},
+           before)
+
+    @case(f"signed delivery ({label}): HMAC-SHA256 sig by hand: 200 with the bytes; no sig 403")
+    def _():
+        if ACCOUNT_HASH is None:
+            raise AssertionError("CF_IMAGES_MOCK_ACCOUNT_HASH is not set")
+        c = make_client()
+        image = c.images.v1.create(
+            account_id=ACCOUNT_ID, file=("private.png", SUBJECT_PNG, "image/png"), require_signed_urls=True
+        )
+        check_image(image, filename="private.png", signed=True)
+        keys = {k.name: k.value for k in c.images.v1.keys.list(account_id=ACCOUNT_ID).keys or []}
+        key_value = keys.get("default") or next(iter(keys.values()))
+        exp = int(time.time()) + 300
+        path = f"/{ACCOUNT_HASH}/{image.id}/public"
+        sig = sign(f"{path}?exp={exp}", key_value)
+        url = f"{mock_root(base_url())}/cdn-cgi/imagedelivery{path}"
+        with httpx.Client(timeout=30) as http:
+            ok = http.get(url, params={"exp": exp, "sig": sig})
+            eq(f"status with sig (body {ok.text[:200]!r})", ok.status_code, 200)
+            eq("delivered bytes", ok.content, SUBJECT_PNG)
+            eq("status without sig", http.get(url, params={"exp": exp}).status_code, 403)
+            eq("status without exp and sig", http.get(url).status_code, 403)
+            bad = sign(f"{path}?exp={exp}", key_value + "x")
+            eq("status with a wrong key's sig", http.get(url, params={"exp": exp, "sig": bad}).status_code, 403)
+
+
+def _key_url() -> str:
+    if not KEY_URL:
+        raise AssertionError("CF_IMAGES_MOCK_KEY_URL is not set (no instance requiring email/key)")
+    return KEY_URL
+
+
+extras("bearer", client, lambda: URL)
+extras("email-key", key_client, _key_url)
 
 
 def main() -> int:

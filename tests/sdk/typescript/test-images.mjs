@@ -5,7 +5,12 @@
 // instance, a whole lifecycle through the SDK's own methods: upload, `v1.get`, `v1.list` across
 // pages (by hand: the SDK's auto-pagination reads `result.items`, which the recorded answer does
 // not have), `v2.list` following `continuation_token`, `v1.edit`, `v1.blobs.get`, `v1.stats.get`,
-// `v1.delete` and the `NotFoundError` after it. Plain Node ESM: `node test-images.mjs` after
+// `v1.delete` and the `NotFoundError` after it. On each instance too: a direct creator upload
+// (`v2.directUploads.create`, the draft, a POST of the file to `uploadURL` with the global fetch
+// and no credentials, the refused second POST), the variants (`v1.variants`
+// create/get/list/edit/delete), the signing keys (`v1.keys` list/update/delete), and a signed
+// delivery URL whose signature is computed here as Cloudflare's docs describe (HMAC-SHA256 over
+// `/{account_hash}/{id}/{variant}?exp={exp}`). Plain Node ESM: `node test-images.mjs` after
 // `npm ci`.
 //
 // Environment (`tests/sdk/run` sets all of it):
@@ -21,7 +26,7 @@
 // failure.
 
 import http from 'node:http';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { isDeepStrictEqual, inspect } from 'node:util';
 
 // The SDK reads these when an option is left out; a developer's own credentials must not leak into
@@ -606,6 +611,150 @@ function lifecycle(label, makeClient) {
 
 lifecycle('bearer', () => client());
 lifecycle('email-key', () => keyClient());
+
+// --- direct creator uploads, variants, signing keys, signed delivery (issue 14 item 7) ---------
+//
+// Run once per instance. The one-time upload URL and the delivery URL are posted to / fetched with
+// the global fetch (and FormData), without credentials, as a browser or a CDN would.
+
+/** The mock's root: the SDK's base URL without `/client/v4`. */
+function mockRoot(baseURL) {
+  const base = baseURL.replace(/\/+$/, '');
+  if (!base.endsWith('/client/v4')) throw new CheckFailed(`base URL ${baseURL} does not end with /client/v4`);
+  return base.slice(0, -'/client/v4'.length);
+}
+
+/** Cloudflare's docs' signature: lowercase hex HMAC-SHA256 keyed by the key's UTF-8 bytes. */
+const sign = (toSign, keyValue) => createHmac('sha256', Buffer.from(keyValue, 'utf8')).update(toSign, 'utf8').digest('hex');
+
+function fileForm(bytes, filename) {
+  const form = new FormData();
+  form.append('file', new Blob([bytes], { type: 'image/png' }), filename);
+  return form;
+}
+
+async function expectStatus404(call, what) {
+  try {
+    await call();
+  } catch (e) {
+    if (!(e instanceof Cloudflare.NotFoundError)) throw e;
+    eq(`${what}: status`, e.status, 404);
+    return;
+  }
+  throw new CheckFailed(`${what}: answered, want NotFoundError`);
+}
+
+function extras(label, makeClient, baseURL) {
+  const creator = `sdk-typescript-${RUN}-${label}-direct`;
+
+  test(`direct upload (${label}): v2.directUploads.create, draft, POST to uploadURL, image, 409 on reuse`, async () => {
+    const c = makeClient();
+    const meta = { origin: 'direct', label };
+    const created = await c.images.v2.directUploads.create({ account_id: ACCOUNT_ID, metadata: meta, creator });
+    if (!GENERATED_ID.test(created.id ?? '')) throw new CheckFailed(`id ${inspect(created.id)} is not a generated UUID-shaped id`);
+    if (typeof created.uploadURL !== 'string' || !created.uploadURL.endsWith(`/${created.id}`)) {
+      throw new CheckFailed(`uploadURL ${inspect(created.uploadURL)} does not end with /${created.id}`);
+    }
+    const draft = await c.images.v1.get(created.id, { account_id: ACCOUNT_ID });
+    eq('draft id', draft.id, created.id);
+    // `draft` is not a member of the SDK's Image type; it is in the object as answered.
+    eq('draft.draft', draft.draft, true);
+    eq('draft meta', draft.meta, meta);
+    const posted = await fetch(created.uploadURL, { method: 'POST', body: fileForm(SUBJECT_PNG, 'direct.png') });
+    const postedText = await posted.text();
+    eq(`status of the POST to uploadURL (body ${postedText.slice(0, 300)})`, posted.status, 200);
+    eq('success', JSON.parse(postedText).success, true);
+    const image = await c.images.v1.get(created.id, { account_id: ACCOUNT_ID });
+    checkImage(image, { id: created.id, filename: 'direct.png', creator, meta });
+    eq("'draft' in the image", 'draft' in image, false);
+    const blob = await c.images.v1.blobs.get(created.id, { account_id: ACCOUNT_ID });
+    eq('blob bytes', Buffer.from(await blob.arrayBuffer()).equals(SUBJECT_PNG), true);
+    const again = await fetch(created.uploadURL, { method: 'POST', body: fileForm(PNG, 'again.png') });
+    const againText = await again.text();
+    eq(`status of a second POST to uploadURL (body ${againText.slice(0, 300)})`, again.status, 409);
+    eq('second POST success', JSON.parse(againText).success, false);
+    eq('image after the refused reuse', await c.images.v1.get(created.id, { account_id: ACCOUNT_ID }), image);
+  });
+
+  test(`variants (${label}): create, get, list, edit, delete, 404 after`, async () => {
+    const c = makeClient();
+    const id = `thumb-${randomBytes(5).toString('hex')}`;
+    const options = { fit: 'cover', width: 100, height: 100, metadata: 'none' };
+    const created = await c.images.v1.variants.create({ account_id: ACCOUNT_ID, id, options, neverRequireSignedURLs: true });
+    const want = { id, options, neverRequireSignedURLs: true };
+    eq('created variant', created.variant, want);
+    eq('get', (await c.images.v1.variants.get(id, { account_id: ACCOUNT_ID })).variant, want);
+    // The SDK types `variants` with one member, `hero` (the description's example).
+    const listed = (await c.images.v1.variants.list({ account_id: ACCOUNT_ID })).variants ?? {};
+    eq('listed variant', listed[id], want);
+    const options2 = { fit: 'contain', width: 200, height: 150, metadata: 'keep' };
+    const edited = await c.images.v1.variants.edit(id, {
+      account_id: ACCOUNT_ID,
+      options: options2,
+      neverRequireSignedURLs: false,
+    });
+    const want2 = { id, options: options2, neverRequireSignedURLs: false };
+    eq('edited variant', edited.variant, want2);
+    eq('get after edit', (await c.images.v1.variants.get(id, { account_id: ACCOUNT_ID })).variant, want2);
+    eq('delete result', await c.images.v1.variants.delete(id, { account_id: ACCOUNT_ID }), {});
+    const after = (await c.images.v1.variants.list({ account_id: ACCOUNT_ID })).variants ?? {};
+    eq('listed after delete', id in after, false);
+    await expectStatus404(() => c.images.v1.variants.get(id, { account_id: ACCOUNT_ID }), 'get after delete');
+  });
+
+  test(`keys (${label}): list has default, update (PUT) answers every key, delete`, async () => {
+    const c = makeClient();
+    const byName = (r) => Object.fromEntries((r.keys ?? []).map((k) => [k.name, k.value]));
+    const before = byName(await c.images.v1.keys.list({ account_id: ACCOUNT_ID }));
+    if (!before.default) throw new CheckFailed(`keys ${inspect(Object.keys(before))}: no 'default' with a value`);
+    const name = `k${randomBytes(6).toString('hex')}`;
+    const after = byName(await c.images.v1.keys.update(name, { account_id: ACCOUNT_ID }));
+    eq('names after update', Object.keys(after).sort(), [...Object.keys(before), name].sort());
+    if (!after[name]) throw new CheckFailed(`the new key ${name} has no value`);
+    const { [name]: _, ...others } = after;
+    eq('the other keys unchanged', others, before);
+    eq('list after update', byName(await c.images.v1.keys.list({ account_id: ACCOUNT_ID })), after);
+    eq('keys after delete', byName(await c.images.v1.keys.delete(name, { account_id: ACCOUNT_ID })), before);
+    eq('list after delete', byName(await c.images.v1.keys.list({ account_id: ACCOUNT_ID })), before);
+  });
+
+  test(`signed delivery (${label}): HMAC-SHA256 sig by hand: 200 with the bytes; no sig 403`, async () => {
+    if (ACCOUNT_HASH === undefined) throw new CheckFailed('CF_IMAGES_MOCK_ACCOUNT_HASH is not set');
+    const c = makeClient();
+    const image = await c.images.v1.create({
+      account_id: ACCOUNT_ID,
+      file: await toFile(SUBJECT_PNG, 'private.png', { type: 'image/png' }),
+      requireSignedURLs: true,
+    });
+    checkImage(image, { filename: 'private.png', signed: true });
+    const keys = (await c.images.v1.keys.list({ account_id: ACCOUNT_ID })).keys ?? [];
+    const keyValue = (keys.find((k) => k.name === 'default') ?? keys[0])?.value;
+    if (!keyValue) throw new CheckFailed(`no key value in ${inspect(keys)}`);
+    const exp = Math.floor(Date.now() / 1000) + 300;
+    const path = `/${ACCOUNT_HASH}/${image.id}/public`;
+    const sig = sign(`${path}?exp=${exp}`, keyValue);
+    const url = `${mockRoot(baseURL())}/cdn-cgi/imagedelivery${path}`;
+    const ok = await fetch(`${url}?exp=${exp}&sig=${sig}`);
+    const bytes = Buffer.from(await ok.arrayBuffer());
+    eq(`status with sig (body ${bytes.toString('utf8').slice(0, 200)})`, ok.status, 200);
+    eq('delivered bytes', bytes.equals(SUBJECT_PNG), true);
+    const status = async (u) => {
+      const r = await fetch(u);
+      await r.arrayBuffer();
+      return r.status;
+    };
+    eq('status without sig', await status(`${url}?exp=${exp}`), 403);
+    eq('status without exp and sig', await status(url), 403);
+    const bad = sign(`${path}?exp=${exp}`, `${keyValue}x`);
+    eq("status with a wrong key's sig", await status(`${url}?exp=${exp}&sig=${bad}`), 403);
+  });
+}
+
+extras('bearer', () => client(), () => URL);
+extras('email-key', () => keyClient(), () => {
+  if (!KEY_URL) throw new CheckFailed('CF_IMAGES_MOCK_KEY_URL is not set (no instance requiring email/key)');
+  return KEY_URL;
+});
 
 // --- runner -----------------------------------------------------------------------------------
 
