@@ -1,5 +1,5 @@
-//! proptest strategies for the requests of the API: every shape an upload, an image update or
-//! a list query may take, and every way to break one of their rules.
+//! proptest strategies for the requests of the API: every shape an upload, an image update, a
+//! list query or a variant's body may take, and every way to break one of their rules.
 //!
 //! | Operation | Valid | Invalid, labelled | Breaking one rule |
 //! |---|---|---|---|
@@ -7,6 +7,7 @@
 //! | [`Update`](crate::Operation::Update) | [`valid_image_update`] | [`invalid_image_update`] | [`image_update_breaking`] |
 //! | [`ListV1`](crate::Operation::ListV1) | [`valid_list_v1_query`] | [`invalid_list_v1_query`] | [`list_v1_query_breaking`] |
 //! | [`ListV2`](crate::Operation::ListV2) | [`valid_list_v2_query`] | [`invalid_list_v2_query`] | [`list_v2_query_breaking`] |
+//! | [`CreateVariant`](crate::Operation::CreateVariant) | [`valid_variant_body`] | [`invalid_variant_body`] | [`variant_body_breaking`] |
 //!
 //! Each invalid value is labelled with the [`InvalidRule`] it breaks, and nothing else; check
 //! what your code makes of each with
@@ -76,6 +77,7 @@ mod transport;
 mod update;
 mod valid;
 mod values;
+mod variant;
 
 pub use form::{
     ClientStyle, ExpectedResult, FileParam, MetadataEncoding, UploadForm, UploadParams,
@@ -88,3 +90,4 @@ pub use list::{
 pub use rule::InvalidRule;
 pub use update::{image_update_breaking, invalid_image_update, valid_image_update};
 pub use valid::valid_upload;
+pub use variant::{invalid_variant_body, valid_variant_body, variant_body_breaking};

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::schema::{self, Schema, IMAGE_UPDATE, LIST_V1, LIST_V2};
+use crate::schema::{self, Schema, IMAGE_UPDATE, LIST_V1, LIST_V2, VARIANT};
 use crate::Operation;
 
 /// A rule a request can break, labelling the values of the invalid strategies.
@@ -13,8 +13,9 @@ use crate::Operation;
 /// of `schemas/image-update.schema.json`, then a body over the size the mock reads. For the v1
 /// and v2 lists ([`InvalidRule::LIST_V1`], [`InvalidRule::LIST_V2`]): one variant per rule of
 /// `schemas/list-v1.schema.json` and `schemas/list-v2.schema.json` that a query can break, and
-/// for the v2 list a continuation token the mock did not issue. [`operation`](Self::operation)
-/// says which request a rule is of.
+/// for the v2 list a continuation token the mock did not issue. For a variant's creation
+/// ([`InvalidRule::CREATE_VARIANT`]): one variant per rule of `schemas/variant.schema.json`.
+/// [`operation`](Self::operation) says which request a rule is of.
 ///
 /// [`name`](Self::name) is the rule's name as the mock reports it in
 /// [`ApiError::rule`](crate::ApiError::rule); [`code`](Self::code) and [`status`](Self::status)
@@ -148,16 +149,49 @@ pub enum InvalidRule {
     ListV2FilterValueNotBoolean,
     /// `bad_continuation_token`: a `continuation_token` the mock cannot have issued.
     ListV2ContinuationTokenNotIssued,
+
+    /// `variant_body_not_json`: a variant body that is no JSON object (not JSON at all, or
+    /// another JSON value).
+    VariantBodyNotJson,
+    /// `variant_id_missing`: a variant body without an `id`.
+    VariantIdMissing,
+    /// `variant_options_missing`: a variant body without `options`.
+    VariantOptionsMissing,
+    /// `variant_id_invalid`: an `id` that is no string, empty, over the schema's maximum
+    /// length, or with a `/`.
+    VariantIdInvalid,
+    /// `variant_never_require_signed_urls_not_boolean`: `neverRequireSignedURLs` neither `true`
+    /// nor `false` (`null` and the strings `"true"` and `"false"` included).
+    VariantNeverRequireSignedUrlsNotBoolean,
+    /// `variant_options_not_object`: `options` that is no JSON object.
+    VariantOptionsNotObject,
+    /// `variant_fit_missing`: `options` without a `fit`.
+    VariantFitMissing,
+    /// `variant_metadata_missing`: `options` without a `metadata`.
+    VariantMetadataMissing,
+    /// `variant_width_missing`: `options` without a `width`.
+    VariantWidthMissing,
+    /// `variant_height_missing`: `options` without a `height`.
+    VariantHeightMissing,
+    /// `variant_fit_unsupported`: a `fit` not in the schema's enum.
+    VariantFitUnsupported,
+    /// `variant_metadata_unsupported`: a `metadata` not in the schema's enum.
+    VariantMetadataUnsupported,
+    /// `variant_width_invalid`: a `width` below the schema's minimum, or no number.
+    VariantWidthInvalid,
+    /// `variant_height_invalid`: a `height` below the schema's minimum, or no number.
+    VariantHeightInvalid,
 }
 
 /// How many rules [`InvalidRule::ALL`] holds.
 const ALL_RULES: usize = InvalidRule::UPLOAD.len()
     + InvalidRule::UPDATE.len()
     + InvalidRule::LIST_V1.len()
-    + InvalidRule::LIST_V2.len();
+    + InvalidRule::LIST_V2.len()
+    + InvalidRule::CREATE_VARIANT.len();
 
 /// The rules of each operation one after the other, so that every list of rules is written once.
-const fn concat<const N: usize>(parts: [&[InvalidRule]; 4]) -> [InvalidRule; N] {
+const fn concat<const N: usize>(parts: [&[InvalidRule]; 5]) -> [InvalidRule; N] {
     let mut all = [InvalidRule::FileAndUrl; N];
     let (mut at, mut part) = (0, 0);
     while part < parts.len() {
@@ -175,12 +209,19 @@ const fn concat<const N: usize>(parts: [&[InvalidRule]; 4]) -> [InvalidRule; N] 
 
 impl InvalidRule {
     /// Every rule of every operation: [`UPLOAD`](Self::UPLOAD), [`UPDATE`](Self::UPDATE),
-    /// [`LIST_V1`](Self::LIST_V1), then [`LIST_V2`](Self::LIST_V2).
+    /// [`LIST_V1`](Self::LIST_V1), [`LIST_V2`](Self::LIST_V2), then
+    /// [`CREATE_VARIANT`](Self::CREATE_VARIANT).
     ///
     /// ```
     /// use cloudflare_images_mock::strategies::InvalidRule;
     ///
-    /// let parts = [InvalidRule::UPLOAD, InvalidRule::UPDATE, InvalidRule::LIST_V1, InvalidRule::LIST_V2];
+    /// let parts = [
+    ///     InvalidRule::UPLOAD,
+    ///     InvalidRule::UPDATE,
+    ///     InvalidRule::LIST_V1,
+    ///     InvalidRule::LIST_V2,
+    ///     InvalidRule::CREATE_VARIANT,
+    /// ];
     /// assert_eq!(InvalidRule::ALL, parts.concat());
     /// ```
     pub const ALL: &'static [InvalidRule] = &concat::<ALL_RULES>([
@@ -188,6 +229,7 @@ impl InvalidRule {
         InvalidRule::UPDATE,
         InvalidRule::LIST_V1,
         InvalidRule::LIST_V2,
+        InvalidRule::CREATE_VARIANT,
     ]);
 
     /// The rules of an image update ([`Operation::Update`]), schema rules first, in the
@@ -241,6 +283,36 @@ impl InvalidRule {
         InvalidRule::ListV2FilterValueNotNumber,
         InvalidRule::ListV2FilterValueNotBoolean,
         InvalidRule::ListV2ContinuationTokenNotIssued,
+    ];
+
+    /// The rules of a variant's creation ([`Operation::CreateVariant`]), in the schema's order.
+    /// A variant's update ([`Operation::UpdateVariant`]) names the variant in its path, so its
+    /// body breaks the same rules but the `id` ones.
+    ///
+    /// ```
+    /// use cloudflare_images_mock::strategies::InvalidRule;
+    /// use cloudflare_images_mock::Operation;
+    ///
+    /// assert_eq!(InvalidRule::CREATE_VARIANT[0].name(), "variant_body_not_json");
+    /// assert!(InvalidRule::CREATE_VARIANT
+    ///     .iter()
+    ///     .all(|rule| rule.operation() == Operation::CreateVariant));
+    /// ```
+    pub const CREATE_VARIANT: &'static [InvalidRule] = &[
+        InvalidRule::VariantBodyNotJson,
+        InvalidRule::VariantIdMissing,
+        InvalidRule::VariantOptionsMissing,
+        InvalidRule::VariantIdInvalid,
+        InvalidRule::VariantNeverRequireSignedUrlsNotBoolean,
+        InvalidRule::VariantOptionsNotObject,
+        InvalidRule::VariantFitMissing,
+        InvalidRule::VariantMetadataMissing,
+        InvalidRule::VariantWidthMissing,
+        InvalidRule::VariantHeightMissing,
+        InvalidRule::VariantFitUnsupported,
+        InvalidRule::VariantMetadataUnsupported,
+        InvalidRule::VariantWidthInvalid,
+        InvalidRule::VariantHeightInvalid,
     ];
 
     /// The rules of an upload ([`Operation::Upload`]), schema rules first, in the schema's
@@ -341,6 +413,22 @@ impl InvalidRule {
             InvalidRule::ListV2FilterValueNotNumber => "list_v2_filter_value_not_number",
             InvalidRule::ListV2FilterValueNotBoolean => "list_v2_filter_value_not_boolean",
             InvalidRule::ListV2ContinuationTokenNotIssued => "bad_continuation_token",
+            InvalidRule::VariantBodyNotJson => "variant_body_not_json",
+            InvalidRule::VariantIdMissing => "variant_id_missing",
+            InvalidRule::VariantOptionsMissing => "variant_options_missing",
+            InvalidRule::VariantIdInvalid => "variant_id_invalid",
+            InvalidRule::VariantNeverRequireSignedUrlsNotBoolean => {
+                "variant_never_require_signed_urls_not_boolean"
+            }
+            InvalidRule::VariantOptionsNotObject => "variant_options_not_object",
+            InvalidRule::VariantFitMissing => "variant_fit_missing",
+            InvalidRule::VariantMetadataMissing => "variant_metadata_missing",
+            InvalidRule::VariantWidthMissing => "variant_width_missing",
+            InvalidRule::VariantHeightMissing => "variant_height_missing",
+            InvalidRule::VariantFitUnsupported => "variant_fit_unsupported",
+            InvalidRule::VariantMetadataUnsupported => "variant_metadata_unsupported",
+            InvalidRule::VariantWidthInvalid => "variant_width_invalid",
+            InvalidRule::VariantHeightInvalid => "variant_height_invalid",
         }
     }
 
@@ -352,6 +440,7 @@ impl InvalidRule {
     ///
     /// assert_eq!(InvalidRule::IdUuid.operation(), Operation::Upload);
     /// assert_eq!(InvalidRule::UpdateCreatorTooLong.operation(), Operation::Update);
+    /// assert_eq!(InvalidRule::VariantFitUnsupported.operation(), Operation::CreateVariant);
     /// ```
     pub fn operation(self) -> Operation {
         if InvalidRule::UPDATE.contains(&self) {
@@ -360,20 +449,24 @@ impl InvalidRule {
             Operation::ListV1
         } else if InvalidRule::LIST_V2.contains(&self) {
             Operation::ListV2
+        } else if InvalidRule::CREATE_VARIANT.contains(&self) {
+            Operation::CreateVariant
         } else {
             Operation::Upload
         }
     }
 
     /// The rules of `operation`'s request: [`UPLOAD`](Self::UPLOAD), [`UPDATE`](Self::UPDATE),
-    /// [`LIST_V1`](Self::LIST_V1), [`LIST_V2`](Self::LIST_V2), or none for an operation whose
-    /// request has nothing to break.
+    /// [`LIST_V1`](Self::LIST_V1), [`LIST_V2`](Self::LIST_V2),
+    /// [`CREATE_VARIANT`](Self::CREATE_VARIANT), or none for an operation whose request has
+    /// nothing to break (or whose rules have no generator yet, such as a variant's update).
     ///
     /// ```
     /// use cloudflare_images_mock::strategies::InvalidRule;
     /// use cloudflare_images_mock::Operation;
     ///
     /// assert_eq!(InvalidRule::of(Operation::ListV1), InvalidRule::LIST_V1);
+    /// assert_eq!(InvalidRule::of(Operation::CreateVariant), InvalidRule::CREATE_VARIANT);
     /// assert!(InvalidRule::of(Operation::Get).is_empty());
     /// ```
     pub fn of(operation: Operation) -> &'static [InvalidRule] {
@@ -382,6 +475,7 @@ impl InvalidRule {
             Operation::Update => InvalidRule::UPDATE,
             Operation::ListV1 => InvalidRule::LIST_V1,
             Operation::ListV2 => InvalidRule::LIST_V2,
+            Operation::CreateVariant => InvalidRule::CREATE_VARIANT,
             _ => &[],
         }
     }
@@ -392,6 +486,7 @@ impl InvalidRule {
             Operation::Update => &IMAGE_UPDATE,
             Operation::ListV1 => &LIST_V1,
             Operation::ListV2 => &LIST_V2,
+            Operation::CreateVariant => &VARIANT,
             _ => &schema::UPLOAD,
         }
     }

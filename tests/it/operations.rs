@@ -1,5 +1,6 @@
-//! The strategies of the image update and the two lists against the offline check of their
-//! operation, against the schemas, and against a live mock.
+//! The strategies of the image update, the two lists and a variant's creation against the
+//! offline check of their operation and against the schemas; those of the image update and the
+//! two lists against a live mock too.
 //!
 //! Each offline property runs 1,000 cases (`CF_IMAGES_MOCK_PROPTEST_CASES` sets another
 //! number); the live ones a tenth of that, every request a real HTTP request.
@@ -48,7 +49,7 @@ fn check<S: Strategy>(
 /// A request of `operation` carrying `value`: the body of an update, the query of a list.
 fn request(operation: Operation, value: &[u8]) -> Request<'_> {
     match operation {
-        Operation::Update => Request::body("application/json", value),
+        Operation::Update | Operation::CreateVariant => Request::body("application/json", value),
         _ => Request::query(std::str::from_utf8(value).expect("a query is text")),
     }
 }
@@ -57,6 +58,7 @@ fn request(operation: Operation, value: &[u8]) -> Request<'_> {
 fn valid(operation: Operation) -> BoxedStrategy<Vec<u8>> {
     match operation {
         Operation::Update => strategies::valid_image_update().boxed(),
+        Operation::CreateVariant => strategies::valid_variant_body().boxed(),
         Operation::ListV1 => strategies::valid_list_v1_query()
             .prop_map(String::into_bytes)
             .boxed(),
@@ -71,6 +73,7 @@ fn valid(operation: Operation) -> BoxedStrategy<Vec<u8>> {
 fn invalid(operation: Operation) -> BoxedStrategy<(Vec<u8>, InvalidRule)> {
     match operation {
         Operation::Update => strategies::invalid_image_update().boxed(),
+        Operation::CreateVariant => strategies::invalid_variant_body().boxed(),
         Operation::ListV1 => strategies::invalid_list_v1_query()
             .prop_map(|(q, rule)| (q.into_bytes(), rule))
             .boxed(),
@@ -85,6 +88,7 @@ fn invalid(operation: Operation) -> BoxedStrategy<(Vec<u8>, InvalidRule)> {
 fn breaking(operation: Operation, rule: InvalidRule) -> BoxedStrategy<Vec<u8>> {
     match operation {
         Operation::Update => strategies::image_update_breaking(rule),
+        Operation::CreateVariant => strategies::variant_body_breaking(rule),
         Operation::ListV1 => strategies::list_v1_query_breaking(rule)
             .prop_map(String::into_bytes)
             .boxed(),
@@ -95,7 +99,17 @@ fn breaking(operation: Operation, rule: InvalidRule) -> BoxedStrategy<Vec<u8>> {
     }
 }
 
-const OPERATIONS: [Operation; 3] = [Operation::Update, Operation::ListV1, Operation::ListV2];
+/// The operations whose strategies are checked offline and against the schemas.
+const OPERATIONS: [Operation; 4] = [
+    Operation::Update,
+    Operation::ListV1,
+    Operation::ListV2,
+    Operation::CreateVariant,
+];
+
+/// The operations whose strategies are also sent to a live mock (a variant's creation is not:
+/// a mock refuses a second variant of the same id).
+const LIVE_OPERATIONS: [Operation; 3] = [Operation::Update, Operation::ListV1, Operation::ListV2];
 
 fn show(value: &[u8]) -> String {
     let text = String::from_utf8_lossy(value);
@@ -110,7 +124,7 @@ fn show(value: &[u8]) -> String {
 // ---- offline: the strategies against check_request ------------------------------------------
 
 #[test]
-fn check_request_accepts_every_valid_update_and_query() {
+fn check_request_accepts_every_valid_update_query_and_variant() {
     for operation in OPERATIONS {
         check(cases(), valid(operation), |value| {
             if let Err(errors) = check_request(operation, &request(operation, &value)) {
@@ -151,7 +165,7 @@ fn check_request_finds_exactly_the_labelled_rule() {
 
 // Every rule has a generator that breaks it and nothing else, the rare ones included.
 #[test]
-fn every_update_and_list_rule_is_generated_alone() {
+fn every_update_list_and_variant_rule_is_generated_alone() {
     for operation in OPERATIONS {
         for &rule in InvalidRule::of(operation) {
             check(32, breaking(operation, rule), |value| {
@@ -196,17 +210,18 @@ fn schema_of(operation: Operation) -> Value {
         Operation::Update => include_str!("../../schemas/image-update.schema.json"),
         Operation::ListV1 => include_str!("../../schemas/list-v1.schema.json"),
         Operation::ListV2 => include_str!("../../schemas/list-v2.schema.json"),
+        Operation::CreateVariant => include_str!("../../schemas/variant.schema.json"),
         other => unreachable!("{other:?}"),
     };
     serde_json::from_str(text).expect("JSON")
 }
 
-// Each rule of the update and list schemas has a generator, with the code and status the schema
+// Each rule of the update, list and variant schemas has a generator, with the code and status the schema
 // annotates; the rules no schema states are errors of the catalogue. The one exception is a
 // rule no query can break: its schema only asks for a string, and every parameter of a query is
 // one.
 #[test]
-fn every_rule_of_the_update_and_list_schemas_has_a_generator() {
+fn every_rule_of_the_update_list_and_variant_schemas_has_a_generator() {
     let catalogue: Value =
         serde_json::from_str(include_str!("../../schemas/errors.json")).expect("JSON");
     let mut labels = HashSet::new();
@@ -236,6 +251,7 @@ fn every_rule_of_the_update_and_list_schemas_has_a_generator() {
                 .collect();
             assert!(
                 operation != Operation::Update
+                    && operation != Operation::CreateVariant
                     && keywords == BTreeSet::from(["type"])
                     && subschema["type"] == "string",
                 "{operation:?}: no generator breaks {name} ({subschema})"
@@ -371,7 +387,7 @@ impl Live {
 fn the_mock_answers_generated_updates_and_queries_as_check_request_says() {
     let live = Live::new();
     let cases = (cases() / 10).max(16);
-    for operation in OPERATIONS {
+    for operation in LIVE_OPERATIONS {
         check(cases, valid(operation), |value| {
             live.agrees(operation, &value)
         });
