@@ -161,6 +161,29 @@ struct Images {
 }
 
 impl Images {
+    /// Indexes `image` under a new key (by id, by upload time unless a draft, as a draft until
+    /// `expires`): the key.
+    fn add(&mut self, image: Arc<StoredImage>, expires: Option<SystemTime>) -> u64 {
+        let key = self.next_key;
+        self.next_key += 1;
+        // One copy of the id, shared by the indexes.
+        let id: Arc<str> = Arc::from(image.id.as_str());
+        self.by_id.insert(Arc::clone(&id), key);
+        if let Some(expires) = expires {
+            self.drafts.insert(Arc::clone(&id), expires);
+        }
+        if !image.draft {
+            self.current += 1;
+            let cursor = Cursor {
+                uploaded_ms: millis(image.uploaded),
+                id,
+            };
+            self.by_time.insert(cursor, key);
+        }
+        self.by_key.insert(key, Record { image, key });
+        key
+    }
+
     /// Removes the draft called `id` if it has expired by `now`.
     fn expire(&mut self, id: &str, now: SystemTime) {
         if self.drafts.get(id).is_some_and(|expires| *expires <= now) {
@@ -264,24 +287,7 @@ impl Store {
             if images.by_id.contains_key(image.id.as_str()) {
                 return Err(Taken);
             }
-            let key = images.next_key;
-            images.next_key += 1;
-            // One copy of the id, shared by both indexes.
-            let id: Arc<str> = Arc::from(image.id.as_str());
-            images.by_id.insert(Arc::clone(&id), key);
-            if let Some(expires) = expires {
-                images.drafts.insert(Arc::clone(&id), expires);
-            }
-            if !image.draft {
-                images.current += 1;
-                let cursor = Cursor {
-                    uploaded_ms: millis(image.uploaded),
-                    id,
-                };
-                images.by_time.insert(cursor, key);
-            }
-            images.by_key.insert(key, Record { image, key });
-            key
+            images.add(image, expires)
         };
         self.put_bytes(key, bytes);
         Ok(key)
@@ -307,18 +313,7 @@ impl Store {
             }
             images.by_key.remove(&old);
             images.drafts.remove(image.id.as_str());
-            let key = images.next_key;
-            images.next_key += 1;
-            let id: Arc<str> = Arc::from(image.id.as_str());
-            images.by_id.insert(Arc::clone(&id), key);
-            images.current += 1;
-            let cursor = Cursor {
-                uploaded_ms: millis(image.uploaded),
-                id,
-            };
-            images.by_time.insert(cursor, key);
-            images.by_key.insert(key, Record { image, key });
-            key
+            images.add(image, None)
         };
         self.put_bytes(key, bytes);
         Ok(key)
