@@ -8,6 +8,40 @@ use serde_json::{Map, Value};
 use super::values::text;
 use crate::schema::json_len;
 
+/// A JSON body being built by a generator: its fields in the order they will be written, and
+/// whether it is written indented.
+#[derive(Debug, Clone)]
+pub(crate) struct Body {
+    pub(crate) fields: Map<String, Value>,
+    pub(crate) pretty: bool,
+}
+
+impl Body {
+    /// The bytes of the body.
+    pub(crate) fn render(&self) -> Vec<u8> {
+        let fields = Value::Object(self.fields.clone());
+        let body = if self.pretty {
+            serde_json::to_vec_pretty(&fields)
+        } else {
+            serde_json::to_vec(&fields)
+        };
+        body.expect("a JSON value serialises")
+    }
+
+    /// `self` with `key` set to `value` (last among the fields).
+    pub(crate) fn with(mut self, key: &str, value: Value) -> Body {
+        self.fields.shift_remove(key);
+        self.fields.insert(key.to_owned(), value);
+        self
+    }
+
+    /// `self` without the field `key`.
+    pub(crate) fn without(mut self, key: &str) -> Body {
+        self.fields.shift_remove(key);
+        self
+    }
+}
+
 /// The JSON types of JSON Schema's `type` keyword (`integer` being a kind of `number`).
 const TYPES: [&str; 6] = ["null", "boolean", "number", "string", "array", "object"];
 

@@ -38,31 +38,7 @@ fn types_of(rule: &str) -> Vec<String> {
     }
 }
 
-/// A body being built: its fields, and whether it is written indented.
-#[derive(Debug, Clone)]
-struct Draft {
-    fields: Map<String, Value>,
-    pretty: bool,
-}
-
-impl Draft {
-    fn render(&self) -> Vec<u8> {
-        let fields = Value::Object(self.fields.clone());
-        let body = if self.pretty {
-            serde_json::to_vec_pretty(&fields)
-        } else {
-            serde_json::to_vec(&fields)
-        };
-        body.expect("a JSON value serialises")
-    }
-
-    /// `self` with `key` set to `value` (last among the fields).
-    fn with(mut self, key: &str, value: Value) -> Draft {
-        self.fields.shift_remove(key);
-        self.fields.insert(key.to_owned(), value);
-        self
-    }
-}
+use super::json::Body as Draft;
 
 /// Metadata the schema accepts: mostly a generated object, cut to the limit; sometimes exactly
 /// the limit as JSON.

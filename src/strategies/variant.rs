@@ -90,37 +90,9 @@ fn types_of(rule: &str) -> Vec<String> {
     }
 }
 
-/// A body being built: its fields, and whether it is written indented.
-#[derive(Debug, Clone)]
-struct Draft {
-    fields: Map<String, Value>,
-    pretty: bool,
-}
+use super::json::Body as Draft;
 
 impl Draft {
-    fn render(&self) -> Vec<u8> {
-        let fields = Value::Object(self.fields.clone());
-        let body = if self.pretty {
-            serde_json::to_vec_pretty(&fields)
-        } else {
-            serde_json::to_vec(&fields)
-        };
-        body.expect("a JSON value serialises")
-    }
-
-    /// `self` with `key` set to `value` (last among the fields).
-    fn with(mut self, key: &str, value: Value) -> Draft {
-        self.fields.shift_remove(key);
-        self.fields.insert(key.to_owned(), value);
-        self
-    }
-
-    /// `self` without the field `key`.
-    fn without(mut self, key: &str) -> Draft {
-        self.fields.shift_remove(key);
-        self
-    }
-
     /// The `options` object of a valid draft.
     fn options(&mut self) -> &mut Map<String, Value> {
         self.fields
