@@ -593,7 +593,7 @@ mod tests {
                 .map(|e| e.rule)
                 .collect()
         };
-        let big = vec![b' '; images::MAX_UPDATE_BODY + 1];
+        let big = vec![b' '; crate::api::MAX_JSON_BODY + 1];
         let update = |body| rules(Operation::Update, &Request::body("application/json", body));
         assert_eq!(update(&big), ["body_too_large"]);
         assert_eq!(update(b""), ["update_body_not_json"]);

@@ -25,9 +25,6 @@ use crate::schema::{self, catalogue_error, DIRECT_UPLOAD, UPLOAD};
 use crate::state::Shared;
 use crate::store::{DraftRefused, StoredImage};
 
-/// The largest v1 JSON body the mock reads.
-const MAX_V1_BODY: usize = 64 * 1024;
-
 /// A direct upload that passed every rule.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct DirectUpload {
@@ -56,7 +53,7 @@ pub(super) async fn create(
                 .starts_with("multipart/")
         });
     let instance = if v1 && !multipart {
-        match read_small_body(shared, parts, body, MAX_V1_BODY).await {
+        match read_small_body(shared, parts, body).await {
             Ok(bytes) => v1_instance(&bytes),
             Err(error) => Err(vec![error]),
         }

@@ -11,17 +11,13 @@ use crate::schema;
 use crate::state::Shared;
 use crate::store::Cursor;
 
-/// The largest PATCH body read: far above any valid one (metadata and creator are about 1 KiB
-/// each), so a body just over a limit still gets the schema's precise error.
-pub(crate) const MAX_UPDATE_BODY: usize = 64 * 1024;
-
 /// The checks of a PATCH body that need no stored image, in the handler's order: at most
-/// [`MAX_UPDATE_BODY`] bytes (`body_too_large`), then the rules of
+/// [`MAX_JSON_BODY`](super::MAX_JSON_BODY) bytes (`body_too_large`), then the rules of
 /// `schemas/image-update.schema.json`. The handler reads the body with the same limit, so a
 /// longer one never gets here from the server; [`crate::conformance::check_request`] has the
 /// whole body.
 pub(crate) fn update_request(body: &[u8]) -> Result<ImageUpdate, Vec<ApiError>> {
-    if body.len() > MAX_UPDATE_BODY {
+    if body.len() > super::MAX_JSON_BODY {
         return Err(vec![schema::catalogue_error("body_too_large", &[])]);
     }
     params::image_update(body)
@@ -65,7 +61,7 @@ pub(super) async fn update(
     parts: &Parts,
     body: &mut Incoming,
 ) -> Outcome {
-    let bytes = match read_small_body(shared, parts, body, MAX_UPDATE_BODY).await {
+    let bytes = match read_small_body(shared, parts, body).await {
         Ok(bytes) => bytes,
         Err(error) => return Outcome::refused(vec![error]),
     };

@@ -266,13 +266,18 @@ fn not_found() -> Outcome {
     Outcome::refused(vec![image_not_found()])
 }
 
-/// Reads a small body whole (a JSON body of a PATCH), within `limit` bytes and the body timeout.
+/// The largest JSON body the mock reads (an image update, a variant, a v1 direct upload): far
+/// above any valid one (metadata and creator are about 1 KiB each), so a body just over a
+/// limit still gets the schema's precise error.
+pub(crate) const MAX_JSON_BODY: usize = 64 * 1024;
+
+/// Reads a JSON body whole, within [`MAX_JSON_BODY`] bytes and the body timeout.
 async fn read_small_body(
     shared: &Shared,
     parts: &Parts,
     body: &mut Incoming,
-    limit: usize,
 ) -> Result<Bytes, ApiError> {
+    let limit = MAX_JSON_BODY;
     use http_body_util::BodyExt as _;
     let declared = parts
         .headers

@@ -14,9 +14,6 @@ use crate::store::Refused;
 /// The most variants an account may have (cloudflare-docs `create-variants.mdx`).
 const MAX_VARIANTS: usize = 100;
 
-/// The largest variant body read: far above any valid one.
-const MAX_BODY: usize = 64 * 1024;
-
 /// `GET .../images/v1/variants`: `result: {variants: {<name>: {...}}}`.
 pub(super) fn list(shared: &Shared) -> Outcome {
     Outcome::ok(envelope::variants(&shared.store.variants.all()))
@@ -24,7 +21,7 @@ pub(super) fn list(shared: &Shared) -> Outcome {
 
 /// `POST .../images/v1/variants`.
 pub(super) async fn create(shared: &Shared, parts: &Parts, body: &mut Incoming) -> Outcome {
-    let bytes = match read_small_body(shared, parts, body, MAX_BODY).await {
+    let bytes = match read_small_body(shared, parts, body).await {
         Ok(bytes) => bytes,
         Err(error) => return Outcome::refused(vec![error]),
     };
@@ -59,7 +56,7 @@ pub(super) async fn update(
     parts: &Parts,
     body: &mut Incoming,
 ) -> Outcome {
-    let bytes = match read_small_body(shared, parts, body, MAX_BODY).await {
+    let bytes = match read_small_body(shared, parts, body).await {
         Ok(bytes) => bytes,
         Err(error) => return Outcome::refused(vec![error]),
     };

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::json::{not_of_types, pad_to, remove_last};
 use super::rule::InvalidRule;
 use super::values::{margin, metadata_object, text, text_over, text_up_to};
-use crate::api::images::MAX_UPDATE_BODY;
+use crate::api::MAX_JSON_BODY;
 use crate::schema::{json_len, IMAGE_UPDATE};
 
 const CREATOR: &str = "creator";
@@ -233,11 +233,11 @@ pub fn image_update_breaking(rule: InvalidRule) -> BoxedStrategy<Vec<u8>> {
             ]
             .boxed(),
         ),
-        InvalidRule::UpdateBodyTooLarge => (valid_draft(), margin(MAX_UPDATE_BODY), any::<bool>())
+        InvalidRule::UpdateBodyTooLarge => (valid_draft(), margin(MAX_JSON_BODY), any::<bool>())
             .prop_map(|(draft, over, leading)| {
                 // White space around a JSON value changes nothing but the body's size.
                 let body = draft.render();
-                let padding = vec![b' '; (MAX_UPDATE_BODY + over).saturating_sub(body.len())];
+                let padding = vec![b' '; (MAX_JSON_BODY + over).saturating_sub(body.len())];
                 if leading {
                     [padding, body].concat()
                 } else {
