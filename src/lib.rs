@@ -196,6 +196,7 @@
 
 mod api;
 mod auth;
+mod clock;
 pub mod conformance;
 mod envelope;
 mod error;
@@ -216,6 +217,7 @@ pub mod strategies;
 
 pub use api::route::Operation;
 pub use auth::Credentials;
+pub use clock::Clock;
 pub use error::{ApiError, ChainedError, Error};
 pub use expect::{Expectation, Times};
 pub use journal::{RequestRecord, Upload, WaitTimeout};

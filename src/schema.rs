@@ -14,8 +14,10 @@
 //! `{$value}` with the offending instance value and `{$count}` with its number of items (or
 //! characters); [`Schema::error`] fills any `{$name}` from its arguments.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::LazyLock;
+use std::time::SystemTime;
 
 use jsonschema::{Keyword, PatternOptions, ValidationError, Validator};
 use serde_json::{Map, Value};
@@ -201,9 +203,14 @@ fn rfc3339<'a>(
     Ok(Box::new(Rfc3339))
 }
 
+thread_local! {
+    /// The time `x-seconds-from-now` is relative to, while [`Schema::validate_at`] runs.
+    static NOW: Cell<Option<SystemTime>> = const { Cell::new(None) };
+}
+
 /// `x-seconds-from-now: {minimum, maximum}`: an RFC 3339 date-time lies within this many
-/// seconds from now, by the system clock (anything that is no date-time is left to other
-/// rules). Cloudflare states expiry windows relative to the time of the request, which no
+/// seconds from now: the mock's clock ([`Schema::validate_at`]), or the system's time when
+/// validated without one (anything that is no date-time is left to other rules). Cloudflare states expiry windows relative to the time of the request, which no
 /// standard keyword can.
 struct SecondsFromNow {
     minimum: i64,
@@ -226,7 +233,7 @@ impl<'i> Keyword<'i> for SecondsFromNow {
         let Some(at) = parse_rfc3339(instance) else {
             return true;
         };
-        let now = std::time::SystemTime::now();
+        let now = NOW.get().unwrap_or_else(SystemTime::now);
         let seconds = match at.duration_since(now) {
             Ok(ahead) => i64::try_from(ahead.as_secs()).unwrap_or(i64::MAX),
             Err(behind) => -i64::try_from(behind.duration().as_secs()).unwrap_or(i64::MAX),
@@ -419,6 +426,17 @@ impl Schema {
     }
 
     /// Validates an instance; every broken rule once, in the order the schema lists them.
+    /// [`validate`](Self::validate) with `now` as the time `x-seconds-from-now` is relative
+    /// to (a mock's clock), instead of the system's time.
+    pub(crate) fn validate_at(&self, instance: &Value, now: SystemTime) -> Vec<ApiError> {
+        // jsonschema's keywords take no context: `now` reaches them through this thread for the
+        // length of the (synchronous) validation.
+        let previous = NOW.replace(Some(now));
+        let errors = self.validate(instance);
+        NOW.set(previous);
+        errors
+    }
+
     pub(crate) fn validate(&self, instance: &Value) -> Vec<ApiError> {
         // Most requests are valid: the yes/no check builds no error values and is much cheaper.
         if self.validator.is_valid(instance) {

@@ -5,7 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::auth::Credentials;
+use crate::clock::Clock;
 use crate::expect::Expectations;
+use crate::ids::Ids;
 use crate::ingest::fetch::Fetcher;
 use crate::ingest::multipart::Limits;
 use crate::journal::Journal;
@@ -28,6 +30,10 @@ pub(crate) struct Shared {
     pub(crate) scripts: Queue,
     /// What the handle checks at drop.
     pub(crate) expectations: Mutex<Expectations>,
+    /// The time the mock goes by (the store's drafts expire by the same clock).
+    pub(crate) clock: Clock,
+    /// Where generated image ids come from (signing keys: the same source, held by the store).
+    pub(crate) ids: Ids,
 }
 
 #[derive(Debug)]

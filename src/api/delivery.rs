@@ -9,9 +9,8 @@
 //! lowercase hex HMAC-SHA256 with the UTF-8 bytes of any current signing key over
 //! `/{account_hash}/{image_id}/{variant}?exp={exp}` (the path without `/cdn-cgi/imagedelivery`,
 //! as sent, and the query without `sig`), or over the path alone when the query has nothing
-//! but `sig` (the non-expiring form); `exp` (unix seconds) must be in the future.
-
-use std::time::{SystemTime, UNIX_EPOCH};
+//! but `sig` (the non-expiring form); `exp` (unix seconds) must be after the mock's
+//! [`Clock`](crate::Clock).
 
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
@@ -106,7 +105,12 @@ fn answer(
             .into_iter()
             .map(|k| k.value)
             .collect();
-        check_signature(target.signed_path, query, &keys, unix_now())?;
+        check_signature(
+            target.signed_path,
+            query,
+            &keys,
+            shared.clock.unix_seconds(),
+        )?;
     }
     Ok(Reply {
         status: 200,
@@ -134,12 +138,6 @@ fn refused(error: ApiError) -> Outcome {
         accepted: None,
         image_id: None,
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// Checks the signature of a private image's delivery URL: `sig` in `query` signs
@@ -224,6 +222,7 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     const PATH: &str = "/ZWd9g1K7eljCn_KDTu_MWA/cat.png/public";
     const NOW: u64 = 1_700_000_000;
@@ -325,7 +324,12 @@ mod tests {
                 images_allowed: 10,
             },
             journal: crate::journal::Journal::new(),
-            store: crate::store::Store::new(1 << 20, &["public".to_owned()]),
+            store: crate::store::Store::new(
+                1 << 20,
+                &["public".to_owned()],
+                crate::Clock::system(),
+                crate::ids::Ids::random(),
+            ),
             fetcher: crate::ingest::fetch::Fetcher::new(false, Duration::from_secs(1)),
             failure: Mutex::new(None),
             crash: tokio::sync::Notify::new(),
@@ -336,6 +340,8 @@ mod tests {
                 unserved_routes: true,
                 refusals: false,
             }),
+            clock: crate::Clock::system(),
+            ids: crate::ids::Ids::random(),
         }
     }
 

@@ -6,7 +6,8 @@
 //! The fields a direct upload shares with an upload are checked by the upload schema's rules
 //! (the fields named by `x-upload-fields` of `schemas/direct-upload.schema.json`, except the
 //! rules it lists in `x-upload-rules-not-applied`); `expiry` by the direct-upload schema.
-//! Drafts expire lazily, by the system clock, when next looked at.
+//! Drafts expire lazily, by the mock's [`Clock`](crate::Clock), when next looked at; `expiry`'s
+//! window and default are relative to the same clock.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -63,18 +64,19 @@ pub(super) async fn create(
             Err(error) => Err(vec![error]),
         }
     };
-    let checked = match instance.and_then(|instance| check(instance, SystemTime::now())) {
+    let now = shared.clock.now();
+    let checked = match instance.and_then(|instance| check(instance, now)) {
         Ok(checked) => checked,
         Err(errors) => return Outcome::refused(errors),
     };
-    let id = checked.id.unwrap_or_else(crate::ids::image_id);
+    let id = checked.id.unwrap_or_else(|| shared.ids.image_id());
     let draft = StoredImage {
         id: id.clone(),
         filename: None,
         creator: checked.creator,
         meta: checked.meta,
         require_signed_urls: checked.require_signed_urls,
-        uploaded: SystemTime::now(),
+        uploaded: now,
         draft: true,
         format: None,
         dimensions: None,
@@ -206,7 +208,7 @@ pub(crate) fn check(
         .into_iter()
         .filter(|error| !not_applied.contains(&error.rule.as_str()))
         .collect();
-    errors.extend(DIRECT_UPLOAD.validate(&own));
+    errors.extend(DIRECT_UPLOAD.validate_at(&own, now));
     if !errors.is_empty() {
         return Err(errors);
     }

@@ -1,8 +1,6 @@
 //! `POST /accounts/{account_id}/images/v1`: a multipart upload, read as a stream under the
 //! limits, checked by `schemas/upload.schema.json`, and stored.
 
-use std::time::SystemTime;
-
 use bytes::Bytes;
 use futures_util::TryStreamExt;
 use http_body_util::BodyStream;
@@ -127,7 +125,7 @@ fn insert_as(
             draft.require_signed_urls,
         ),
         None => (
-            checked.id.take().unwrap_or_else(crate::ids::image_id),
+            checked.id.take().unwrap_or_else(|| shared.ids.image_id()),
             checked.creator.take(),
             checked.meta.take(),
             checked.require_signed_urls,
@@ -139,7 +137,7 @@ fn insert_as(
         creator,
         meta,
         require_signed_urls,
-        uploaded: SystemTime::now(),
+        uploaded: shared.clock.now(),
         draft: false,
         format: info.and_then(|i| i.format).map(str::to_owned),
         dimensions: info.and_then(|i| Some((i.width?, i.height?))),

@@ -10,9 +10,11 @@ use tokio::sync::oneshot;
 use super::handle::MockImages;
 use super::serve::serve;
 use crate::auth::Credentials;
+use crate::clock::Clock;
 use crate::envelope;
 use crate::error::Error;
 use crate::expect::Expectations;
+use crate::ids::Ids;
 use crate::ingest::fetch::Fetcher;
 use crate::ingest::multipart::Limits;
 use crate::journal::Journal;
@@ -67,6 +69,8 @@ pub struct MockImagesBuilder {
     pub(super) fail_on_unserved_routes: bool,
     pub(super) fail_on_refusals: bool,
     pub(super) upload_base: Option<String>,
+    pub(super) seed: Option<u64>,
+    pub(super) clock: Option<Clock>,
 }
 
 impl MockImagesBuilder {
@@ -218,6 +222,57 @@ impl MockImagesBuilder {
         self
     }
 
+    /// Makes every value the mock generates a function of `seed`: image ids, signing-key
+    /// values, and through them continuation tokens. The same requests, sent one after the
+    /// other, then get the same answers on every run; fix the [`clock`](Self::clock) too and
+    /// the times (`uploaded`, the journal's `received`, the `date` header) match as well, for
+    /// byte-identical answers and journals (snapshot tests). Concurrent requests draw in the
+    /// order they arrive, which no seed can fix. By default values are random.
+    ///
+    /// The account hash is not drawn: it is derived from the account id, seeded or not.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cloudflare_images_mock::{MockImages, NewImage};
+    ///
+    /// let svg = r#"<svg xmlns="http://www.w3.org/2000/svg" width="4" height="3"/>"#;
+    /// let first = MockImages::builder().seed(42).start().await;
+    /// let second = MockImages::builder().seed(42).start().await;
+    /// assert_eq!(
+    ///     first.insert_image(NewImage::new(svg)).id,
+    ///     second.insert_image(NewImage::new(svg)).id
+    /// );
+    /// # }
+    /// ```
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// The clock the mock goes by: `uploaded`, the journal's `received`, the `date` header,
+    /// the expiry of drafts (default and allowed window of `expiry`) and the `exp` of signed
+    /// delivery URLs. [`Clock::system`] by default; [`Clock::fixed`] for snapshots and for
+    /// tests of expiry that move it with [`MockImages::clock`]. Timers about transport
+    /// (header and body timeouts, fetch timeouts, scripted delays) stay on real time.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use cloudflare_images_mock::{Clock, MockImages};
+    ///
+    /// let start = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    /// let mock = MockImages::builder().clock(Clock::fixed(start)).start().await;
+    /// let _ = reqwest::get(mock.uri()).await.unwrap();
+    /// assert_eq!(mock.requests()[0].received, start);
+    /// # }
+    /// ```
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
     /// Starts the mock.
     ///
     /// # Panics
@@ -270,6 +325,8 @@ impl MockImagesBuilder {
             .account_id
             .clone()
             .unwrap_or_else(|| DEFAULT_ACCOUNT_ID.to_owned());
+        let clock = self.clock.unwrap_or_default();
+        let ids = self.seed.map_or_else(Ids::random, Ids::seeded);
         let shared = Arc::new(Shared {
             config: Config {
                 credentials: self.credentials,
@@ -289,7 +346,12 @@ impl MockImagesBuilder {
                     .into(),
             },
             journal: Journal::new(),
-            store: Store::new(self.memory_budget, &self.variants),
+            store: Store::new(
+                self.memory_budget,
+                &self.variants,
+                clock.clone(),
+                ids.clone(),
+            ),
             fetcher: Fetcher::new(self.allow_network, self.fetch_timeout),
             failure: Mutex::new(None),
             crash: tokio::sync::Notify::new(),
@@ -300,6 +362,8 @@ impl MockImagesBuilder {
                 unserved_routes: self.fail_on_unserved_routes,
                 refusals: self.fail_on_refusals,
             }),
+            clock,
+            ids,
         });
         let (shutdown, stop) = oneshot::channel();
         let server_shared = Arc::clone(&shared);

@@ -1,7 +1,7 @@
 //! One request: from its head to its answer and its journal entry.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::FutureExt;
@@ -48,7 +48,7 @@ pub(super) async fn answer(
     request: Request<Incoming>,
 ) -> Result<Response<Body>, Reset> {
     let (parts, mut body) = request.into_parts();
-    let mut entry = Entry::new(&parts, SystemTime::now());
+    let mut entry = Entry::new(&parts, shared.clock.now());
     let routed = route::route(&parts.method, parts.uri.path());
     entry.operation = routed.operation();
     entry.delivery = matches!(routed, route::Routed::Delivery(_));

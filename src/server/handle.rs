@@ -9,6 +9,7 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 
 use super::builder::{MockImagesBuilder, DEFAULT_IMAGES_ALLOWED, DEFAULT_MEMORY_BUDGET};
+use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::expect::{self, Expectation, Expectations, Times};
 use crate::journal::View;
@@ -75,6 +76,8 @@ impl MockImages {
             fail_on_unserved_routes: true,
             fail_on_refusals: false,
             upload_base: None,
+            seed: None,
+            clock: None,
         }
     }
 
@@ -102,12 +105,28 @@ impl MockImages {
         &self.account_id
     }
 
-    /// Brings the expiry of every draft of a direct creator upload `by` nearer, so that a test
-    /// can see drafts expire without waiting (drafts expire by the system clock, checked when
-    /// they are next looked at).
-    #[doc(hidden)]
-    pub fn age_drafts(&self, by: Duration) {
-        self.shared.store.age_drafts(by);
+    /// The clock the mock goes by ([`MockImagesBuilder::clock`]): move it to see drafts of
+    /// direct creator uploads expire, or signed delivery URLs run out, without waiting.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use cloudflare_images_mock::MockImages;
+    ///
+    /// let mock = MockImages::start().await; // the system clock: it runs on from where it is moved
+    /// let url = format!("{}/accounts/{}/images/v2/direct_upload", mock.base_url(), mock.account_id());
+    /// let client = reqwest::Client::new();
+    /// let answer = client.post(url).bearer_auth("t").multipart(reqwest::multipart::Form::new());
+    /// let body: serde_json::Value = answer.send().await.unwrap().json().await.unwrap();
+    /// let id = body["result"]["id"].as_str().unwrap();
+    /// assert!(mock.image(id).unwrap().draft);
+    /// mock.clock().advance(Duration::from_secs(31 * 60)); // past the default expiry, 30 minutes
+    /// assert!(mock.image(id).is_none());
+    /// # }
+    /// ```
+    pub fn clock(&self) -> &Clock {
+        &self.shared.clock
     }
 
     /// The socket address the mock listens on.
@@ -151,7 +170,7 @@ impl MockImages {
     }
 
     /// [`delivery_url`](Self::delivery_url) signed with the first current signing key, as the
-    /// docs sign: `?exp={now + expires_in}&sig=...`, or `?sig=...` of the path alone when
+    /// docs sign: `?exp={now + expires_in}&sig=...` (now by the mock's [`clock`](Self::clock)), or `?sig=...` of the path alone when
     /// `expires_in` is `None` (a URL that does not expire). For tests of a client that fetches
     /// private images; a test of a client's own signer should compute the signature itself.
     pub fn signed_delivery_url(
@@ -165,11 +184,11 @@ impl MockImages {
         let key = &keys.first().expect("there is always a signing key").value;
         let query = match expires_in {
             Some(lifetime) => {
-                let exp = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .saturating_add(lifetime)
-                    .as_secs();
+                let exp = self
+                    .shared
+                    .clock
+                    .unix_seconds()
+                    .saturating_add(lifetime.as_secs());
                 let query = format!("exp={exp}");
                 let sig = crate::api::delivery::sign(key, &format!("{path}?{query}"));
                 format!("{query}&sig={sig}")

@@ -54,7 +54,16 @@ pub(super) async fn connection(stream: tokio::net::TcpStream, shared: Arc<Shared
         #[cfg(unix)]
         let socket = socket.clone();
         async move {
-            let answer = answer_guarded(shared, request).await;
+            let clock = shared.clock.clone();
+            let mut answer = answer_guarded(shared, request).await;
+            if let Ok(response) = &mut answer {
+                // The date by the mock's clock (hyper's own is turned off below), so that a
+                // fixed clock gives the same headers on every run.
+                let date = httpdate::fmt_http_date(clock.now());
+                if let Ok(date) = hyper::header::HeaderValue::from_str(&date) {
+                    response.headers_mut().insert(hyper::header::DATE, date);
+                }
+            }
             #[cfg(unix)]
             if let (Err(Reset), Some(socket)) = (&answer, &socket) {
                 let _ = socket2::SockRef::from(socket.as_ref()).set_linger(Some(Duration::ZERO));
@@ -64,6 +73,7 @@ pub(super) async fn connection(stream: tokio::net::TcpStream, shared: Arc<Shared
     });
     let _ = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
+        .auto_date_header(false)
         .header_read_timeout(header_timeout)
         .serve_connection(TokioIo::new(stream), service)
         .await;

@@ -13,6 +13,8 @@ use bytes::{Bytes, BytesMut};
 use serde_json::{Map, Value};
 
 use super::bytes::Blobs;
+use crate::clock::Clock;
+use crate::ids::Ids;
 
 /// An image as the mock stores it: what `GET /accounts/{account_id}/images/v1/{image_id}`
 /// answers, and what [`MockImages::images`](crate::MockImages::images) and
@@ -156,7 +158,7 @@ struct Images {
     /// Images that are not drafts: what stats count.
     current: usize,
     /// When each draft of a direct creator upload expires; an expired draft is removed when
-    /// next looked at (lazily, by the system clock).
+    /// next looked at (lazily, by the mock's clock).
     drafts: HashMap<Arc<str>, SystemTime>,
 }
 
@@ -229,6 +231,8 @@ pub(crate) struct Store {
     blobs: Blobs,
     /// Where small files are copied (see [`Store::insert`]).
     small: Mutex<BytesMut>,
+    /// What drafts expire by.
+    clock: Clock,
 }
 
 /// Files up to this size are copied into a shared block rather than kept in the buffer they
@@ -240,14 +244,16 @@ const SMALL_FILE: usize = 16 << 10;
 pub(crate) struct Taken;
 
 impl Store {
-    /// A store keeping at most `budget` bytes of images in memory.
-    pub(crate) fn new(budget: u64, variants: &[String]) -> Store {
+    /// A store keeping at most `budget` bytes of images in memory, whose drafts expire by
+    /// `clock` and whose signing keys come from `ids`.
+    pub(crate) fn new(budget: u64, variants: &[String], clock: Clock, ids: Ids) -> Store {
         Store {
             images: Mutex::new(Images::default()),
-            keys: super::Keys::new(),
+            keys: super::Keys::new(ids),
             variants: super::Variants::new(variants),
             blobs: Blobs::new(budget),
             small: Mutex::new(BytesMut::new()),
+            clock,
         }
     }
 
@@ -283,7 +289,7 @@ impl Store {
     ) -> Result<u64, Taken> {
         let key = {
             let mut images = self.lock();
-            images.expire(&image.id, SystemTime::now());
+            images.expire(&image.id, self.clock.now());
             if images.by_id.contains_key(image.id.as_str()) {
                 return Err(Taken);
             }
@@ -303,7 +309,7 @@ impl Store {
         debug_assert!(!image.draft);
         let key = {
             let mut images = self.lock();
-            images.expire(&image.id, SystemTime::now());
+            images.expire(&image.id, self.clock.now());
             let old = *images
                 .by_id
                 .get(image.id.as_str())
@@ -329,14 +335,6 @@ impl Store {
         }
     }
 
-    /// Brings every draft's expiry `by` nearer: how tests see drafts expire without waiting.
-    pub(crate) fn age_drafts(&self, by: std::time::Duration) {
-        let mut images = self.lock();
-        for expires in images.drafts.values_mut() {
-            *expires = expires.checked_sub(by).unwrap_or(UNIX_EPOCH);
-        }
-    }
-
     fn put_bytes(&self, key: u64, bytes: Option<Bytes>) {
         if let Some(bytes) = bytes {
             // A small file is copied into a shared block: the buffer it arrived in goes back to
@@ -356,7 +354,7 @@ impl Store {
     /// The image called `id`.
     pub(crate) fn get(&self, id: &str) -> Option<Arc<StoredImage>> {
         let mut images = self.lock();
-        images.expire(id, SystemTime::now());
+        images.expire(id, self.clock.now());
         let key = images.by_id.get(id)?;
         images.by_key.get(key).map(|r| Arc::clone(&r.image))
     }
@@ -365,7 +363,7 @@ impl Store {
     pub(crate) fn get_with_bytes(&self, id: &str) -> Option<(Arc<StoredImage>, Option<Bytes>)> {
         let (image, key) = {
             let mut images = self.lock();
-            images.expire(id, SystemTime::now());
+            images.expire(id, self.clock.now());
             let key = *images.by_id.get(id)?;
             (Arc::clone(&images.by_key.get(&key)?.image), key)
         };
@@ -384,7 +382,7 @@ impl Store {
         change: impl FnOnce(&mut StoredImage) -> Result<(), E>,
     ) -> Option<Result<Arc<StoredImage>, E>> {
         let mut images = self.lock();
-        images.expire(id, SystemTime::now());
+        images.expire(id, self.clock.now());
         let key = *images.by_id.get(id)?;
         let record = images.by_key.get_mut(&key)?;
         // A new record: the journal keeps the one answered at upload.
@@ -399,7 +397,7 @@ impl Store {
     pub(crate) fn remove(&self, id: &str) -> Option<Arc<StoredImage>> {
         let record = {
             let mut images = self.lock();
-            images.expire(id, SystemTime::now());
+            images.expire(id, self.clock.now());
             images.drafts.remove(id);
             let key = images.by_id.remove(id)?;
             let record = images.by_key.remove(&key)?;
@@ -431,7 +429,7 @@ impl Store {
     /// Every image, drafts included, in upload order.
     pub(crate) fn all(&self) -> Vec<StoredImage> {
         let mut images = self.lock();
-        images.expire_all(SystemTime::now());
+        images.expire_all(self.clock.now());
         images
             .by_key
             .values()
@@ -532,7 +530,7 @@ mod tests {
 
     #[test]
     fn insert_get_update_remove_and_the_id_is_free_again() {
-        let store = Store::new(1 << 20, &[]);
+        let store = Store::new(1 << 20, &[], Clock::system(), Ids::random());
         store
             .insert(image("a", 1), Some(Bytes::from_static(b"A")))
             .unwrap();
@@ -565,7 +563,7 @@ mod tests {
 
     #[test]
     fn pages_by_time_follow_cursors_both_ways_and_ties_go_by_id() {
-        let store = Store::new(1 << 20, &[]);
+        let store = Store::new(1 << 20, &[], Clock::system(), Ids::random());
         for (id, ms) in [("c", 2), ("a", 1), ("b", 2), ("d", 3), ("e", 0)] {
             store.insert(image(id, ms), None).unwrap();
         }

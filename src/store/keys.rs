@@ -5,7 +5,7 @@
 
 use std::sync::Mutex;
 
-use crate::ids;
+use crate::ids::Ids;
 
 /// One signing key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,16 +18,19 @@ pub(crate) struct Key {
 #[derive(Debug)]
 pub(crate) struct Keys {
     keys: Mutex<Vec<Key>>,
+    /// Where new values come from.
+    ids: Ids,
 }
 
 /// The name of the key a new account has, and of the one generated when the last is removed.
 const DEFAULT: &str = "default";
 
 impl Keys {
-    /// An account's keys: `default` alone.
-    pub(crate) fn new() -> Keys {
+    /// An account's keys: `default` alone, its value and later ones drawn from `ids`.
+    pub(crate) fn new(ids: Ids) -> Keys {
         Keys {
-            keys: Mutex::new(vec![default_key()]),
+            keys: Mutex::new(vec![default_key(&ids)]),
+            ids,
         }
     }
 
@@ -46,7 +49,7 @@ impl Keys {
         let mut keys = self.lock();
         let key = Key {
             name: name.to_owned(),
-            value: ids::key_value(),
+            value: self.ids.key_value(),
         };
         match keys.iter_mut().find(|k| k.name == name) {
             Some(existing) => *existing = key,
@@ -63,16 +66,16 @@ impl Keys {
         keys.retain(|k| k.name != name);
         let removed = keys.len() < before;
         if keys.is_empty() {
-            keys.push(default_key());
+            keys.push(default_key(&self.ids));
         }
         (keys.clone(), removed)
     }
 }
 
-fn default_key() -> Key {
+fn default_key(ids: &Ids) -> Key {
     Key {
         name: DEFAULT.to_owned(),
-        value: ids::key_value(),
+        value: ids.key_value(),
     }
 }
 
@@ -82,7 +85,7 @@ mod tests {
 
     #[test]
     fn a_new_account_has_a_default_key_and_removing_the_last_makes_a_new_one() {
-        let keys = Keys::new();
+        let keys = Keys::new(Ids::random());
         let first = keys.all();
         assert_eq!(first.len(), 1);
         assert_eq!(first[0].name, "default");

@@ -221,10 +221,10 @@ async fn an_expired_draft_is_gone_and_its_url_refused() {
     let (_, body) = create(&mock, form).await;
     let id = body["result"]["id"].as_str().unwrap().to_owned();
     let upload_url = body["result"]["uploadURL"].as_str().unwrap().to_owned();
-    mock.age_drafts(Duration::from_secs(60));
+    mock.clock().advance(Duration::from_secs(60));
     assert_eq!(details(&mock, &id).await.status(), 200, "not yet expired");
 
-    mock.age_drafts(Duration::from_secs(70));
+    mock.clock().advance(Duration::from_secs(70));
 
     assert_eq!(details(&mock, &id).await.status(), 404);
     let (status, body) = post_file(&upload_url).await;

@@ -7,6 +7,7 @@ mod binary;
 mod body;
 mod concurrency;
 mod delivery;
+mod deterministic;
 mod direct_upload;
 mod expect;
 mod fuzz_corpus;
