@@ -60,6 +60,15 @@
 //! drop, how many requests of an operation (of one image) succeeded; [`Script::on`] scripts the
 //! answers of one operation.
 //!
+//! # Time and generated values
+//! Each mock has one [`Clock`] ([`MockImagesBuilder::clock`], the system's by default) and one
+//! source of generated values (random by default, [`MockImagesBuilder::seed`] to fix them).
+//! `uploaded`, [`RequestRecord::received`], the `date` header, the expiry of drafts of direct
+//! creator uploads and the `exp` of signed delivery URLs follow the clock, which
+//! [`MockImages::clock`] moves: a seeded mock on [`Clock::fixed`] answers the same requests
+//! with the same bytes on every run (snapshot tests), and a test sees a draft expire without
+//! waiting. Connection timeouts and scripted delays stay on real time.
+//!
 //! # What it checks
 //! - Credentials: `Authorization: Bearer <token>` or `X-Auth-Email` + `X-Auth-Key`; none gets
 //!   `9106`, wrong ones (when [`MockImagesBuilder::credentials`] requires some) `10000`, an

@@ -29,6 +29,7 @@ mod rules;
 mod runtime;
 mod script;
 mod sdk;
+mod snapshot;
 mod upload;
 mod url;
 mod variants;
