@@ -210,8 +210,8 @@ thread_local! {
 
 /// `x-seconds-from-now: {minimum, maximum}`: an RFC 3339 date-time lies within this many
 /// seconds from now: the mock's clock ([`Schema::validate_at`]), or the system's time when
-/// validated without one (anything that is no date-time is left to other rules). Cloudflare states expiry windows relative to the time of the request, which no
-/// standard keyword can.
+/// validated without one (anything that is no date-time is left to other rules). Cloudflare
+/// states expiry windows relative to the time of the request, which no standard keyword can.
 struct SecondsFromNow {
     minimum: i64,
     maximum: i64,
@@ -425,7 +425,6 @@ impl Schema {
             .unwrap_or_else(|| panic!("{} has no rule {name:?}", self.file))
     }
 
-    /// Validates an instance; every broken rule once, in the order the schema lists them.
     /// [`validate`](Self::validate) with `now` as the time `x-seconds-from-now` is relative
     /// to (a mock's clock), instead of the system's time.
     pub(crate) fn validate_at(&self, instance: &Value, now: SystemTime) -> Vec<ApiError> {
@@ -437,6 +436,7 @@ impl Schema {
         errors
     }
 
+    /// Validates an instance; every broken rule once, in the order the schema lists them.
     pub(crate) fn validate(&self, instance: &Value) -> Vec<ApiError> {
         // Most requests are valid: the yes/no check builds no error values and is much cheaper.
         if self.validator.is_valid(instance) {

@@ -264,7 +264,8 @@ impl MockImagesBuilder {
     ///
     /// let start = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     /// let mock = MockImages::builder().clock(Clock::fixed(start)).start().await;
-    /// let _ = reqwest::get(mock.uri()).await.unwrap();
+    /// let list = reqwest::Client::new().get(mock.upload_url()).bearer_auth("t").send().await.unwrap();
+    /// assert_eq!(list.headers()["date"], "Tue, 14 Nov 2023 22:13:20 GMT");
     /// assert_eq!(mock.requests()[0].received, start);
     /// # }
     /// ```

@@ -117,7 +117,8 @@ impl MockImages {
     /// let mock = MockImages::start().await; // the system clock: it runs on from where it is moved
     /// let url = format!("{}/accounts/{}/images/v2/direct_upload", mock.base_url(), mock.account_id());
     /// let client = reqwest::Client::new();
-    /// let answer = client.post(url).bearer_auth("t").multipart(reqwest::multipart::Form::new());
+    /// let form = reqwest::multipart::Form::new().text("creator", "me");
+    /// let answer = client.post(url).bearer_auth("t").multipart(form);
     /// let body: serde_json::Value = answer.send().await.unwrap().json().await.unwrap();
     /// let id = body["result"]["id"].as_str().unwrap();
     /// assert!(mock.image(id).unwrap().draft);
@@ -170,8 +171,8 @@ impl MockImages {
     }
 
     /// [`delivery_url`](Self::delivery_url) signed with the first current signing key, as the
-    /// docs sign: `?exp={now + expires_in}&sig=...` (now by the mock's [`clock`](Self::clock)), or `?sig=...` of the path alone when
-    /// `expires_in` is `None` (a URL that does not expire). For tests of a client that fetches
+    /// docs sign: `?exp={now + expires_in}&sig=...` (now by the mock's [`clock`](Self::clock)),
+    /// or `?sig=...` of the path alone when `expires_in` is `None` (a URL that does not expire). For tests of a client that fetches
     /// private images; a test of a client's own signer should compute the signature itself.
     pub fn signed_delivery_url(
         &self,
