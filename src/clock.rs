@@ -210,6 +210,55 @@ mod tests {
         assert_eq!(clock.now(), SystemTime::from(at));
     }
 
+    /// The design's rule: a mock's time comes from its clock and its generated values from its
+    /// id source, so a fixed clock and a seed cover everything. Library code (tests aside)
+    /// reads the system's time here only, plus the fallback of `x-seconds-from-now` for a
+    /// schema validated without a clock; randomness is keyed in `ids.rs` only.
+    #[test]
+    fn only_the_clock_reads_the_system_time_and_only_ids_draw_random_values() {
+        let allowed: &[(&str, &str)] = &[
+            ("clock.rs", "SystemTime::now"),
+            ("schema.rs", "SystemTime::now"),
+            ("ids.rs", "RandomState"),
+        ];
+        let needles = [
+            "SystemTime::now",
+            "now_utc",
+            "RandomState",
+            "getrandom",
+            "rand::",
+        ];
+        let mut found = Vec::new();
+        let mut stack = vec![std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src"
+        ))];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+                // The standalone binary is a shell around a mock, with its own log times.
+                if !name.ends_with(".rs") || path.ends_with("src/main.rs") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                let code = text.split("#[cfg(test)]\nmod tests").next().unwrap();
+                for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+                    for needle in needles {
+                        if line.contains(needle) && !allowed.contains(&(name.as_str(), needle)) {
+                            found.push(format!("{}: {}", path.display(), line.trim()));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(found.is_empty(), "{found:#?}");
+    }
+
     #[test]
     fn the_system_clock_runs_and_can_be_moved_both_ways() {
         let clock = Clock::system();
