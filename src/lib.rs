@@ -138,7 +138,7 @@
 //! A reset while the upload is being sent, then a successful retry:
 //!
 //! ```
-//! use cloudflare_images_mock::{MockImages, Script};
+//! use cloudflare_images_mock::{MockImages, Script, ScriptKind};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
@@ -154,7 +154,7 @@
 //! };
 //! assert!(upload().await.is_err()); // the connection was closed mid-upload
 //! assert_eq!(upload().await.unwrap().status(), 200); // the retry succeeds
-//! assert_eq!(mock.requests()[0].scripted.as_deref(), Some("reset_mid_upload"));
+//! assert_eq!(mock.requests()[0].scripted, Some(ScriptKind::ResetMidUpload));
 //! # }
 //! ```
 //!
@@ -203,7 +203,9 @@ mod expect;
 mod ids;
 mod ingest;
 mod journal;
+mod matcher;
 mod params;
+mod rule;
 mod samples;
 mod schema;
 mod script;
@@ -218,9 +220,11 @@ pub use api::route::Operation;
 pub use auth::Credentials;
 pub use error::{ApiError, ChainedError, Error};
 pub use expect::{Expectation, Times};
-pub use journal::{RequestRecord, Upload, WaitTimeout};
-pub use script::Script;
-pub use server::{MockImages, MockImagesBuilder, NewImage};
+pub use journal::{Outcome, RequestRecord, Upload, WaitTimeout};
+pub use matcher::Matcher;
+pub use rule::{Rule, UnknownRule};
+pub use script::{Script, ScriptKind};
+pub use server::{ExpectationGuard, MockImages, MockImagesBuilder, NewImage};
 pub use store::{Storage, StoredImage};
 
 #[cfg(doctest)]

@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use cloudflare_images_mock::{conformance, MockImages, Operation, Script};
+use cloudflare_images_mock::{
+    conformance, MockImages, Operation, Outcome, Rule, Script, ScriptKind,
+};
 use serde_json::Value;
 
 use crate::helpers::{get_unserved, png_form, TOKEN};
@@ -71,9 +73,10 @@ async fn a_retrying_client_gets_429_twice_then_200() {
     );
     let statuses: Vec<u16> = mock.requests().iter().map(|r| r.status).collect();
     assert_eq!(statuses, [429, 429, 200]);
-    let scripted: Vec<Option<String>> = mock.requests().into_iter().map(|r| r.scripted).collect();
-    let rate_limited = Some("rate_limited".to_owned());
-    assert_eq!(scripted, [rate_limited.clone(), rate_limited, None]);
+    let scripted: Vec<Option<ScriptKind>> =
+        mock.requests().into_iter().map(|r| r.scripted).collect();
+    let rate_limited = Some(ScriptKind::Error(Rule::RateLimited));
+    assert_eq!(scripted, [rate_limited, rate_limited, None]);
     assert_eq!(mock.requests()[0].errors[0].code, 971);
 }
 
@@ -158,7 +161,14 @@ async fn a_delay_comes_before_the_normal_answer() {
 
     assert_eq!(status, 200);
     assert!(started.elapsed() >= Duration::from_millis(300));
-    assert_eq!(mock.requests()[0].scripted.as_deref(), Some("delay 300ms"));
+    assert_eq!(
+        mock.requests()[0].scripted,
+        Some(ScriptKind::Delay(Duration::from_millis(300)))
+    );
+    assert_eq!(
+        mock.requests()[0].scripted.unwrap().to_string(),
+        "delay 300ms"
+    );
     assert_eq!(mock.uploads().len(), 1);
 }
 
@@ -175,7 +185,8 @@ async fn a_reset_closes_the_connection_without_an_answer_then_the_retry_succeeds
     assert_eq!(status, 200);
     let records = mock.requests();
     assert_eq!(records[0].status, 0);
-    assert_eq!(records[0].scripted.as_deref(), Some("reset"));
+    assert_eq!(records[0].outcome, Outcome::Reset);
+    assert_eq!(records[0].scripted, Some(ScriptKind::Reset));
     assert_eq!(mock.uploads().len(), 1);
 }
 
@@ -198,9 +209,10 @@ async fn a_reset_mid_upload_stops_a_large_body_being_sent() {
 
     assert!(sent.is_err(), "{sent:?}");
     assert_eq!(mock.requests()[0].status, 0);
+    assert_eq!(mock.requests()[0].outcome, Outcome::Reset);
     assert_eq!(
-        mock.requests()[0].scripted.as_deref(),
-        Some("reset_mid_upload")
+        mock.requests()[0].scripted,
+        Some(ScriptKind::ResetMidUpload)
     );
     assert!(mock.uploads().is_empty());
 }
@@ -216,7 +228,8 @@ async fn a_cut_off_answer_fails_while_reading_the_body() {
 
     assert_eq!(status, 200);
     assert!(body.is_err(), "{body:?}");
-    assert_eq!(mock.requests()[0].scripted.as_deref(), Some("cut_off"));
+    assert_eq!(mock.requests()[0].scripted, Some(ScriptKind::CutOff));
+    assert_eq!(mock.requests()[0].outcome, Outcome::CutOff(200));
     assert_eq!(mock.uploads().len(), 1, "the upload itself was accepted");
 }
 
