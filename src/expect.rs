@@ -136,7 +136,7 @@ impl From<RangeFull> for Times {
 /// most matchers; the latest of equals) and how it differs, matcher by matcher:
 ///
 /// ```text
-/// cloudflare-images-mock: expected "avatar" (exactly 1 upload (POST /accounts/{account_id}/images/v1) with creator "u-1"), 0 answered with success
+/// cloudflare-images-mock: expected "avatar" (exactly 1 upload an image (POST /accounts/{account_id}/images/v1) with creator "u-1"), 0 answered with success
 ///   closest: POST /client/v4/accounts/.../images/v1 (#1): operation ✓, creator: expected "u-1", got "u-2", answer ✓
 /// ```
 #[derive(Debug, Clone)]
@@ -183,7 +183,7 @@ impl Expectation {
     /// );
     /// let report = mock.verify().unwrap_err();
     /// assert!(report.starts_with("cloudflare-images-mock: expected \"the avatar upload\" (exactly 1 \
-    ///     upload (POST /accounts/{account_id}/images/v1) with creator \"user-42\", \
+    ///     upload an image (POST /accounts/{account_id}/images/v1) with creator \"user-42\", \
     ///     metadata.plan = \"pro\"), 0 answered with success"), "{report}");
     /// # mock.reset();
     /// # }
