@@ -47,7 +47,8 @@
 //! assert_eq!(body["errors"][0].as_object().unwrap().len(), 2, "code and message only");
 //! let refused = &mock.requests()[1].errors[0];
 //! assert_eq!(refused.pointer.as_deref(), Some("/creator"));
-//! assert_eq!(refused.rule, "creator_too_long");
+//! assert_eq!(refused.rule, "creator_too_long"); // a `Rule`, which compares with its name
+//! assert_eq!(refused.rule, cloudflare_images_mock::Rule::CreatorTooLong);
 //! # Ok(())
 //! # }
 //! ```
@@ -57,8 +58,9 @@
 //! upload's rules); [`MockImages::images`], [`MockImages::image`] and [`MockImages::image_bytes`]
 //! show what it holds. Bytes stay in memory up to [`MockImagesBuilder::memory_budget`] and go to
 //! a temporary directory past it, removed when the mock is dropped. [`Expectation`]s check, at
-//! drop, how many requests of an operation (of one image) succeeded; [`Script::on`] scripts the
-//! answers of one operation.
+//! drop, how many requests of an operation succeeded, of those a [`Matcher`] picks (one image,
+//! one creator, some metadata, one file); [`Script::on`] and [`Script::when`] aim a scripted
+//! answer at some requests only.
 //!
 //! # What it checks
 //! - Credentials: `Authorization: Bearer <token>` or `X-Auth-Email` + `X-Auth-Key`; none gets
@@ -90,14 +92,18 @@
 //! [`MockImagesBuilder::allow_network`] allows it. Anything else is refused with `5454`.
 //!
 //! # Scripted answers: rate limits, server errors, resets
-//! [`MockImages::script`] queues a [`Script`]: the next upload requests get it instead of the
-//! normal answer (before any other check), then the mock answers normally again. Recorded
-//! envelopes from `fixtures/` ([`Script::rate_limited`]: 429, `971`, `Retry-After: 1`;
+//! [`MockImages::script`] queues a [`Script`]: the next requests get it instead of the normal
+//! answer (before any other check), then the mock answers normally again. Recorded envelopes
+//! from `fixtures/` ([`Script::rate_limited`]: 429, `971`, `Retry-After: 1`;
 //! [`Script::internal_error`]: 500, assumed; [`Script::authentication_error`]: 401, `10000`),
-//! [`Script::delay`], [`Script::reset`] (no answer), [`Script::reset_mid_upload`] (the
-//! connection closed while the body is being sent) and [`Script::cut_off`] (the answer stops
-//! half-way). [`Script::times`] repeats one; scripts queued one after the other play in order.
-//! Every scripted request is journalled, with [`RequestRecord::scripted`] naming its script.
+//! any refusal the mock knows ([`Script::error`] with a [`Rule`]: the status and envelope of the
+//! real refusal), [`Script::delay`], [`Script::reset`] (no answer), [`Script::reset_mid_upload`]
+//! (the connection closed while the body is being sent) and [`Script::cut_off`] (the answer
+//! stops half-way). [`Script::times`] repeats one; [`Script::on`] and [`Script::when`] (matchers
+//! of the request head: operation, method, image id, header) aim it at some requests only;
+//! scripts queued one after the other play in order. Every scripted request is journalled, with
+//! [`RequestRecord::scripted`] saying which [`ScriptKind`] answered it and
+//! [`RequestRecord::outcome`] how the connection ended ([`Outcome`]).
 //!
 //! A client that retries as the official SDKs do (408, 409, 429 and 5xx, honouring
 //! `Retry-After`) gets through a rate limit:
@@ -164,6 +170,11 @@
 //! route the mock does not serve (a wrong base URL or method, answered `7000`/`7001`) fails it
 //! too, unless [`MockImagesBuilder::fail_on_unserved_routes`] turns that off; strict mode
 //! ([`MockImagesBuilder::fail_on_refusals`]) fails it on any refusal the test did not script.
+//! [`MockImages::expect`] takes an [`Expectation`] with [`Matcher`]s (`.and(...)`), named for
+//! the report (`.named(...)`); the report of an unmet one names the closest request and how it
+//! differs, matcher by matcher. [`MockImages::expect_scoped`] returns an [`ExpectationGuard`]
+//! checked when it drops, on the requests received while it lived; [`MockImages::reset`]
+//! forgets expectations, scripts and the journal (not the store).
 //! Nothing is checked while the test is already panicking. The report lists what arrived:
 //!
 //! ```should_panic

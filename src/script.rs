@@ -232,7 +232,7 @@ impl Script {
     /// let client = reqwest::Client::new();
     /// let send = |tenant: &str| client.post(mock.upload_url()).bearer_auth("t").header("x-tenant", tenant).send();
     /// let (a, b) = tokio::join!(send("a"), send("b"));
-    /// assert_eq!(a.unwrap().status(), 400); // no form: the normal refusal
+    /// assert_eq!(a.unwrap().status(), 415); // no form: the normal refusal (5415)
     /// assert_eq!(b.unwrap().status(), 429);
     /// # }
     /// ```
