@@ -1455,7 +1455,7 @@ async fn try_insert_image_gives_the_rule_an_upload_would_break() {
 
     // Assert
     let rule = |result: Result<StoredImage, Vec<cloudflare_images_mock::ApiError>>| {
-        result.expect_err("refused")[0].rule.clone()
+        result.expect_err("refused")[0].rule
     };
     assert_eq!(rule(extension), "id_non_image_extension");
     assert_eq!(rule(metadata), "metadata_too_large");
