@@ -244,9 +244,17 @@ impl Rule {
     }
 
     /// The rule's error as a script answers it: each run-time placeholder (`{detail}`,
-    /// `{$value}`) reads `scripted`.
+    /// `{$value}`) reads `scripted`; the field at fault is the property the rule is written
+    /// under, as for a real refusal.
     pub(crate) fn scripted_error(self) -> ApiError {
         let mut error = self.error();
+        if error.pointer.is_none() {
+            error.pointer = error
+                .schema_path
+                .as_deref()
+                .and_then(|path| path.strip_prefix("/properties/"))
+                .map(|rest| format!("/{}", rest.split('/').next().unwrap_or(rest)));
+        }
         let mut message = String::with_capacity(error.message.len());
         let mut rest = error.message.as_str();
         while let (Some(open), Some(close)) = (rest.find('{'), rest.find('}')) {
