@@ -132,8 +132,9 @@ impl From<RangeFull> for Times {
 /// # }
 /// ```
 ///
-/// When it is not met, the report names the request that came closest (the one matching the
-/// most matchers; the latest of equals) and how it differs, matcher by matcher:
+/// When it is not met, the report names the request that came closest (the one passing the most
+/// checks, its matchers and a successful answer; the latest of equals) and how it differs, check
+/// by check:
 ///
 /// ```text
 /// cloudflare-images-mock: expected "avatar" (exactly 1 upload an image (POST /accounts/{account_id}/images/v1) with creator "u-1"), 0 answered with success

@@ -460,3 +460,32 @@ async fn records_are_typed_rule_outcome_and_script() {
     assert_eq!(records[1].errors[0].rule, "creator_too_long");
     assert_eq!(records[1].errors[0].rule.code(), records[1].errors[0].code);
 }
+
+#[tokio::test]
+async fn a_file_digest_is_unknown_once_the_image_is_deleted_and_the_report_says_so() {
+    let mock = MockImages::start().await;
+    upload_as(&mock, "u-1", "1").await;
+    let id = mock.uploads()[0].id.clone();
+    let digest = sha256_hex(crate::helpers::PNG_1X1);
+    let sha = Expectation::new(Operation::Upload).and(Matcher::file_sha256(digest.as_str()));
+    mock.expect(sha);
+    assert!(mock.verify().is_ok());
+
+    let url = format!("{}/{id}", mock.upload_url());
+    let deleted = crate::helpers::client()
+        .delete(url)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+
+    let report = mock.verify().unwrap_err();
+    assert!(
+        report.contains(&format!(
+            "(#1): operation ✓, file sha256: expected {digest}, got unknown (the image was deleted), answer ✓\n"
+        )),
+        "{report}"
+    );
+    mock.reset();
+}
