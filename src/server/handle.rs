@@ -324,8 +324,10 @@ impl MockImages {
         self.shared.fetcher.serve(url.into(), bytes.into());
     }
 
-    /// Queues a scripted answer: the next request(s) (of any operation the mock serves, or of the one named by [`Script::on`]) get it instead of the normal answer,
-    /// then the mock answers normally again. Scripts queued one after the other play in order.
+    /// Queues a scripted answer: the next request(s) it applies to (any operation the mock
+    /// serves, or those [`Script::on`] and [`Script::when`] pick) get it instead of the normal
+    /// answer, then the mock answers normally again. Scripts queued one after the other play in
+    /// order.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
