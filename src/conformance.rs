@@ -590,7 +590,7 @@ mod tests {
                 .err()
                 .unwrap_or_default()
                 .into_iter()
-                .map(|e| e.rule)
+                .map(|e| e.rule.name().to_owned())
                 .collect()
         };
         let big = vec![b' '; crate::api::MAX_JSON_BODY + 1];

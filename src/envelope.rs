@@ -69,7 +69,7 @@ pub(crate) struct Recorded {
     pub(crate) error: ApiError,
 }
 
-fn recorded(name: &str, rule: &str, text: &str) -> Recorded {
+fn recorded(name: &str, rule: crate::rule::Rule, text: &str) -> Recorded {
     let fixture: Value =
         serde_json::from_str(text).unwrap_or_else(|e| panic!("fixtures/{name} is not JSON: {e}"));
     let body = fixture_body(name, text);
@@ -96,7 +96,7 @@ fn recorded(name: &str, rule: &str, text: &str) -> Recorded {
                 as u32,
             status,
             message: first["message"].as_str().unwrap_or_default().to_owned(),
-            rule: rule.to_owned(),
+            rule,
             pointer: None,
             schema_path: None,
             confirmed: fixture["provenance"]["confirmed"]
@@ -109,13 +109,18 @@ fn recorded(name: &str, rule: &str, text: &str) -> Recorded {
 }
 
 /// `fixtures/rate-limited.json`: 429, 971, `Retry-After: 1`.
-pub(crate) static RATE_LIMITED: LazyLock<Recorded> =
-    LazyLock::new(|| recorded("rate-limited.json", "rate_limited", RATE_LIMITED_FIXTURE));
+pub(crate) static RATE_LIMITED: LazyLock<Recorded> = LazyLock::new(|| {
+    recorded(
+        "rate-limited.json",
+        crate::rule::Rule::RateLimited,
+        RATE_LIMITED_FIXTURE,
+    )
+});
 /// `fixtures/internal-error.json`: 500, 10001 (assumed).
 pub(crate) static INTERNAL_ERROR: LazyLock<Recorded> = LazyLock::new(|| {
     recorded(
         "internal-error.json",
-        "internal_error",
+        crate::rule::Rule::InternalError,
         INTERNAL_ERROR_FIXTURE,
     )
 });
@@ -123,7 +128,7 @@ pub(crate) static INTERNAL_ERROR: LazyLock<Recorded> = LazyLock::new(|| {
 pub(crate) static AUTHENTICATION_ERROR: LazyLock<Recorded> = LazyLock::new(|| {
     recorded(
         "authentication-error.json",
-        "authentication",
+        crate::rule::Rule::Authentication,
         AUTHENTICATION_FIXTURE,
     )
 });

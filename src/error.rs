@@ -32,8 +32,10 @@ pub struct ApiError {
     pub status: u16,
     /// The message, as the real API words it where that is known.
     pub message: String,
-    /// A stable name of the rule that was broken, e.g. `"id_uuid"` or `"missing_auth"`.
-    pub rule: String,
+    /// The rule that was broken, e.g. [`Rule::IdUuid`](crate::Rule::IdUuid) or
+    /// [`Rule::MissingAuth`](crate::Rule::MissingAuth); it compares with its name
+    /// (`error.rule == "id_uuid"`).
+    pub rule: crate::Rule,
     /// The JSON pointer of the form field at fault (`"/metadata"`), kept by the journal: the
     /// answered error object is `{code, message}` only, as the real API's are.
     pub pointer: Option<String>,

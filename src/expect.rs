@@ -8,6 +8,7 @@ use std::ops::{Range, RangeFrom, RangeFull, RangeInclusive, RangeTo, RangeToIncl
 
 use crate::api::route::Operation;
 use crate::journal::{Journal, RequestRecord, Summary, Upload};
+use crate::matcher::{Kind, Matcher};
 
 /// Longest text-field value the report shows whole; longer ones are cut, with their length.
 const REPORT_VALUE_CHARS: usize = 60;
@@ -113,8 +114,8 @@ impl From<RangeFull> for Times {
 
 /// An expectation on the requests of one operation, checked when the mock is dropped (or on
 /// [`MockImages::verify`](crate::MockImages::verify)): how many of them the mock answered with
-/// success, optionally only those about one image. Refused requests (a retried 429, say) do not
-/// count.
+/// success, optionally only those a [`Matcher`] picks (about one image, of one creator, with
+/// some metadata, of one file...). Refused requests (a retried 429, say) do not count.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -130,11 +131,21 @@ impl From<RangeFull> for Times {
 /// // Dropping `mock` checks: exactly one successful DELETE of cat.svg.
 /// # }
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[must_use = "an Expectation does nothing until passed to `MockImages::expect`"]
+///
+/// When it is not met, the report names the request that came closest (the one passing the most
+/// checks, its matchers and a successful answer; the latest of equals) and how it differs, check
+/// by check:
+///
+/// ```text
+/// cloudflare-images-mock: expected "avatar" (exactly 1 upload an image (POST /accounts/{account_id}/images/v1) with creator "u-1"), 0 answered with success
+///   closest: POST /client/v4/accounts/.../images/v1 (#1): operation ✓, creator: expected "u-1", got "u-2", answer ✓
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "an Expectation does nothing until passed to `MockImages::expect` or `expect_scoped`"]
 pub struct Expectation {
+    name: Option<String>,
     operation: Operation,
-    image_id: Option<String>,
+    matchers: Vec<Matcher>,
     times: Times,
 }
 
@@ -143,16 +154,49 @@ impl Expectation {
     /// [`times`](Self::times) says otherwise.
     pub fn new(operation: Operation) -> Expectation {
         Expectation {
+            name: None,
             operation,
-            image_id: None,
+            matchers: Vec::new(),
             times: Times::from(1..),
         }
     }
 
     /// Only the requests about this image (the id in the path, percent-decoded, or the id an
-    /// upload got).
-    pub fn image_id(mut self, id: impl Into<String>) -> Expectation {
-        self.image_id = Some(id.into());
+    /// upload got): the same as `.and(Matcher::image_id(id))`.
+    pub fn image_id(self, id: impl Into<String>) -> Expectation {
+        self.and(Matcher::image_id(id))
+    }
+
+    /// Only the requests `matcher` matches too; every matcher added must match.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cloudflare_images_mock::{Expectation, Matcher, MockImages, Operation};
+    ///
+    /// let mock = MockImages::start().await;
+    /// mock.expect(
+    ///     Expectation::new(Operation::Upload)
+    ///         .and(Matcher::creator("user-42"))
+    ///         .and(Matcher::metadata("plan", "pro"))
+    ///         .named("the avatar upload")
+    ///         .times(1),
+    /// );
+    /// let report = mock.verify().unwrap_err();
+    /// assert!(report.starts_with("cloudflare-images-mock: expected \"the avatar upload\" (exactly 1 \
+    ///     upload an image (POST /accounts/{account_id}/images/v1) with creator \"user-42\", \
+    ///     metadata.plan = \"pro\"), 0 answered with success"), "{report}");
+    /// # mock.reset();
+    /// # }
+    /// ```
+    pub fn and(mut self, matcher: Matcher) -> Expectation {
+        self.matchers.push(matcher);
+        self
+    }
+
+    /// A name for the report, for a test with several expectations.
+    pub fn named(mut self, name: impl Into<String>) -> Expectation {
+        self.name = Some(name.into());
         self
     }
 
@@ -162,21 +206,131 @@ impl Expectation {
         self
     }
 
-    fn matches(&self, summary: Summary<'_>) -> bool {
+    /// Whether the cheap summary of a journal entry is enough to count matches: no matcher
+    /// looks at more than the operation and the image id.
+    fn on_summary(&self) -> bool {
+        self.matchers
+            .iter()
+            .all(|m| matches!(m.0, Kind::ImageId(_) | Kind::Operation(_)))
+    }
+
+    /// Whether checking needs the uploaded files' bytes.
+    pub(crate) fn needs_bytes(&self) -> bool {
+        self.matchers
+            .iter()
+            .any(|m| matches!(m.0, Kind::FileSha256(_) | Kind::Function(..)))
+    }
+
+    fn matches_summary(&self, summary: Summary<'_>) -> bool {
         summary.answered_with_success
             && summary.operation == Some(self.operation)
-            && self
-                .image_id
-                .as_deref()
-                .is_none_or(|id| summary.image_id == Some(id))
+            && self.matchers.iter().all(|m| match &m.0 {
+                Kind::ImageId(id) => summary.image_id == Some(id.as_str()),
+                Kind::Operation(operation) => summary.operation == Some(*operation),
+                _ => false,
+            })
+    }
+
+    /// Whether a recorded request counts for this expectation.
+    pub fn matches(&self, record: &RequestRecord) -> bool {
+        record.is_accepted()
+            && record.operation == Some(self.operation)
+            && self.matchers.iter().all(|m| m.matches(record))
+    }
+
+    /// What is wrong, if the expectation is not met by `records` (numbered as in the report).
+    pub(crate) fn problem(&self, records: &[(usize, RequestRecord)]) -> Option<String> {
+        let answered: Vec<String> = records
+            .iter()
+            .filter(|(_, r)| self.matches(r))
+            .map(|(n, _)| format!("#{n}"))
+            .collect();
+        if self.times.contains(answered.len()) {
+            return None;
+        }
+        let list = if answered.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", answered.join(", "))
+        };
+        let mut problem = format!(
+            "expected {self}, {} answered with success{list}",
+            answered.len()
+        );
+        if answered.len() < self.times.min {
+            if let Some(closest) = self.closest(records) {
+                let _ = write!(problem, "\n  closest: {closest}");
+            }
+        }
+        Some(problem)
+    }
+
+    /// The request matching the most of this expectation's checks (the latest of equals), and
+    /// how each check fared on it.
+    fn closest(&self, records: &[(usize, RequestRecord)]) -> Option<String> {
+        let operation = Matcher::operation(self.operation);
+        let mut best: Option<(usize, &(usize, RequestRecord), Vec<String>)> = None;
+        for entry in records {
+            let record = &entry.1;
+            let mut checks = vec![operation.check(record)];
+            checks.extend(self.matchers.iter().map(|m| m.check(record)));
+            let passed =
+                checks.iter().filter(|c| c.passed).count() + usize::from(record.is_accepted());
+            let mut texts: Vec<String> = checks.into_iter().map(|c| c.text).collect();
+            texts.push(answer_check(record));
+            if best.as_ref().is_none_or(|(score, _, _)| passed >= *score) {
+                best = Some((passed, entry, texts));
+            }
+        }
+        let (_, (number, record), texts) = best?;
+        Some(format!(
+            "{} {} (#{number}): {}",
+            record.method,
+            record.path,
+            texts.join(", ")
+        ))
+    }
+}
+
+/// Whether a request was answered with success, as the closest-request report words it.
+fn answer_check(record: &RequestRecord) -> String {
+    if record.is_accepted() {
+        return "answer ✓".to_owned();
+    }
+    let rules: Vec<&str> = record.errors.iter().map(|e| e.rule.name()).collect();
+    if rules.is_empty() {
+        format!("answer: expected success, got {}", record.outcome)
+    } else {
+        format!(
+            "answer: expected success, got {} ({})",
+            record.outcome,
+            rules.join(", ")
+        )
     }
 }
 
 impl fmt::Display for Expectation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(name) = &self.name {
+            write!(f, "{name:?} (")?;
+        }
         write!(f, "{} {}", self.times, self.operation)?;
-        if let Some(id) = &self.image_id {
-            write!(f, " of image {id:?}")?;
+        for matcher in &self.matchers {
+            if let Kind::ImageId(id) = &matcher.0 {
+                write!(f, " of image {id:?}")?;
+            }
+        }
+        let others: Vec<String> = self
+            .matchers
+            .iter()
+            .filter(|m| !matches!(m.0, Kind::ImageId(_)))
+            .map(ToString::to_string)
+            .collect();
+        if !others.is_empty() {
+            write!(f, " with {}", others.join(", "))?;
+        }
+        if self.name.is_some() {
+            f.write_str(")")?;
         }
         Ok(())
     }
@@ -197,10 +351,10 @@ pub(crate) fn holds(expectations: &Expectations, journal: &Journal) -> bool {
     expectations
         .uploads
         .is_none_or(|t| t.contains(journal.count(|s| s.upload)))
-        && expectations
-            .operations
-            .iter()
-            .all(|e| e.times.contains(journal.count(|s| e.matches(s))))
+        && expectations.operations.iter().all(|e| {
+            // Matchers on the body need the records themselves: `verify` counts those.
+            e.on_summary() && e.times.contains(journal.count(|s| e.matches_summary(s)))
+        })
         && (!expectations.unserved_routes || journal.count(|s| s.unserved()) == 0)
         && (!expectations.refusals || journal.count(|s| s.unscripted_refusal()) == 0)
 }
@@ -239,20 +393,17 @@ pub(crate) fn verify(
             problems.push(format!("expected {times} upload(s), {accepted} accepted"));
         }
     }
-    for expectation in &expectations.operations {
-        let answered = numbers(&|r: &RequestRecord| expectation.matches(r.summary()));
-        if !expectation.times.contains(answered.len()) {
-            let list = if answered.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", answered.join(", "))
-            };
-            problems.push(format!(
-                "expected {expectation}, {} answered with success{list}",
-                answered.len()
-            ));
-        }
-    }
+    let numbered: Vec<(usize, RequestRecord)> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (i + 1, r.clone()))
+        .collect();
+    problems.extend(
+        expectations
+            .operations
+            .iter()
+            .filter_map(|e| e.problem(&numbered)),
+    );
     if expectations.unserved_routes {
         let mut operations: Vec<Operation> = Vec::new();
         for operation in records.iter().filter_map(not_mocked) {
@@ -326,13 +477,9 @@ pub(crate) fn verify(
 
 /// One request of the report: number, method, path, status, then the upload's fields and file
 /// size, or each refusal with its rule. Never file bytes.
-fn describe(number: usize, record: &RequestRecord) -> String {
+pub(crate) fn describe(number: usize, record: &RequestRecord) -> String {
     let mut line = format!("#{number} {} {}", record.method, record.path);
-    if record.status == 0 {
-        line.push_str(" -> no answer (connection closed)");
-    } else {
-        let _ = write!(line, " -> {}", record.status);
-    }
+    let _ = write!(line, " -> {}", record.outcome);
     if let Some(script) = &record.scripted {
         let _ = write!(line, " [scripted: {script}]");
     }

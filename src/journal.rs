@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use crate::api::route::Operation;
 use crate::error::ApiError;
+use crate::script::ScriptKind;
 use crate::state::Delivery;
 use crate::store::{Store, StoredImage};
 
@@ -46,8 +47,11 @@ pub struct RequestRecord {
     /// The request headers, in order; values that are not UTF-8 are shown lossily.
     pub headers: Vec<(String, String)>,
     /// The HTTP status answered; `0` when the connection was closed without an answer (a
-    /// scripted [`reset`](crate::Script::reset)).
+    /// scripted [`reset`](crate::Script::reset)). [`outcome`](Self::outcome) says the same
+    /// as a type, with a cut-off answer told apart.
     pub status: u16,
+    /// How the connection ended: a whole answer, no answer, or an answer cut off half-way.
+    pub outcome: Outcome,
     /// The errors answered (empty for an accepted upload). Each names its rule and field.
     pub errors: Vec<ApiError>,
     /// The accepted upload, if this request was one.
@@ -62,10 +66,45 @@ pub struct RequestRecord {
     /// The image the request was about (the id in its path, percent-decoded, or the id an
     /// upload got).
     pub image_id: Option<String>,
-    /// The [`Script`](crate::Script) that answered this request, if any: `"rate_limited"`,
-    /// `"internal_error"`, `"authentication"`, `"delay 1s"`, `"reset"`, `"reset_mid_upload"`
-    /// or `"cut_off"`.
-    pub scripted: Option<String>,
+    /// What the [`Script`](crate::Script) that answered this request did, if one did.
+    pub scripted: Option<ScriptKind>,
+}
+
+/// How the connection of a request ended, for [`RequestRecord::outcome`].
+///
+/// The status stays in [`RequestRecord::status`] too (`0` when there was none), since most
+/// tests only compare statuses; this type tells a reset from an answer without a magic number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// A whole answer of this status was sent.
+    Answered(u16),
+    /// The connection was closed without an answer (a scripted
+    /// [`reset`](crate::Script::reset) or [`reset_mid_upload`](crate::Script::reset_mid_upload)).
+    Reset,
+    /// The status and headers were sent, then the body stopped half-way and the connection was
+    /// closed (a scripted [`cut_off`](crate::Script::cut_off)).
+    CutOff(u16),
+}
+
+impl Outcome {
+    fn of(status: u16, scripted: Option<ScriptKind>) -> Outcome {
+        match (status, scripted) {
+            (0, _) => Outcome::Reset,
+            (status, Some(ScriptKind::CutOff)) => Outcome::CutOff(status),
+            (status, _) => Outcome::Answered(status),
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Answered(status) => write!(f, "{status}"),
+            Outcome::Reset => f.write_str("no answer (connection closed)"),
+            Outcome::CutOff(status) => write!(f, "{status} (answer cut off)"),
+        }
+    }
 }
 
 impl RequestRecord {
@@ -213,7 +252,7 @@ pub(crate) struct Entry {
     pub(crate) received: SystemTime,
     pub(crate) status: u16,
     pub(crate) errors: Vec<ApiError>,
-    pub(crate) scripted: Option<String>,
+    pub(crate) scripted: Option<ScriptKind>,
     pub(crate) operation: Option<Operation>,
     /// A request for a delivery URL.
     pub(crate) delivery: bool,
@@ -421,13 +460,14 @@ impl Entry {
             query,
             headers,
             status: self.status,
+            outcome: Outcome::of(self.status, self.scripted),
             errors: self.errors.clone(),
             upload,
             received: self.received,
             operation: self.operation,
             delivery: self.delivery,
             image_id: self.image_id.clone(),
-            scripted: self.scripted.clone(),
+            scripted: self.scripted,
         }
     }
 }
@@ -490,6 +530,9 @@ pub(crate) struct Journal {
 #[derive(Debug, Default)]
 struct Records {
     all: Vec<Entry>,
+    /// How many records [`Journal::clear`] dropped, so that a position taken before a clear
+    /// still marks the same point in time.
+    cleared: usize,
     /// Where the bytes of every record are kept, for good.
     record_slab: BytesMut,
 }
@@ -568,6 +611,40 @@ impl Journal {
 
     pub(crate) fn len(&self) -> usize {
         self.lock().all.len()
+    }
+
+    /// How many records were ever journalled, cleared ones included: a point in time for
+    /// [`requests_since`](Self::requests_since).
+    pub(crate) fn position(&self) -> usize {
+        let records = self.lock();
+        records.cleared + records.all.len()
+    }
+
+    /// The requests journalled since `position`, with the number each has in
+    /// [`requests`](Self::requests) (counted from 1).
+    pub(crate) fn requests_since(
+        &self,
+        position: usize,
+        view: &View<'_>,
+    ) -> Vec<(usize, RequestRecord)> {
+        let records = self.lock();
+        let start = position.saturating_sub(records.cleared);
+        records
+            .all
+            .iter()
+            .enumerate()
+            .skip(start)
+            .map(|(i, e)| (i + 1, e.record(view)))
+            .collect()
+    }
+
+    /// Forgets every request (the bytes of uploads stay in the store, which owns them).
+    pub(crate) fn clear(&self) {
+        let mut records = self.lock();
+        records.cleared += records.all.len();
+        records.all.clear();
+        drop(records);
+        self.uploads.send_replace(0);
     }
 
     /// How many records `keep` keeps, without copying the records out: how expectations are

@@ -47,7 +47,8 @@
 //! assert_eq!(body["errors"][0].as_object().unwrap().len(), 2, "code and message only");
 //! let refused = &mock.requests()[1].errors[0];
 //! assert_eq!(refused.pointer.as_deref(), Some("/creator"));
-//! assert_eq!(refused.rule, "creator_too_long");
+//! assert_eq!(refused.rule, "creator_too_long"); // a `Rule`, which compares with its name
+//! assert_eq!(refused.rule, cloudflare_images_mock::Rule::CreatorTooLong);
 //! # Ok(())
 //! # }
 //! ```
@@ -57,8 +58,9 @@
 //! upload's rules); [`MockImages::images`], [`MockImages::image`] and [`MockImages::image_bytes`]
 //! show what it holds. Bytes stay in memory up to [`MockImagesBuilder::memory_budget`] and go to
 //! a temporary directory past it, removed when the mock is dropped. [`Expectation`]s check, at
-//! drop, how many requests of an operation (of one image) succeeded; [`Script::on`] scripts the
-//! answers of one operation.
+//! drop, how many requests of an operation succeeded, of those a [`Matcher`] picks (one image,
+//! one creator, some metadata, one file); [`Script::on`] and [`Script::when`] aim a scripted
+//! answer at some requests only.
 //!
 //! # Time and generated values
 //! Each mock has one [`Clock`] ([`MockImagesBuilder::clock`], the system's by default) and one
@@ -99,14 +101,18 @@
 //! [`MockImagesBuilder::allow_network`] allows it. Anything else is refused with `5454`.
 //!
 //! # Scripted answers: rate limits, server errors, resets
-//! [`MockImages::script`] queues a [`Script`]: the next upload requests get it instead of the
-//! normal answer (before any other check), then the mock answers normally again. Recorded
-//! envelopes from `fixtures/` ([`Script::rate_limited`]: 429, `971`, `Retry-After: 1`;
+//! [`MockImages::script`] queues a [`Script`]: the next requests get it instead of the normal
+//! answer (before any other check), then the mock answers normally again. Recorded envelopes
+//! from `fixtures/` ([`Script::rate_limited`]: 429, `971`, `Retry-After: 1`;
 //! [`Script::internal_error`]: 500, assumed; [`Script::authentication_error`]: 401, `10000`),
-//! [`Script::delay`], [`Script::reset`] (no answer), [`Script::reset_mid_upload`] (the
-//! connection closed while the body is being sent) and [`Script::cut_off`] (the answer stops
-//! half-way). [`Script::times`] repeats one; scripts queued one after the other play in order.
-//! Every scripted request is journalled, with [`RequestRecord::scripted`] naming its script.
+//! any refusal the mock knows ([`Script::error`] with a [`Rule`]: the status and envelope of the
+//! real refusal), [`Script::delay`], [`Script::reset`] (no answer), [`Script::reset_mid_upload`]
+//! (the connection closed while the body is being sent) and [`Script::cut_off`] (the answer
+//! stops half-way). [`Script::times`] repeats one; [`Script::on`] and [`Script::when`] (matchers
+//! of the request head: operation, method, image id, header) aim it at some requests only;
+//! scripts queued one after the other play in order. Every scripted request is journalled, with
+//! [`RequestRecord::scripted`] saying which [`ScriptKind`] answered it and
+//! [`RequestRecord::outcome`] how the connection ended ([`Outcome`]).
 //!
 //! A client that retries as the official SDKs do (408, 409, 429 and 5xx, honouring
 //! `Retry-After`) gets through a rate limit:
@@ -147,7 +153,7 @@
 //! A reset while the upload is being sent, then a successful retry:
 //!
 //! ```
-//! use cloudflare_images_mock::{MockImages, Script};
+//! use cloudflare_images_mock::{MockImages, Script, ScriptKind};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
@@ -163,7 +169,7 @@
 //! };
 //! assert!(upload().await.is_err()); // the connection was closed mid-upload
 //! assert_eq!(upload().await.unwrap().status(), 200); // the retry succeeds
-//! assert_eq!(mock.requests()[0].scripted.as_deref(), Some("reset_mid_upload"));
+//! assert_eq!(mock.requests()[0].scripted, Some(ScriptKind::ResetMidUpload));
 //! # }
 //! ```
 //!
@@ -173,6 +179,11 @@
 //! route the mock does not serve (a wrong base URL or method, answered `7000`/`7001`) fails it
 //! too, unless [`MockImagesBuilder::fail_on_unserved_routes`] turns that off; strict mode
 //! ([`MockImagesBuilder::fail_on_refusals`]) fails it on any refusal the test did not script.
+//! [`MockImages::expect`] takes an [`Expectation`] with [`Matcher`]s (`.and(...)`), named for
+//! the report (`.named(...)`); the report of an unmet one names the closest request and how it
+//! differs, matcher by matcher. [`MockImages::expect_scoped`] returns an [`ExpectationGuard`]
+//! checked when it drops, on the requests received while it lived; [`MockImages::reset`]
+//! forgets expectations, scripts and the journal (not the store).
 //! Nothing is checked while the test is already panicking. The report lists what arrived:
 //!
 //! ```should_panic
@@ -213,7 +224,9 @@ mod expect;
 mod ids;
 mod ingest;
 mod journal;
+mod matcher;
 mod params;
+mod rule;
 mod samples;
 mod schema;
 mod script;
@@ -229,9 +242,11 @@ pub use auth::Credentials;
 pub use clock::Clock;
 pub use error::{ApiError, ChainedError, Error};
 pub use expect::{Expectation, Times};
-pub use journal::{RequestRecord, Upload, WaitTimeout};
-pub use script::Script;
-pub use server::{MockImages, MockImagesBuilder, NewImage};
+pub use journal::{Outcome, RequestRecord, Upload, WaitTimeout};
+pub use matcher::Matcher;
+pub use rule::{Rule, UnknownRule};
+pub use script::{Script, ScriptKind};
+pub use server::{ExpectationGuard, MockImages, MockImagesBuilder, NewImage};
 pub use store::{Storage, StoredImage};
 
 #[cfg(doctest)]

@@ -99,6 +99,8 @@ static ACCOUNT_ID: LazyLock<Validator> = LazyLock::new(|| {
 #[derive(Debug, Clone)]
 pub(crate) struct Rule {
     pub(crate) name: String,
+    /// The name as the public enum: every rule a schema writes has a variant (checked at load).
+    pub(crate) id: crate::rule::Rule,
     pub(crate) code: u32,
     pub(crate) status: u16,
     /// The message with its `{pointer}` placeholders already filled from the schema; `{$name}`
@@ -310,8 +312,11 @@ fn rule_from(annotation: &Value, subschema: &Value, path: &str, file: &str, orde
             .unwrap_or_else(|| panic!("{file}: {ANNOTATION} at {path} has no {key}"))
     };
     let template = field("message").as_str().expect("message is a string");
+    let name = field("rule").as_str().expect("rule is a string");
     Rule {
-        name: field("rule").as_str().expect("rule is a string").to_owned(),
+        name: name.to_owned(),
+        id: crate::rule::Rule::from_name(name)
+            .unwrap_or_else(|| panic!("{file}: rule {name:?} at {path} is no variant of `Rule`")),
         code: field("code").as_u64().expect("code is a number") as u32,
         status: field("status").as_u64().expect("status is a number") as u16,
         message: fill_from_schema(template, subschema),
@@ -546,7 +551,7 @@ fn to_api_error(rule: &Rule, field: &str) -> ApiError {
         code: rule.code,
         status: rule.status,
         message: rule.message.clone(),
-        rule: rule.name.clone(),
+        rule: rule.id,
         pointer,
         schema_path: Some(rule.schema_path.clone()),
         confirmed: rule.confirmed,
@@ -670,7 +675,8 @@ pub(crate) fn catalogue_error(name: &str, args: &[(&str, &str)]) -> ApiError {
         code: entry["code"].as_u64().expect("code is a number") as u32,
         status: entry["status"].as_u64().expect("status is a number") as u16,
         message,
-        rule: name.to_owned(),
+        rule: crate::rule::Rule::from_name(name)
+            .unwrap_or_else(|| panic!("schemas/errors.json: {name:?} is no variant of `Rule`")),
         pointer: None,
         schema_path: None,
         confirmed: entry["confirmed"].as_bool().unwrap_or(false),
@@ -685,7 +691,7 @@ pub(crate) fn gateway_envelope(error: &ApiError) -> Option<&'static [String]> {
     if error.schema_path.is_some() {
         return None;
     }
-    GATEWAY_ENVELOPES.get(&error.rule).map(Vec::as_slice)
+    GATEWAY_ENVELOPES.get(error.rule.name()).map(Vec::as_slice)
 }
 
 /// Every gateway envelope recorded for `code` (one code may be answered by several entries).
@@ -695,6 +701,24 @@ pub(crate) fn gateway_envelopes_of_code(code: u64) -> Vec<&'static [String]> {
         .filter(|(name, _)| CATALOGUE["errors"][name.as_str()]["code"].as_u64() == Some(code))
         .map(|(_, keys)| keys.as_slice())
         .collect()
+}
+
+/// The name of every rule of the request schemas and of every error of the catalogue.
+#[cfg(test)]
+pub(crate) fn all_rule_names() -> Vec<String> {
+    let mut names: Vec<String> = all()
+        .iter()
+        .flat_map(|schema| schema.rules())
+        .map(|rule| rule.name)
+        .collect();
+    names.extend(
+        CATALOGUE["errors"]
+            .as_object()
+            .expect("errors is an object")
+            .keys()
+            .cloned(),
+    );
+    names
 }
 
 /// Every schema of requests, for checks that apply to all of them.
@@ -726,7 +750,10 @@ mod tests {
     use serde_json::json;
 
     fn rules_of(instance: Value) -> Vec<String> {
-        validate(&instance).into_iter().map(|e| e.rule).collect()
+        validate(&instance)
+            .into_iter()
+            .map(|e| e.rule.name().to_owned())
+            .collect()
     }
 
     #[test]

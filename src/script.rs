@@ -3,9 +3,10 @@
 //!
 //! A [`Script`] is queued on the mock with [`MockImages::script`](crate::MockImages::script).
 //! Each request to an operation the mock serves, before any other check, takes the first
-//! queued answer for its operation ([`Script::on`]) or for any; when none is left the mock
-//! answers normally again. Every scripted request is journalled, with
-//! [`RequestRecord::scripted`](crate::RequestRecord::scripted) naming its script.
+//! queued answer that applies to it (to its operation, [`Script::on`], and its head,
+//! [`Script::when`]); when none is left the mock answers normally again. Every scripted request
+//! is journalled, with [`RequestRecord::scripted`](crate::RequestRecord::scripted) saying what
+//! answered it.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -13,10 +14,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::api::route::Operation;
-use crate::envelope::{self, Recorded};
+use crate::matcher::{Head, Matcher};
+use crate::rule::Rule;
 
 /// What the next request(s) get instead of the normal answer: of any operation the mock serves,
-/// or of one ([`on`](Self::on)).
+/// or of one ([`on`](Self::on)), or only those a [`Matcher`] picks ([`when`](Self::when)).
 ///
 /// Queue one with [`MockImages::script`](crate::MockImages::script); [`times`](Self::times)
 /// repeats it, and several queued scripts play in order (fail twice, then succeed):
@@ -36,53 +38,89 @@ use crate::envelope::{self, Recorded};
 #[derive(Debug, Clone)]
 #[must_use = "a script does nothing until queued with `mock.script(...)`"]
 pub struct Script {
-    answer: Answer,
+    kind: ScriptKind,
     times: usize,
     operation: Option<Operation>,
+    matchers: Vec<Matcher>,
 }
 
-/// What a script answers.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Answer {
-    /// A recorded error envelope from `fixtures/`.
-    Recorded(&'static std::sync::LazyLock<Recorded>),
-    /// The normal answer, after a pause.
+/// What a [`Script`] answered, as [`RequestRecord::scripted`](crate::RequestRecord::scripted)
+/// records it. Its `Display` is the short name the drop report shows (`rate_limited`,
+/// `delay 300ms`, `reset`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ScriptKind {
+    /// The error of a rule, with its recorded status and envelope ([`Script::error`],
+    /// [`Script::rate_limited`], [`Script::internal_error`], [`Script::authentication_error`]).
+    Error(Rule),
+    /// The normal answer, after a pause ([`Script::delay`]).
     Delay(Duration),
-    /// The connection closed before any answer.
+    /// The connection closed before any answer ([`Script::reset`]).
     Reset,
-    /// The connection closed after part of the request body was read, before any answer.
+    /// The connection closed after part of the request body was read, before any answer
+    /// ([`Script::reset_mid_upload`]).
     ResetMidUpload,
-    /// The normal answer's headers and half its body, then the connection closed.
+    /// The normal answer's headers and half its body, then the connection closed
+    /// ([`Script::cut_off`]).
     CutOff,
 }
 
 impl Script {
-    fn new(answer: Answer) -> Script {
+    fn new(kind: ScriptKind) -> Script {
         Script {
-            answer,
+            kind,
             times: 1,
             operation: None,
+            matchers: Vec::new(),
         }
+    }
+
+    /// The error of `rule` as the mock answers a real refusal of it: its code, status and
+    /// message from `schemas/` (run-time placeholders such as `{detail}` read `scripted`), in
+    /// the same envelope (the API gateway's recorded body for its own errors, the plain text
+    /// of a missing image, the Images service's JSON failure envelope otherwise). The rules of
+    /// `fixtures/` ([`Rule::RateLimited`], [`Rule::InternalError`], [`Rule::Authentication`])
+    /// answer their recorded envelope and headers.
+    ///
+    /// It takes a [`Rule`], so an unknown error cannot be scripted; from a name,
+    /// `"creator_too_long".parse::<Rule>()` fails with an [`UnknownRule`](crate::UnknownRule)
+    /// that says so.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cloudflare_images_mock::{MockImages, Rule, Script};
+    ///
+    /// let mock = MockImages::start().await;
+    /// mock.script(Script::error(Rule::DuplicateId));
+    /// let response = reqwest::Client::new().post(mock.upload_url()).bearer_auth("t").send().await.unwrap();
+    /// assert_eq!(response.status(), 409);
+    /// let body: serde_json::Value = response.json().await.unwrap();
+    /// assert_eq!(body["errors"][0]["code"], 5409);
+    /// # }
+    /// ```
+    pub fn error(rule: Rule) -> Script {
+        Script::new(ScriptKind::Error(rule))
     }
 
     /// `429 Too Many Requests` with `Retry-After: 1` and Cloudflare's rate-limit envelope
     /// (`971 Please wait and consider throttling your request speed`), from
     /// `fixtures/rate-limited.json`. The official SDKs retry it.
     pub fn rate_limited() -> Script {
-        Script::new(Answer::Recorded(&envelope::RATE_LIMITED))
+        Script::error(Rule::RateLimited)
     }
 
     /// `500` with an internal-error envelope (`10001 Internal server error`: assumed, no real
     /// one is recorded), from `fixtures/internal-error.json`. The official SDKs retry it.
     pub fn internal_error() -> Script {
-        Script::new(Answer::Recorded(&envelope::INTERNAL_ERROR))
+        Script::error(Rule::InternalError)
     }
 
     /// `401` with `10000 Authentication error` in the API gateway's recorded body (the status is
     /// assumed), from `fixtures/authentication-error.json`, as when a token is revoked mid-run.
     /// Not retried by the SDKs.
     pub fn authentication_error() -> Script {
-        Script::new(Answer::Recorded(&envelope::AUTHENTICATION_ERROR))
+        Script::error(Rule::Authentication)
     }
 
     /// The normal answer, after waiting `delay`: for client timeouts.
@@ -105,7 +143,7 @@ impl Script {
     /// # }
     /// ```
     pub fn delay(delay: Duration) -> Script {
-        Script::new(Answer::Delay(delay))
+        Script::new(ScriptKind::Delay(delay))
     }
 
     /// The connection is reset (a TCP RST, on Unix) without an answer, before the mock reads
@@ -114,32 +152,32 @@ impl Script {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// use cloudflare_images_mock::{MockImages, Script};
+    /// use cloudflare_images_mock::{MockImages, Outcome, Script, ScriptKind};
     ///
     /// let mock = MockImages::start().await;
     /// mock.script(Script::reset());
     /// let sent = reqwest::Client::new().post(mock.upload_url()).bearer_auth("t").send().await;
     /// assert!(sent.is_err());
-    /// assert_eq!(mock.requests()[0].status, 0); // no answer
-    /// assert_eq!(mock.requests()[0].scripted.as_deref(), Some("reset"));
+    /// assert_eq!(mock.requests()[0].outcome, Outcome::Reset); // no answer
+    /// assert_eq!(mock.requests()[0].scripted, Some(ScriptKind::Reset));
     /// # }
     /// ```
     pub fn reset() -> Script {
-        Script::new(Answer::Reset)
+        Script::new(ScriptKind::Reset)
     }
 
     /// The connection is reset (a TCP RST, on Unix) without an answer after the mock has read
     /// about half the request body (at least its first chunk): a reset while the upload is
     /// still being sent.
     pub fn reset_mid_upload() -> Script {
-        Script::new(Answer::ResetMidUpload)
+        Script::new(ScriptKind::ResetMidUpload)
     }
 
     /// The normal answer is processed (an upload is accepted and journalled), but the response
     /// stops half-way through its body and the connection is closed: the client sees the status
     /// and headers, then an error reading the body.
     pub fn cut_off() -> Script {
-        Script::new(Answer::CutOff)
+        Script::new(ScriptKind::CutOff)
     }
 
     /// Answers this way the next `n` requests instead of one (`times(0)` is a script that
@@ -170,16 +208,60 @@ impl Script {
         self.operation = Some(operation);
         self
     }
+
+    /// Answers only the requests `matcher` matches (several `when`s must all match); the others
+    /// pass it by. The way to script one request among concurrent ones: give it a header of its
+    /// own, or target its image id.
+    ///
+    /// A script answers as soon as the request head arrives, before any check and before the
+    /// body is read (a reset mid-upload or a rate limit could not be realistic otherwise, and
+    /// a refused body must not be stored): it takes only matchers of the head (operation,
+    /// method, image id in the path, header; [`Matcher::on_head`]). For conditions on the body
+    /// (creator, metadata, file), use an [`Expectation`](crate::Expectation).
+    ///
+    /// # Panics
+    /// If `matcher` needs the body, with a message saying so.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cloudflare_images_mock::{Matcher, MockImages, Operation, Script};
+    ///
+    /// let mock = MockImages::start().await;
+    /// mock.script(Script::rate_limited().on(Operation::Upload).when(Matcher::header("x-tenant", "b")));
+    /// let client = reqwest::Client::new();
+    /// let send = |tenant: &str| client.post(mock.upload_url()).bearer_auth("t").header("x-tenant", tenant).send();
+    /// let (a, b) = tokio::join!(send("a"), send("b"));
+    /// assert_eq!(a.unwrap().status(), 415); // no form: the normal refusal (5415)
+    /// assert_eq!(b.unwrap().status(), 429);
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn when(mut self, matcher: Matcher) -> Script {
+        assert!(
+            matcher.on_head(),
+            "cloudflare-images-mock: a script answers before the body is read, so it cannot \
+             match on {matcher}: use a matcher of the request head (operation, method, image id, \
+             header), or an Expectation for the body"
+        );
+        self.matchers.push(matcher);
+        self
+    }
+
+    fn applies(&self, head: &Head<'_>) -> bool {
+        self.operation.is_none_or(|o| head.operation == Some(o))
+            && self.matchers.iter().all(|m| m.matches_head(head))
+    }
 }
 
-impl fmt::Display for Answer {
+impl fmt::Display for ScriptKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Answer::Recorded(recorded) => f.write_str(&recorded.error.rule),
-            Answer::Delay(delay) => write!(f, "delay {delay:?}"),
-            Answer::Reset => f.write_str("reset"),
-            Answer::ResetMidUpload => f.write_str("reset_mid_upload"),
-            Answer::CutOff => f.write_str("cut_off"),
+            ScriptKind::Error(rule) => write!(f, "{rule}"),
+            ScriptKind::Delay(delay) => write!(f, "delay {delay:?}"),
+            ScriptKind::Reset => f.write_str("reset"),
+            ScriptKind::ResetMidUpload => f.write_str("reset_mid_upload"),
+            ScriptKind::CutOff => f.write_str("cut_off"),
         }
     }
 }
@@ -197,24 +279,27 @@ impl Queue {
         }
     }
 
-    /// The answer for the next request of `operation`, if one is scripted.
-    pub(crate) fn next(&self, operation: Operation) -> Option<Answer> {
+    /// The answer for a request that just arrived, if one is scripted.
+    pub(crate) fn next(&self, head: &Head<'_>) -> Option<ScriptKind> {
         let mut scripts = self.lock();
-        let index = scripts
-            .iter()
-            .position(|s| s.operation.is_none_or(|o| o == operation))?;
+        let index = scripts.iter().position(|s| s.applies(head))?;
         let script = &mut scripts[index];
-        let answer = script.answer;
+        let kind = script.kind;
         script.times -= 1;
         if script.times == 0 {
             scripts.remove(index);
         }
-        Some(answer)
+        Some(kind)
     }
 
     /// How many scripted answers were never played.
     pub(crate) fn pending(&self) -> usize {
         self.lock().iter().map(|s| s.times).sum()
+    }
+
+    /// Forgets every queued script.
+    pub(crate) fn clear(&self) {
+        self.lock().clear();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Script>> {
@@ -238,6 +323,15 @@ impl std::error::Error for Reset {}
 mod tests {
     use super::*;
 
+    fn head(operation: Operation, headers: &hyper::HeaderMap) -> Head<'_> {
+        Head {
+            operation: Some(operation),
+            method: "POST",
+            image_id: None,
+            headers,
+        }
+    }
+
     #[test]
     fn scripts_play_in_order_and_repeat() {
         let queue = Queue::default();
@@ -245,9 +339,11 @@ mod tests {
         queue.push(Script::reset().times(0));
         queue.push(Script::cut_off());
         assert_eq!(queue.pending(), 3);
-        let played: Vec<String> = std::iter::from_fn(|| queue.next(Operation::Upload))
-            .map(|a| a.to_string())
-            .collect();
+        let headers = hyper::HeaderMap::new();
+        let played: Vec<String> =
+            std::iter::from_fn(|| queue.next(&head(Operation::Upload, &headers)))
+                .map(|a| a.to_string())
+                .collect();
         assert_eq!(played, ["rate_limited", "rate_limited", "cut_off"]);
         assert_eq!(queue.pending(), 0);
     }
@@ -257,7 +353,12 @@ mod tests {
         let queue = Queue::default();
         queue.push(Script::rate_limited().on(Operation::Delete));
         queue.push(Script::cut_off());
-        let next = |operation| queue.next(operation).map(|a| a.to_string());
+        let headers = hyper::HeaderMap::new();
+        let next = |operation| {
+            queue
+                .next(&head(operation, &headers))
+                .map(|a| a.to_string())
+        };
         assert_eq!(next(Operation::Get).as_deref(), Some("cut_off"));
         assert_eq!(next(Operation::Get), None);
         assert_eq!(next(Operation::Delete).as_deref(), Some("rate_limited"));

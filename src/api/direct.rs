@@ -262,7 +262,10 @@ mod tests {
         };
         match check(instance, SystemTime::now()) {
             Ok(_) => Vec::new(),
-            Err(errors) => errors.into_iter().map(|e| e.rule).collect(),
+            Err(errors) => errors
+                .into_iter()
+                .map(|e| e.rule.name().to_owned())
+                .collect(),
         }
     }
 

@@ -304,6 +304,26 @@ pub(crate) enum Routed<'a> {
 }
 
 impl Routed<'_> {
+    /// The image id in the path, percent-decoded, for the operations about one image.
+    pub(crate) fn image_id(&self) -> Option<String> {
+        match self {
+            Routed::Api(route)
+                if matches!(
+                    route.operation,
+                    Operation::Get | Operation::Update | Operation::Delete | Operation::Blob
+                ) =>
+            {
+                let raw = route.resource?;
+                Some(
+                    percent_encoding::percent_decode_str(raw)
+                        .decode_utf8_lossy()
+                        .into_owned(),
+                )
+            }
+            _ => None,
+        }
+    }
+
     /// The operation, when the request has one.
     pub(crate) fn operation(&self) -> Option<Operation> {
         match self {

@@ -13,7 +13,8 @@ use hyper::{Request, Response, StatusCode};
 
 use crate::api::{self, route, Reply};
 use crate::journal::Entry;
-use crate::script::{Answer, Reset};
+use crate::matcher::Head;
+use crate::script::{Reset, ScriptKind};
 use crate::state::{cause, fail, Shared};
 
 /// The body of the mock's responses: whole, or cut off by a script.
@@ -54,38 +55,59 @@ pub(super) async fn answer(
     entry.delivery = matches!(routed, route::Routed::Delivery(_));
     // Scripts apply to the operations the mock serves, before any other check.
     let script = match routed.operation() {
-        Some(operation) if operation.is_served() => shared.scripts.next(operation),
+        Some(operation) if operation.is_served() => {
+            let image_id = routed.image_id();
+            shared.scripts.next(&Head {
+                operation: Some(operation),
+                method: parts.method.as_str(),
+                image_id: image_id.as_deref(),
+                headers: &parts.headers,
+            })
+        }
         _ => None,
     };
-    if let Some(answer) = script {
-        entry.scripted = Some(answer.to_string());
-        match answer {
-            Answer::Recorded(recorded) => {
-                entry.status = recorded.status;
-                entry.errors = vec![recorded.error.clone()];
-                let mut response = respond(
-                    StatusCode::from_u16(recorded.status).unwrap_or(StatusCode::BAD_REQUEST),
-                    recorded.body.clone(),
-                );
-                for (name, value) in &recorded.headers {
-                    if let (Ok(name), Ok(value)) = (
-                        hyper::header::HeaderName::from_bytes(name.as_bytes()),
-                        hyper::header::HeaderValue::from_str(value),
-                    ) {
-                        response.headers_mut().insert(name, value);
+    if let Some(kind) = script {
+        entry.scripted = Some(kind);
+        match kind {
+            ScriptKind::Error(rule) => {
+                let response = match rule.recorded() {
+                    Some(recorded) => {
+                        entry.status = recorded.status;
+                        entry.errors = vec![recorded.error.clone()];
+                        let mut response = respond(
+                            StatusCode::from_u16(recorded.status)
+                                .unwrap_or(StatusCode::BAD_REQUEST),
+                            recorded.body.clone(),
+                        );
+                        for (name, value) in &recorded.headers {
+                            if let (Ok(name), Ok(value)) = (
+                                HeaderName::from_bytes(name.as_bytes()),
+                                HeaderValue::from_str(value),
+                            ) {
+                                response.headers_mut().insert(name, value);
+                            }
+                        }
+                        response
                     }
-                }
+                    None => {
+                        let error = rule.scripted_error();
+                        entry.status = error.status;
+                        let answer = Reply::refusal(std::slice::from_ref(&error));
+                        entry.errors = vec![error];
+                        reply(answer)
+                    }
+                };
                 if !body.is_end_stream() {
                     tokio::spawn(drain(body));
                 }
                 return Ok(finish(&shared, entry, response));
             }
-            Answer::Reset => {
+            ScriptKind::Reset => {
                 entry.status = 0;
                 finish(&shared, entry, ());
                 return Err(Reset);
             }
-            Answer::ResetMidUpload => {
+            ScriptKind::ResetMidUpload => {
                 let declared = parts
                     .headers
                     .get(CONTENT_LENGTH)
@@ -103,8 +125,8 @@ pub(super) async fn answer(
                 finish(&shared, entry, ());
                 return Err(Reset);
             }
-            Answer::Delay(delay) => tokio::time::sleep(delay).await,
-            Answer::CutOff => {}
+            ScriptKind::Delay(delay) => tokio::time::sleep(delay).await,
+            ScriptKind::CutOff => {}
         }
     }
     let outcome = api::handle(&shared, &parts, &mut body, &routed).await;
@@ -117,7 +139,7 @@ pub(super) async fn answer(
         // The answer goes out now; the rest of the body is read and dropped meanwhile.
         tokio::spawn(drain(body));
     }
-    let response = if matches!(script, Some(Answer::CutOff)) {
+    let response = if matches!(script, Some(ScriptKind::CutOff)) {
         cut_off(response)
     } else {
         response
@@ -172,7 +194,7 @@ pub(super) fn log(entry: &Entry) {
         tracing::info!("{} {} {}", entry.method, entry.path(), entry.status);
     } else {
         let codes: Vec<String> = entry.errors.iter().map(|e| e.code.to_string()).collect();
-        let rules: Vec<&str> = entry.errors.iter().map(|e| e.rule.as_str()).collect();
+        let rules: Vec<&str> = entry.errors.iter().map(|e| e.rule.name()).collect();
         tracing::info!(
             "{} {} {} errors [{}] ({})",
             entry.method,

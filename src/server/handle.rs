@@ -344,8 +344,10 @@ impl MockImages {
         self.shared.fetcher.serve(url.into(), bytes.into());
     }
 
-    /// Queues a scripted answer: the next request(s) (of any operation the mock serves, or of the one named by [`Script::on`]) get it instead of the normal answer,
-    /// then the mock answers normally again. Scripts queued one after the other play in order.
+    /// Queues a scripted answer: the next request(s) it applies to (any operation the mock
+    /// serves, or those [`Script::on`] and [`Script::when`] pick) get it instead of the normal
+    /// answer, then the mock answers normally again. Scripts queued one after the other play in
+    /// order.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -422,6 +424,51 @@ impl MockImages {
         expectations.uploads = None;
     }
 
+    /// Starts the test's checks afresh: forgets the expectations (as
+    /// [`reset_expectations`](Self::reset_expectations)), the queued scripts and the journal
+    /// (what [`requests`](Self::requests) and [`uploads`](Self::uploads) list, and what the
+    /// expectations count). The store is kept: images, variants and signing keys stay as the
+    /// client left them, since they are the state the client sees (a fresh store is a fresh
+    /// mock, `MockImages::start()`). A scoped guard made before still counts only the requests
+    /// received after it was made.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cloudflare_images_mock::{MockImages, Script};
+    ///
+    /// let mock = MockImages::start().await;
+    /// mock.expect_uploads(3);
+    /// mock.script(Script::reset());
+    /// let stats = format!("{}/stats", mock.upload_url());
+    /// reqwest::Client::new().get(&stats).bearer_auth("t").send().await.unwrap_err();
+    /// mock.reset();
+    /// assert!(mock.requests().is_empty());
+    /// assert!(mock.verify().is_ok());
+    /// # }
+    /// ```
+    pub fn reset(&self) {
+        self.reset_expectations();
+        self.shared.scripts.clear();
+        self.shared.journal.clear();
+    }
+
+    /// The requests journalled since `position`, numbered as in [`requests`](Self::requests).
+    pub(super) fn records_since(
+        &self,
+        position: usize,
+        bytes: bool,
+    ) -> Vec<(usize, RequestRecord)> {
+        self.check_alive();
+        self.shared.journal.requests_since(
+            position,
+            &View {
+                bytes,
+                ..self.view()
+            },
+        )
+    }
+
     /// Checks the expectations now instead of at drop: `Err` holds the report the drop would
     /// panic with.
     ///
@@ -443,10 +490,11 @@ impl MockImages {
         if expect::holds(&expectations, &self.shared.journal) {
             return Ok(());
         }
+        let bytes = expectations.operations.iter().any(Expectation::needs_bytes);
         expect::verify(
             &expectations,
             &self.shared.journal.requests(&View {
-                bytes: false,
+                bytes,
                 ..self.view()
             }),
             self.shared.scripts.pending(),

@@ -6,6 +6,7 @@
 //!
 //! - `handle`: [`MockImages`], what a test holds: accessors, journal, scripts, expectations,
 //!   and the drop that stops the server and checks the expectations.
+//! - `scoped`: [`ExpectationGuard`], an expectation checked when it drops.
 //! - `builder`: [`MockImagesBuilder`], the settings, and the start (bind, thread, runtime).
 //! - `serve`: the accept loop and one hyper connection per client.
 //! - `dispatch`: one request, from its head to its answer (by `api`) and its journal entry;
@@ -14,7 +15,9 @@
 mod builder;
 mod dispatch;
 mod handle;
+mod scoped;
 mod serve;
 
 pub use builder::MockImagesBuilder;
 pub use handle::{MockImages, NewImage};
+pub use scoped::ExpectationGuard;

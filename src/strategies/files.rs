@@ -86,7 +86,10 @@ fn with_file(bytes: impl Strategy<Value = Bytes> + 'static) -> BoxedStrategy<Upl
 fn file_rules(bytes: &[u8]) -> Vec<String> {
     match upload::check_fetched(bytes, None) {
         Ok(_) => Vec::new(),
-        Err(errors) => errors.into_iter().map(|e| e.rule).collect(),
+        Err(errors) => errors
+            .into_iter()
+            .map(|e| e.rule.name().to_owned())
+            .collect(),
     }
 }
 

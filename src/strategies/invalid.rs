@@ -292,7 +292,7 @@ fn bad_url() -> impl Strategy<Value = String> {
         |url| {
             let rules: Vec<String> = schema::validate(&json!({ "url": url }))
                 .into_iter()
-                .map(|e| e.rule)
+                .map(|e| e.rule.name().to_owned())
                 .collect();
             rules == ["url_not_http"]
         },

@@ -480,6 +480,19 @@ impl InvalidRule {
         }
     }
 
+    /// The [`Rule`](crate::Rule) this value breaks, as [`ApiError::rule`](crate::ApiError::rule)
+    /// reports it.
+    ///
+    /// ```
+    /// use cloudflare_images_mock::{strategies::InvalidRule, Rule};
+    ///
+    /// assert_eq!(InvalidRule::IdUuid.rule(), Rule::IdUuid);
+    /// ```
+    pub fn rule(self) -> crate::Rule {
+        crate::Rule::from_name(self.name())
+            .unwrap_or_else(|| panic!("InvalidRule {self} names no `Rule`"))
+    }
+
     /// The schema of the rule's operation.
     fn schema(self) -> &'static Schema {
         match self.operation() {

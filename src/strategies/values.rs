@@ -79,7 +79,7 @@ pub(crate) fn id_rules(id: &str) -> Vec<String> {
     let instance = json!({"url": "https://example.com/a.png", "id": id});
     schema::validate(&instance)
         .into_iter()
-        .map(|e| e.rule)
+        .map(|e| e.rule.name().to_owned())
         .collect()
 }
 

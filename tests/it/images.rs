@@ -1455,7 +1455,7 @@ async fn try_insert_image_gives_the_rule_an_upload_would_break() {
 
     // Assert
     let rule = |result: Result<StoredImage, Vec<cloudflare_images_mock::ApiError>>| {
-        result.expect_err("refused")[0].rule.clone()
+        result.expect_err("refused")[0].rule
     };
     assert_eq!(rule(extension), "id_non_image_extension");
     assert_eq!(rule(metadata), "metadata_too_large");
@@ -1501,7 +1501,12 @@ async fn a_script_answers_a_get_too() {
     assert_eq!(limited.json()["errors"][0]["code"], 971);
     assert_eq!(status, 200, "then normal again: {body}");
     let journal = mock.requests();
-    assert_eq!(journal[0].scripted.as_deref(), Some("rate_limited"));
+    assert_eq!(
+        journal[0].scripted,
+        Some(cloudflare_images_mock::ScriptKind::Error(
+            cloudflare_images_mock::Rule::RateLimited
+        ))
+    );
     assert_eq!(journal[0].operation, Some(Operation::Get));
     assert_eq!(journal[1].scripted, None);
 }

@@ -627,7 +627,7 @@ async fn several_broken_rules_are_all_reported_in_schema_order() {
         .iter()
         .map(|e| e["code"].as_u64().unwrap())
         .collect();
-    let rules: Vec<String> = last_request(&mock)
+    let rules: Vec<cloudflare_images_mock::Rule> = last_request(&mock)
         .errors
         .into_iter()
         .map(|e| e.rule)

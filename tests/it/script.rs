@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use cloudflare_images_mock::{conformance, MockImages, Operation, Script};
+use cloudflare_images_mock::{
+    conformance, Matcher, MockImages, Operation, Outcome, Rule, Script, ScriptKind,
+};
 use serde_json::Value;
 
 use crate::helpers::{get_unserved, png_form, TOKEN};
@@ -71,9 +73,10 @@ async fn a_retrying_client_gets_429_twice_then_200() {
     );
     let statuses: Vec<u16> = mock.requests().iter().map(|r| r.status).collect();
     assert_eq!(statuses, [429, 429, 200]);
-    let scripted: Vec<Option<String>> = mock.requests().into_iter().map(|r| r.scripted).collect();
-    let rate_limited = Some("rate_limited".to_owned());
-    assert_eq!(scripted, [rate_limited.clone(), rate_limited, None]);
+    let scripted: Vec<Option<ScriptKind>> =
+        mock.requests().into_iter().map(|r| r.scripted).collect();
+    let rate_limited = Some(ScriptKind::Error(Rule::RateLimited));
+    assert_eq!(scripted, [rate_limited, rate_limited, None]);
     assert_eq!(mock.requests()[0].errors[0].code, 971);
 }
 
@@ -158,7 +161,14 @@ async fn a_delay_comes_before_the_normal_answer() {
 
     assert_eq!(status, 200);
     assert!(started.elapsed() >= Duration::from_millis(300));
-    assert_eq!(mock.requests()[0].scripted.as_deref(), Some("delay 300ms"));
+    assert_eq!(
+        mock.requests()[0].scripted,
+        Some(ScriptKind::Delay(Duration::from_millis(300)))
+    );
+    assert_eq!(
+        mock.requests()[0].scripted.unwrap().to_string(),
+        "delay 300ms"
+    );
     assert_eq!(mock.uploads().len(), 1);
 }
 
@@ -175,7 +185,8 @@ async fn a_reset_closes_the_connection_without_an_answer_then_the_retry_succeeds
     assert_eq!(status, 200);
     let records = mock.requests();
     assert_eq!(records[0].status, 0);
-    assert_eq!(records[0].scripted.as_deref(), Some("reset"));
+    assert_eq!(records[0].outcome, Outcome::Reset);
+    assert_eq!(records[0].scripted, Some(ScriptKind::Reset));
     assert_eq!(mock.uploads().len(), 1);
 }
 
@@ -198,9 +209,10 @@ async fn a_reset_mid_upload_stops_a_large_body_being_sent() {
 
     assert!(sent.is_err(), "{sent:?}");
     assert_eq!(mock.requests()[0].status, 0);
+    assert_eq!(mock.requests()[0].outcome, Outcome::Reset);
     assert_eq!(
-        mock.requests()[0].scripted.as_deref(),
-        Some("reset_mid_upload")
+        mock.requests()[0].scripted,
+        Some(ScriptKind::ResetMidUpload)
     );
     assert!(mock.uploads().is_empty());
 }
@@ -216,7 +228,8 @@ async fn a_cut_off_answer_fails_while_reading_the_body() {
 
     assert_eq!(status, 200);
     assert!(body.is_err(), "{body:?}");
-    assert_eq!(mock.requests()[0].scripted.as_deref(), Some("cut_off"));
+    assert_eq!(mock.requests()[0].scripted, Some(ScriptKind::CutOff));
+    assert_eq!(mock.requests()[0].outcome, Outcome::CutOff(200));
     assert_eq!(mock.uploads().len(), 1, "the upload itself was accepted");
 }
 
@@ -245,4 +258,186 @@ async fn a_reset_is_a_tcp_reset_not_a_clean_close() {
     let error = read.expect_err("a reset, not an orderly close");
     assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset, "{error}");
     assert!(answer.is_empty());
+}
+
+#[tokio::test]
+async fn a_script_with_a_matcher_answers_only_the_matching_request_among_concurrent_ones() {
+    let mock = MockImages::start().await;
+    mock.script(
+        Script::rate_limited()
+            .on(Operation::Upload)
+            .when(Matcher::header("x-tenant", "t-3")),
+    );
+    let upload = |tenant: String| {
+        reqwest::Client::new()
+            .post(mock.upload_url())
+            .bearer_auth(TOKEN)
+            .header("x-tenant", tenant)
+            .multipart(png_form())
+            .send()
+    };
+
+    let answers = futures_util::future::join_all((0..8).map(|i| upload(format!("t-{i}")))).await;
+
+    let statuses: Vec<u16> = answers
+        .iter()
+        .map(|a| a.as_ref().unwrap().status().as_u16())
+        .collect();
+    assert_eq!(statuses, [200, 200, 200, 429, 200, 200, 200, 200]);
+    let scripted: Vec<Option<&str>> = mock
+        .requests()
+        .iter()
+        .filter(|r| r.scripted.is_some())
+        .map(|r| r.header("x-tenant").map(|_| "scripted"))
+        .collect();
+    assert_eq!(scripted.len(), 1);
+    let record = mock
+        .requests()
+        .into_iter()
+        .find(|r| r.scripted.is_some())
+        .unwrap();
+    assert_eq!(record.header("x-tenant"), Some("t-3"));
+    assert_eq!(mock.uploads().len(), 7);
+}
+
+#[tokio::test]
+async fn a_script_on_an_image_id_answers_only_requests_about_that_image() {
+    let mock = MockImages::start().await;
+    mock.script(
+        Script::internal_error()
+            .when(Matcher::image_id("a/b.png"))
+            .times(2),
+    );
+    let client = reqwest::Client::new();
+    let get = |id: &'static str| {
+        client
+            .get(format!("{}/{id}", mock.upload_url()))
+            .bearer_auth(TOKEN)
+            .send()
+    };
+
+    let (other, scripted, again) = tokio::join!(get("c.png"), get("a%2Fb.png"), get("a/b.png"));
+
+    assert_eq!(other.unwrap().status(), 404);
+    assert_eq!(scripted.unwrap().status(), 500);
+    assert_eq!(again.unwrap().status(), 500);
+}
+
+#[test]
+#[should_panic(
+    expected = "cloudflare-images-mock: a script answers before the body is read, so it \
+cannot match on creator \"u-2\": use a matcher of the request head (operation, method, image id, \
+header), or an Expectation for the body"
+)]
+fn a_script_refuses_a_matcher_on_the_body() {
+    let _ = Script::rate_limited().when(Matcher::creator("u-2"));
+}
+
+/// Status, content type and body of a request, as bytes.
+async fn answer_of(request: reqwest::RequestBuilder) -> (u16, String, bytes::Bytes) {
+    let response = request.send().await.expect("an answer");
+    let status = response.status().as_u16();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    (status, content_type, response.bytes().await.unwrap())
+}
+
+#[tokio::test]
+async fn script_error_answers_what_the_real_refusal_of_the_rule_answers() {
+    let mock = MockImages::start().await;
+    let client = reqwest::Client::new();
+    let upload = |form: reqwest::multipart::Form| {
+        client
+            .post(mock.upload_url())
+            .bearer_auth(TOKEN)
+            .multipart(form)
+    };
+    let missing = format!("{}/missing.png", mock.upload_url());
+    let taken = || upload(png_form().text("id", "taken.png"));
+    assert_eq!(taken().send().await.unwrap().status(), 200);
+    let cases: Vec<(Rule, Box<dyn Fn() -> reqwest::RequestBuilder + '_>)> = vec![
+        (
+            Rule::CreatorTooLong,
+            Box::new(|| upload(png_form().text("creator", "x".repeat(1025)))),
+        ),
+        (
+            Rule::FileOrUrlRequired,
+            Box::new(|| upload(reqwest::multipart::Form::new().text("creator", "me"))),
+        ),
+        (Rule::DuplicateId, Box::new(taken)),
+        (
+            Rule::MissingAuth,
+            Box::new(|| client.post(mock.upload_url()).multipart(png_form())),
+        ),
+        (
+            Rule::ImageNotFound,
+            Box::new(|| client.get(&missing).bearer_auth(TOKEN)),
+        ),
+        (
+            Rule::NotMultipart,
+            Box::new(|| {
+                client
+                    .post(mock.upload_url())
+                    .bearer_auth(TOKEN)
+                    .body("raw")
+            }),
+        ),
+    ];
+
+    for (rule, request) in cases {
+        let real = answer_of(request()).await;
+        let real_record = mock.requests().pop().unwrap();
+        mock.script(Script::error(rule));
+        let scripted = answer_of(request()).await;
+        let scripted_record = mock.requests().pop().unwrap();
+
+        assert_eq!(scripted, real, "{rule}");
+        assert_eq!(
+            (scripted.0, real_record.errors[0].rule),
+            (rule.status(), rule),
+            "{rule}"
+        );
+        assert_eq!(scripted_record.scripted, Some(ScriptKind::Error(rule)));
+        // The same error in the journal; only the field pointer, which a script cannot know, differs.
+        let error = |record: &cloudflare_images_mock::RequestRecord| {
+            let e = &record.errors[0];
+            (
+                e.code,
+                e.status,
+                e.message.clone(),
+                e.rule,
+                e.confirmed,
+                e.error_chain.clone(),
+            )
+        };
+        assert_eq!(error(&scripted_record), error(&real_record), "{rule}");
+    }
+}
+
+#[tokio::test]
+async fn script_error_fills_run_time_placeholders_and_names_are_parsed_with_a_clear_error() {
+    let mock = MockImages::start().await;
+    mock.script(Script::error("fetch_failed".parse().unwrap()));
+
+    let (status, _, body) = answer_of(
+        reqwest::Client::new()
+            .post(mock.upload_url())
+            .bearer_auth(TOKEN),
+    )
+    .await;
+
+    assert_eq!(status, 400);
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["errors"][0]["code"], 5454);
+    assert_eq!(
+        body["errors"][0]["message"],
+        "Failed to fetch image from url: scripted"
+    );
+    let unknown = "fetch_failled".parse::<Rule>().unwrap_err();
+    assert_eq!(
+        unknown.to_string(),
+        "no rule of cloudflare-images-mock is called \"fetch_failled\""
+    );
 }
