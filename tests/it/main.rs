@@ -10,6 +10,7 @@ mod delivery;
 mod direct_upload;
 mod expect;
 mod fuzz_corpus;
+mod harness;
 mod helpers;
 mod hostile;
 mod images;
