@@ -191,6 +191,7 @@
 //! operation without a server ([`conformance::check_upload`] for an upload);
 //! [`conformance::check_response`] checks an answer against the response schemas Cloudflare's
 //! official OpenAPI description gives the operation.
+#![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

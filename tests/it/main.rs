@@ -2,8 +2,6 @@
 //! mock server, one per test.
 
 mod auth;
-#[cfg(feature = "standalone")]
-mod binary;
 mod body;
 mod concurrency;
 mod delivery;
