@@ -204,6 +204,7 @@ mod expect;
 mod ids;
 mod ingest;
 mod journal;
+mod ordered;
 mod params;
 mod samples;
 mod schema;

@@ -123,7 +123,7 @@ fn insert_as(
         Some(draft) => (
             draft.id.clone(),
             draft.creator.clone(),
-            draft.meta.clone(),
+            draft.meta_sent.clone(),
             draft.require_signed_urls,
         ),
         None => (
@@ -137,7 +137,8 @@ fn insert_as(
         id,
         filename,
         creator,
-        meta,
+        meta: meta.as_ref().map(crate::ordered::Object::to_map),
+        meta_sent: meta,
         require_signed_urls,
         uploaded: SystemTime::now(),
         draft: false,

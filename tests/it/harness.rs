@@ -67,7 +67,10 @@ fn a_blocking_wait_wakes_when_an_upload_arrives_later() {
     // Assert
     assert_eq!(client.join().unwrap(), 200);
     assert_eq!(uploads.expect("woken by the upload").len(), 1);
-    assert!(started.elapsed() < Duration::from_secs(5), "not by the timeout");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "not by the timeout"
+    );
 }
 
 #[test]
