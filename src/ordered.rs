@@ -8,8 +8,9 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Number, Value};
 
 /// A JSON value; an object is an [`Object`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) enum Json {
+    #[default]
     Null,
     Bool(bool),
     Number(Number),
@@ -91,12 +92,6 @@ impl Json {
             Json::Array(items) => Value::Array(items.iter().map(Json::to_value).collect()),
             Json::Object(object) => Value::Object(object.to_map()),
         }
-    }
-}
-
-impl Default for Json {
-    fn default() -> Json {
-        Json::Null
     }
 }
 
