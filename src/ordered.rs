@@ -8,7 +8,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Number, Value};
 
 /// A JSON value; an object is an [`Object`].
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 pub(crate) enum Json {
     #[default]
     Null,
@@ -21,8 +21,21 @@ pub(crate) enum Json {
 
 /// A JSON object: its members in order, each key once (a later one replaces an earlier one in
 /// its place, as `serde_json` with `preserve_order` does).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 pub(crate) struct Object(Vec<(String, Json)>);
+
+/// As JSON text: what a `{:?}` of a [`StoredImage`](crate::StoredImage) shows of its metadata.
+impl std::fmt::Debug for Object {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&serde_json::to_string(self).map_err(|_| std::fmt::Error)?)
+    }
+}
+
+impl std::fmt::Debug for Json {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&serde_json::to_string(self).map_err(|_| std::fmt::Error)?)
+    }
+}
 
 impl Object {
     /// Sets `key`, in its place if it is there, else at the end.
