@@ -101,7 +101,7 @@ pub fn check_upload(content_type: &str, body: &[u8]) -> Result<ValidUpload, Vec<
     Ok(ValidUpload {
         id: checked.id,
         creator: checked.creator,
-        meta: checked.meta,
+        meta: checked.meta.as_ref().map(crate::ordered::Object::to_map),
         require_signed_urls: checked.require_signed_urls,
         url: checked.url,
         filename: checked.file.as_ref().and_then(|f| f.filename.clone()),
@@ -297,7 +297,7 @@ static OPENAPI_DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
             .unwrap_or_else(|| panic!("schemas/openapi-patches.json: no object at {parent}"));
         match patch["op"].as_str() {
             Some("remove") => assert!(
-                object.shift_remove(key).is_some(),
+                object.remove(key).is_some(),
                 "schemas/openapi-patches.json: nothing at {path}"
             ),
             Some("add") => assert!(

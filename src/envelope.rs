@@ -14,6 +14,7 @@ use serde_json::{json, Map, Value};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 use crate::error::ApiError;
+use crate::ordered::Json;
 use crate::state::Delivery;
 use crate::store::StoredImage;
 
@@ -77,15 +78,18 @@ fn recorded(name: &str, rule: crate::rule::Rule, text: &str) -> Recorded {
     let status = fixture["status"]
         .as_u64()
         .unwrap_or_else(|| panic!("fixtures/{name} has no status")) as u16;
-    let headers = fixture["headers"]
-        .as_object()
-        .map(|headers| {
-            headers
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                .collect()
-        })
-        .unwrap_or_default();
+    // In the recorded order (a `Value`'s map is sorted unless `preserve_order` is on).
+    let headers = match ordered_fixture(name, text).get("headers") {
+        Some(Json::Object(headers)) => headers
+            .clone()
+            .into_iter()
+            .map(|(k, v)| match v {
+                Json::String(v) => (k, v),
+                _ => (k, String::new()),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     Recorded {
         status,
         headers,
@@ -104,7 +108,9 @@ fn recorded(name: &str, rule: crate::rule::Rule, text: &str) -> Recorded {
                 .unwrap_or(false),
             error_chain: Box::default(),
         },
-        body: Bytes::from(serde_json::to_vec(&body).expect("a JSON value serialises")),
+        body: Bytes::from(
+            serde_json::to_vec(&ordered_fixture_body(name, text)).expect("JSON serialises"),
+        ),
     }
 }
 
@@ -146,6 +152,25 @@ pub(crate) fn fixture_body(name: &str, text: &str) -> Value {
     }
 }
 
+/// A fixture as JSON in its recorded order.
+fn ordered_fixture(name: &str, text: &str) -> crate::ordered::Object {
+    match serde_json::from_str(text) {
+        Ok(Json::Object(fixture)) => fixture,
+        Ok(_) => panic!("fixtures/{name} is not an object"),
+        Err(e) => panic!("fixtures/{name} is not JSON: {e}"),
+    }
+}
+
+/// [`fixture_body`] with its members in their recorded order: what the answers are made of.
+fn ordered_fixture_body(name: &str, text: &str) -> Json {
+    match ordered_fixture(name, text).get("body") {
+        Some(Json::String(raw)) => serde_json::from_str(raw)
+            .unwrap_or_else(|e| panic!("the body of fixtures/{name} is not JSON: {e}")),
+        Some(body) => body.clone(),
+        None => panic!("fixtures/{name} has no body"),
+    }
+}
+
 /// A recorded body serialised once, pretty-printed as recorded, split around the member the
 /// mock fills in per request, so an answer is the two halves around that member's JSON: no
 /// clone of the fixture and no parse per request.
@@ -157,12 +182,14 @@ struct Template {
 impl Template {
     fn new(name: &str, text: &str, member: &str) -> Template {
         const HOLE: &str = "\u{0}cloudflare-images-mock-hole\u{0}";
-        let mut body = fixture_body(name, text);
-        assert!(
-            body.get(member).is_some(),
-            "fixtures/{name} has no {member}"
-        );
-        body[member] = Value::String(HOLE.to_owned());
+        let mut body = ordered_fixture_body(name, text);
+        let Json::Object(object) = &mut body else {
+            panic!("the body of fixtures/{name} is not an object")
+        };
+        let Some(hole) = object.get_mut(member) else {
+            panic!("fixtures/{name} has no {member}")
+        };
+        *hole = Json::String(HOLE.to_owned());
         let text = serde_json::to_string_pretty(&body).expect("a JSON value serialises");
         let hole = serde_json::to_string(HOLE).expect("a string serialises");
         let (before, after) = text.split_once(&hole).expect("the hole is in the body");
@@ -426,8 +453,11 @@ impl Serialize for ImageResult<'_> {
         if let Some(creator) = &image.creator {
             map.serialize_entry("creator", creator)?;
         }
-        if let Some(meta) = &image.meta {
-            map.serialize_entry("meta", meta)?;
+        // As sent; the map only for an image whose order is unknown (none so far).
+        match (&image.meta_sent, &image.meta) {
+            (Some(meta), _) => map.serialize_entry("meta", meta)?,
+            (None, Some(meta)) => map.serialize_entry("meta", meta)?,
+            (None, None) => {}
         }
         map.serialize_entry("uploaded", &timestamp(image.uploaded.into()))?;
         map.serialize_entry("requireSignedURLs", &image.require_signed_urls)?;
@@ -569,33 +599,54 @@ pub(crate) fn timestamp(at: time::OffsetDateTime) -> String {
 /// `success` (`false`), `errors` (`{code, message}`, with `error_chain` where the error has one),
 /// `messages` (`[]`) and `result` (`null`).
 pub(crate) fn gateway(keys: &[String], errors: &[ApiError]) -> Bytes {
-    let mut body = Map::new();
-    for key in keys {
-        let value = match key.as_str() {
-            "success" => Value::Bool(false),
-            "errors" => Value::Array(errors.iter().map(gateway_entry).collect()),
-            "messages" => Value::Array(Vec::new()),
-            "result" => Value::Null,
-            other => panic!("schemas/errors.json: unknown envelope member {other:?}"),
-        };
-        body.insert(key.clone(), value);
+    struct Body<'a> {
+        keys: &'a [String],
+        errors: &'a [ApiError],
     }
-    Bytes::from(serde_json::to_vec(&body).expect("a JSON value serialises"))
+    impl Serialize for Body<'_> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            // Written member by member: a map would sort them unless `preserve_order` is on.
+            let mut map = serializer.serialize_map(Some(self.keys.len()))?;
+            for key in self.keys {
+                match key.as_str() {
+                    "success" => map.serialize_entry(key, &false)?,
+                    "errors" => map.serialize_entry(
+                        key,
+                        &self.errors.iter().map(gateway_entry).collect::<Vec<_>>(),
+                    )?,
+                    "messages" => map.serialize_entry(key, &[(); 0])?,
+                    "result" => map.serialize_entry(key, &())?,
+                    other => panic!("schemas/errors.json: unknown envelope member {other:?}"),
+                }
+            }
+            map.end()
+        }
+    }
+    Bytes::from(serde_json::to_vec(&Body { keys, errors }).expect("JSON serialises"))
 }
 
-fn gateway_entry(error: &ApiError) -> Value {
-    let mut entry = Map::new();
-    entry.insert("code".to_owned(), error.code.into());
-    entry.insert("message".to_owned(), error.message.clone().into());
-    if !error.error_chain.is_empty() {
-        let chain = error
+/// One error of the gateway's body: `code`, `message`, then `error_chain` where there is one.
+#[derive(serde::Serialize)]
+struct GatewayEntry<'a> {
+    code: u32,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    error_chain: Vec<ErrorEntry<'a>>,
+}
+
+fn gateway_entry(error: &ApiError) -> GatewayEntry<'_> {
+    GatewayEntry {
+        code: error.code,
+        message: &error.message,
+        error_chain: error
             .error_chain
             .iter()
-            .map(|link| json!({ "code": link.code, "message": link.message }))
-            .collect();
-        entry.insert("error_chain".to_owned(), Value::Array(chain));
+            .map(|link| ErrorEntry {
+                code: link.code,
+                message: &link.message,
+            })
+            .collect(),
     }
-    Value::Object(entry)
 }
 
 #[cfg(test)]
@@ -648,22 +699,29 @@ mod tests {
     }
 
     fn stored(draft: bool) -> StoredImage {
-        StoredImage {
+        let mut image = StoredImage {
             id: "00000000-0000-0000-0000-000000000000".into(),
             filename: (!draft).then(|| "image.jpg".to_owned()),
             creator: None,
-            meta: Some(
-                json!({"key": "value", "nested": {"a": [1, {}], "e": []}})
-                    .as_object()
-                    .unwrap()
-                    .clone(),
-            ),
+            meta: None,
+            meta_sent: None,
             require_signed_urls: false,
             uploaded: std::time::UNIX_EPOCH,
             draft,
             format: None,
             dimensions: None,
             file_size: None,
+        };
+        image.set_meta(Some(ordered(
+            r#"{"key": "value", "nested": {"a": [1, {}], "e": []}}"#,
+        )));
+        image
+    }
+
+    fn ordered(text: &str) -> crate::ordered::Object {
+        match serde_json::from_str(text).unwrap() {
+            Json::Object(object) => object,
+            _ => panic!("an object"),
         }
     }
 
@@ -693,6 +751,69 @@ mod tests {
         );
     }
 
+    /// These read the bytes, not a `Value` (whose key order depends on serde_json's
+    /// `preserve_order`, on in this crate's test build): an answer's order must not.
+    #[test]
+    fn answers_keep_the_recorded_order_and_the_metadata_order_in_their_bytes() {
+        let mut image = stored(false);
+        image.set_meta(Some(ordered(r#"{"z": 1, "a": {"y": 2, "b": 3}}"#)));
+        let body = String::from_utf8(super::image(&image, &delivery()).to_vec()).unwrap();
+        let at = |needle: &str| {
+            body.find(needle)
+                .unwrap_or_else(|| panic!("{needle:?} in {body}"))
+        };
+        let envelope = [
+            "\n  \"result\": {",
+            "\n  \"success\": true",
+            "\n  \"errors\": []",
+            "\n  \"messages\": []",
+        ];
+        assert!(envelope.windows(2).all(|w| at(w[0]) < at(w[1])), "{body}");
+        assert!(
+            body.starts_with("{\n  \"result\": {\n    \"id\": "),
+            "{body}"
+        );
+        let result = [
+            "\"id\"",
+            "\"filename\"",
+            "\"meta\"",
+            "\"uploaded\"",
+            "\"requireSignedURLs\"",
+            "\"variants\"",
+        ];
+        assert!(result.windows(2).all(|w| at(w[0]) < at(w[1])), "{body}");
+        assert!(
+            body.contains(
+                "\"meta\": {\n      \"z\": 1,\n      \"a\": {\n        \"y\": 2,\n        \"b\": 3\n      }\n    },"
+            ),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn gateway_bodies_keep_the_recorded_member_order_in_their_bytes() {
+        let error = crate::schema::catalogue_error("missing_auth", &[]);
+        let keys: Vec<String> = ["success", "errors", "messages", "result"]
+            .map(str::to_owned)
+            .to_vec();
+        let body = gateway(&keys, &[error]);
+        assert_eq!(
+            std::str::from_utf8(&body).unwrap(),
+            r#"{"success":false,"errors":[{"code":9106,"message":"Missing X-Auth-Key, X-Auth-Email or Authorization headers"}],"messages":[],"result":null}"#
+        );
+        let mut chained = crate::schema::catalogue_error("missing_auth", &[]);
+        chained.error_chain = vec![crate::error::ChainedError {
+            code: 6111,
+            message: "m".to_owned(),
+        }]
+        .into_boxed_slice();
+        let keys = ["result", "success", "errors", "messages"].map(str::to_owned);
+        assert_eq!(
+            std::str::from_utf8(&gateway(&keys, &[chained])).unwrap(),
+            r#"{"result":null,"success":false,"errors":[{"code":9106,"message":"Missing X-Auth-Key, X-Auth-Email or Authorization headers","error_chain":[{"code":6111,"message":"m"}]}],"messages":[]}"#
+        );
+    }
+
     #[test]
     fn a_draft_has_the_recorded_shape() {
         let (name, text) = FIXTURES
@@ -701,7 +822,7 @@ mod tests {
             .unwrap();
         let recorded = fixture_body(name, text);
         let mut draft = stored(true);
-        draft.meta = Some(json!({"key": "value"}).as_object().unwrap().clone());
+        draft.set_meta(Some(ordered(r#"{"key": "value"}"#)));
         let answered = assert_pretty(&super::image(&draft, &delivery()));
         assert_eq!(shape(&answered), shape(&recorded));
         assert_eq!(answered["result"]["filename"], Value::Null);

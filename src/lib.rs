@@ -211,6 +211,7 @@
 //! operation without a server ([`conformance::check_upload`] for an upload);
 //! [`conformance::check_response`] checks an answer against the response schemas Cloudflare's
 //! official OpenAPI description gives the operation.
+#![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -225,6 +226,7 @@ mod ids;
 mod ingest;
 mod journal;
 mod matcher;
+mod ordered;
 mod params;
 mod rule;
 mod samples;

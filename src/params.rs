@@ -33,7 +33,8 @@ const META: &str = "meta.";
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct ImageUpdate {
     pub(crate) creator: Option<String>,
-    pub(crate) metadata: Option<Map<String, Value>>,
+    /// In the order sent.
+    pub(crate) metadata: Option<crate::ordered::Object>,
     pub(crate) require_signed_urls: Option<bool>,
 }
 
@@ -61,7 +62,14 @@ pub(crate) fn image_update(body: &[u8]) -> Result<ImageUpdate, Vec<ApiError>> {
             _ => None,
         },
         metadata: match map.remove("metadata") {
-            Some(Value::Object(metadata)) => Some(metadata),
+            // Read again in the order sent (the map is sorted unless `preserve_order` is on).
+            Some(Value::Object(_)) => match serde_json::from_slice(body) {
+                Ok(crate::ordered::Json::Object(mut body)) => match body.get_mut("metadata") {
+                    Some(crate::ordered::Json::Object(metadata)) => Some(std::mem::take(metadata)),
+                    _ => None,
+                },
+                _ => None,
+            },
             _ => None,
         },
         require_signed_urls: map.remove("requireSignedURLs").and_then(|v| v.as_bool()),
@@ -513,7 +521,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(update.creator.as_deref(), Some("me"));
-        assert_eq!(update.metadata, Some(meta(json!({"k": "v"}))));
+        assert_eq!(
+            update.metadata.map(|meta| meta.to_map()),
+            Some(meta(json!({"k": "v"})))
+        );
         assert_eq!(update.require_signed_urls, Some(true));
         assert_eq!(image_update(b"{}").unwrap(), ImageUpdate::default());
         // null is no change.

@@ -22,6 +22,8 @@ use std::time::SystemTime;
 use jsonschema::{Keyword, PatternOptions, ValidationError, Validator};
 use serde_json::{Map, Value};
 
+use crate::ordered::Json;
+
 use crate::error::{ApiError, ChainedError};
 
 const ERRORS: &str = include_str!("../schemas/errors.json");
@@ -301,6 +303,28 @@ fn collect_rules(node: &Value, path: String, file: &str, rules: &mut HashMap<Str
     }
 }
 
+/// The paths of the annotated subschemas, in the order the document lists them.
+fn annotated_paths(node: &Json, path: String, paths: &mut Vec<String>) {
+    match node {
+        Json::Object(map) => {
+            if map.get(ANNOTATION).is_some() {
+                paths.push(path.clone());
+            }
+            for (key, child) in map.iter() {
+                if key != ANNOTATION {
+                    annotated_paths(child, format!("{path}/{}", escape(key)), paths);
+                }
+            }
+        }
+        Json::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                annotated_paths(child, format!("{path}/{i}"), paths);
+            }
+        }
+        _ => {}
+    }
+}
+
 fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
@@ -403,6 +427,17 @@ impl Schema {
         let validator = compile(&document, file);
         let mut rules = HashMap::new();
         collect_rules(&document, String::new(), file, &mut rules);
+        // A `Value`'s maps are sorted unless serde_json's `preserve_order` is on: the order of
+        // the rules, in which errors come out, is read from the text.
+        let ordered: Json =
+            serde_json::from_str(text).unwrap_or_else(|e| panic!("{file} is not JSON: {e}"));
+        let mut paths = Vec::new();
+        annotated_paths(&ordered, String::new(), &mut paths);
+        for (order, path) in paths.iter().enumerate() {
+            if let Some(rule) = rules.get_mut(path) {
+                rule.order = order;
+            }
+        }
         Schema {
             validator,
             rules,
@@ -1030,6 +1065,48 @@ mod tests {
         assert!(
             validate(&json!({"file": file, "id": "a/b.png", "metadata": {"k": "v"}})).is_empty()
         );
+    }
+
+    /// Read from the text, not from a `Value` (whose maps are sorted unless serde_json's
+    /// `preserve_order` is on, as it is in this crate's test build but not in users' builds):
+    /// errors come out in the order each schema file lists its rules.
+    #[test]
+    fn rule_order_is_the_order_of_the_schema_text() {
+        let schemas: [(&Schema, &str); 7] = [
+            (&UPLOAD, include_str!("../schemas/upload.schema.json")),
+            (
+                &IMAGE_UPDATE,
+                include_str!("../schemas/image-update.schema.json"),
+            ),
+            (&LIST_V1, include_str!("../schemas/list-v1.schema.json")),
+            (
+                &SIGNING_KEY,
+                include_str!("../schemas/signing-key.schema.json"),
+            ),
+            (&VARIANT, include_str!("../schemas/variant.schema.json")),
+            (&LIST_V2, include_str!("../schemas/list-v2.schema.json")),
+            (
+                &DIRECT_UPLOAD,
+                include_str!("../schemas/direct-upload.schema.json"),
+            ),
+        ];
+        for (schema, text) in schemas {
+            let rules = schema.rules();
+            assert!(!rules.is_empty(), "{}", schema.file);
+            let at = |rule: &Rule| {
+                text.find(&format!("\"rule\": \"{}\"", rule.name))
+                    .unwrap_or_else(|| panic!("{}: rule {} in the text", schema.file, rule.name))
+            };
+            for pair in rules.windows(2) {
+                assert!(
+                    at(&pair[0]) < at(&pair[1]),
+                    "{}: {} is listed before {}",
+                    schema.file,
+                    pair[1].name,
+                    pair[0].name
+                );
+            }
+        }
     }
 
     #[test]

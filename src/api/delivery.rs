@@ -351,6 +351,7 @@ mod tests {
             filename: None,
             creator: None,
             meta: None,
+            meta_sent: None,
             require_signed_urls: private,
             uploaded: UNIX_EPOCH,
             draft,

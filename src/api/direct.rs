@@ -22,6 +22,7 @@ use super::{read_small_body, upload, Outcome};
 use crate::envelope;
 use crate::error::ApiError;
 use crate::ingest::form;
+use crate::ordered::{Json, Object};
 use crate::schema::{self, catalogue_error, DIRECT_UPLOAD, UPLOAD};
 use crate::state::Shared;
 use crate::store::{DraftRefused, StoredImage};
@@ -31,7 +32,8 @@ use crate::store::{DraftRefused, StoredImage};
 pub(crate) struct DirectUpload {
     pub(crate) id: Option<String>,
     pub(crate) creator: Option<String>,
-    pub(crate) meta: Option<Map<String, Value>>,
+    /// In the order sent.
+    pub(crate) meta: Option<Object>,
     pub(crate) require_signed_urls: bool,
     pub(crate) expires: SystemTime,
 }
@@ -65,7 +67,7 @@ pub(super) async fn create(
         }
     };
     let now = shared.clock.now();
-    let checked = match instance.and_then(|instance| check(instance, now)) {
+    let checked = match instance.and_then(|(instance, metadata)| check(instance, metadata, now)) {
         Ok(checked) => checked,
         Err(errors) => return Outcome::refused(errors),
     };
@@ -74,7 +76,8 @@ pub(super) async fn create(
         id: id.clone(),
         filename: None,
         creator: checked.creator,
-        meta: checked.meta,
+        meta: checked.meta.as_ref().map(Object::to_map),
+        meta_sent: checked.meta,
         require_signed_urls: checked.require_signed_urls,
         uploaded: now,
         draft: true,
@@ -151,24 +154,32 @@ pub(crate) fn refusal(why: &DraftRefused) -> ApiError {
     }
 }
 
+/// An instance to check, and its metadata as sent.
+type Instance = (Map<String, Value>, Option<Json>);
+
 /// The instance of a v1 JSON body (an empty body is `{}`).
-fn v1_instance(bytes: &[u8]) -> Result<Map<String, Value>, Vec<ApiError>> {
+fn v1_instance(bytes: &[u8]) -> Result<Instance, Vec<ApiError>> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
+        return Ok((Map::new(), None));
     }
-    serde_json::from_slice(bytes).map_err(|e| {
+    let instance: Map<String, Value> = serde_json::from_slice(bytes).map_err(|e| {
         vec![DIRECT_UPLOAD.error(
             "direct_upload_v1_body_not_json",
             &[("serde", &e.to_string())],
         )]
-    })
+    })?;
+    // The metadata again, in the order sent (the map is sorted unless `preserve_order` is on).
+    let metadata = match serde_json::from_slice(bytes) {
+        Ok(Json::Object(mut body)) => body.get_mut("metadata").map(std::mem::take),
+        _ => None,
+    };
+    Ok((instance, metadata))
 }
 
 /// The instance of a v2 form: the upload's reading of the shared fields, and `expiry`.
-fn form_instance(
-    form: &crate::ingest::multipart::Form,
-) -> Result<Map<String, Value>, Vec<ApiError>> {
-    let Value::Object(mut instance) = form::instance(form, None).map_err(|e| vec![e])? else {
+fn form_instance(form: &crate::ingest::multipart::Form) -> Result<Instance, Vec<ApiError>> {
+    let (instance, metadata) = form::instance_and_metadata(form, None).map_err(|e| vec![e])?;
+    let Value::Object(mut instance) = instance else {
         unreachable!("an instance is an object")
     };
     let mut expiry = form.texts.iter().filter(|(name, _)| name == "expiry");
@@ -181,7 +192,7 @@ fn form_instance(
         }
         instance.insert("expiry".to_owned(), Value::String(value.clone()));
     }
-    Ok(instance)
+    Ok((instance, metadata))
 }
 
 fn names(value: &Value) -> Vec<&str> {
@@ -195,6 +206,7 @@ fn names(value: &Value) -> Vec<&str> {
 /// the direct-upload schema; every violation, or the direct upload.
 pub(crate) fn check(
     mut instance: Map<String, Value>,
+    metadata: Option<Json>,
     now: SystemTime,
 ) -> Result<DirectUpload, Vec<ApiError>> {
     let fields = names(DIRECT_UPLOAD.top("x-upload-fields"));
@@ -228,8 +240,9 @@ pub(crate) fn check(
         id,
         creator,
         require_signed_urls: shared.get("requireSignedURLs") == Some(&Value::Bool(true)),
-        meta: match shared.remove("metadata") {
-            Some(Value::Object(meta)) => Some(meta),
+        // The instance's metadata was checked; the one sent, in its order, is kept.
+        meta: match (shared.remove("metadata"), metadata) {
+            (Some(Value::Object(_)), Some(Json::Object(meta))) => Some(meta),
             _ => None,
         },
         expires,
@@ -260,7 +273,7 @@ mod tests {
         let Value::Object(instance) = instance else {
             panic!()
         };
-        match check(instance, SystemTime::now()) {
+        match check(instance, None, SystemTime::now()) {
             Ok(_) => Vec::new(),
             Err(errors) => errors
                 .into_iter()
@@ -296,7 +309,7 @@ mod tests {
         );
         assert_eq!(default_seconds(), 1800);
         let now = SystemTime::now();
-        let Ok(checked) = check(Map::new(), now) else {
+        let Ok(checked) = check(Map::new(), None, now) else {
             panic!()
         };
         assert_eq!(checked.expires, now + Duration::from_secs(1800));
@@ -322,6 +335,7 @@ mod tests {
                 .as_object()
                 .unwrap()
                 .clone(),
+            serde_json::from_str(r#"{"k": "v"}"#).ok(),
             SystemTime::now(),
         ) else {
             panic!()
@@ -329,14 +343,20 @@ mod tests {
         assert_eq!(checked.id.as_deref(), Some("a/b"));
         assert_eq!(checked.creator.as_deref(), Some("me"));
         assert_eq!(
-            checked.meta,
+            checked.meta.map(|meta| meta.to_map()),
             Some(json!({"k": "v"}).as_object().unwrap().clone())
         );
     }
 
     #[test]
     fn v1_bodies() {
-        assert!(v1_instance(b"").unwrap().is_empty());
+        assert!(v1_instance(b"").unwrap().0.is_empty());
+        let (_, metadata) = v1_instance(br#"{"metadata": {"z": 1, "a": 2}}"#).unwrap();
+        assert_eq!(
+            serde_json::to_string(&metadata.unwrap()).unwrap(),
+            r#"{"z":1,"a":2}"#,
+            "the metadata in the order sent"
+        );
         assert_eq!(
             v1_instance(b"[1]").unwrap_err()[0].rule,
             "direct_upload_v1_body_not_json"

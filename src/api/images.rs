@@ -84,7 +84,7 @@ pub(super) async fn update(
             image.creator = Some(creator.clone());
         }
         if let Some(meta) = &update.metadata {
-            image.meta = Some(meta.clone());
+            image.set_meta(Some(meta.clone()));
         }
         if let Some(private) = update.require_signed_urls {
             image.require_signed_urls = private;

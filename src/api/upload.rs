@@ -121,7 +121,7 @@ fn insert_as(
         Some(draft) => (
             draft.id.clone(),
             draft.creator.clone(),
-            draft.meta.clone(),
+            draft.meta_sent.clone(),
             draft.require_signed_urls,
         ),
         None => (
@@ -135,7 +135,8 @@ fn insert_as(
         id,
         filename,
         creator,
-        meta,
+        meta: meta.as_ref().map(crate::ordered::Object::to_map),
+        meta_sent: meta,
         require_signed_urls,
         uploaded: shared.clock.now(),
         draft: false,

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::error::ApiError;
 use crate::ingest::image::{self, ImageInfo};
 use crate::ingest::multipart::{FilePart, Form};
+use crate::ordered::{Json, Object};
 use crate::schema;
 
 /// The deepest nesting of `metadata[a][b]...` / `metadata.a.b...` part names the mock rebuilds;
@@ -23,8 +24,8 @@ const MAX_METADATA_DEPTH: usize = 32;
 pub(crate) struct Checked {
     pub(crate) id: Option<String>,
     pub(crate) creator: Option<String>,
-    /// `None` when no `metadata` part was sent.
-    pub(crate) meta: Option<Map<String, Value>>,
+    /// `None` when no `metadata` part was sent; in the order sent.
+    pub(crate) meta: Option<Object>,
     pub(crate) require_signed_urls: bool,
     pub(crate) url: Option<String>,
     pub(crate) file: Option<FilePart>,
@@ -39,7 +40,7 @@ pub(crate) fn check(form: Form) -> Result<Checked, Vec<ApiError>> {
         .file
         .as_ref()
         .map(|file| image::probe(&file.bytes.bytes));
-    let instance = instance(&form, image.as_ref()).map_err(|e| vec![e])?;
+    let (instance, metadata) = instance_and_metadata(&form, image.as_ref()).map_err(|e| vec![e])?;
     let errors = schema::validate(&instance);
     if !errors.is_empty() {
         return Err(errors);
@@ -58,8 +59,8 @@ pub(crate) fn check(form: Form) -> Result<Checked, Vec<ApiError>> {
         creator,
         url,
         require_signed_urls: instance.get("requireSignedURLs") == Some(&Value::Bool(true)),
-        meta: match instance.remove("metadata") {
-            Some(Value::Object(meta)) => Some(meta),
+        meta: match metadata {
+            Some(Json::Object(meta)) => Some(meta),
             _ => None,
         },
         file: form.file,
@@ -86,8 +87,12 @@ pub(crate) fn check_fetched(
     Err(errors)
 }
 
-/// The JSON instance of a form.
-pub(crate) fn instance(form: &Form, image: Option<&ImageInfo>) -> Result<Value, ApiError> {
+/// The JSON instance of a form, and its metadata in the order sent (the instance's map is
+/// sorted unless serde_json's `preserve_order` is on; an answer echoes the order sent).
+pub(crate) fn instance_and_metadata(
+    form: &Form,
+    image: Option<&ImageInfo>,
+) -> Result<(Value, Option<Json>), ApiError> {
     let mut instance = Map::new();
     if let (Some(file), Some(info)) = (&form.file, image) {
         let size = file.bytes.bytes.len() as u64;
@@ -99,7 +104,7 @@ pub(crate) fn instance(form: &Form, image: Option<&ImageInfo>) -> Result<Value, 
         );
         instance.insert("file".to_owned(), value);
     }
-    let mut metadata: Option<Value> = None;
+    let mut metadata: Option<Json> = None;
     let mut json_part_seen = false;
     for (name, text) in &form.texts {
         match name.as_str() {
@@ -119,30 +124,32 @@ pub(crate) fn instance(form: &Form, image: Option<&ImageInfo>) -> Result<Value, 
                 }
                 json_part_seen = true;
                 // A value that is not JSON stays a string, which the schema refuses by type.
-                let parsed = serde_json::from_str::<Value>(text)
-                    .unwrap_or_else(|_| Value::String(text.clone()));
+                let parsed = serde_json::from_str::<Json>(text)
+                    .unwrap_or_else(|_| Json::String(text.clone()));
                 metadata = Some(match (metadata.take(), parsed) {
-                    (Some(Value::Object(mut keyed)), Value::Object(json)) => {
-                        keyed.extend(json);
-                        Value::Object(keyed)
+                    (Some(Json::Object(mut keyed)), Json::Object(json)) => {
+                        for (key, value) in json {
+                            keyed.insert(key, value);
+                        }
+                        Json::Object(keyed)
                     }
                     (_, parsed) => parsed,
                 });
             }
             _ => {
                 if let Some(path) = metadata_path(name)? {
-                    let root = metadata.get_or_insert_with(|| Value::Object(Map::new()));
-                    if let Value::Object(map) = root {
+                    let root = metadata.get_or_insert_with(|| Json::Object(Object::default()));
+                    if let Json::Object(map) = root {
                         insert_path(map, &path, text);
                     }
                 }
             }
         }
     }
-    if let Some(metadata) = metadata {
-        instance.insert("metadata".to_owned(), metadata);
+    if let Some(metadata) = &metadata {
+        instance.insert("metadata".to_owned(), metadata.to_value());
     }
-    Ok(Value::Object(instance))
+    Ok((Value::Object(instance), metadata))
 }
 
 fn file_instance(
@@ -244,40 +251,34 @@ fn metadata_path(name: &str) -> Result<Option<Vec<Step>>, ApiError> {
 
 /// Inserts `text` at `path`. A key sent twice becomes an array of its values (how the Python SDK
 /// repeats array items); a later part replaces an earlier one of another shape.
-fn insert_path(map: &mut Map<String, Value>, path: &[Step], text: &str) {
+fn insert_path(map: &mut Object, path: &[Step], text: &str) {
     let Some((Step::Key(key), rest)) = path.split_first() else {
         return;
     };
     match rest.first() {
         None => match map.get_mut(key) {
-            Some(Value::Array(items)) => items.push(Value::from(text)),
-            Some(existing @ Value::String(_)) => {
-                let first = existing.take();
-                *existing = Value::Array(vec![first, Value::from(text)]);
+            Some(Json::Array(items)) => items.push(Json::from(text)),
+            Some(existing @ Json::String(_)) => {
+                let first = std::mem::replace(existing, Json::Null);
+                *existing = Json::Array(vec![first, Json::from(text)]);
             }
-            _ => {
-                map.insert(key.clone(), Value::from(text));
-            }
+            _ => map.insert(key.clone(), Json::from(text)),
         },
         Some(Step::Push) => {
-            let entry = map
-                .entry(key.clone())
-                .or_insert_with(|| Value::Array(Vec::new()));
-            if !entry.is_array() {
-                *entry = Value::Array(Vec::new());
+            let entry = map.entry(key, || Json::Array(Vec::new()));
+            if !matches!(entry, Json::Array(_)) {
+                *entry = Json::Array(Vec::new());
             }
-            if let Value::Array(items) = entry {
-                items.push(Value::from(text));
+            if let Json::Array(items) = entry {
+                items.push(Json::from(text));
             }
         }
         Some(Step::Key(_)) => {
-            let entry = map
-                .entry(key.clone())
-                .or_insert_with(|| Value::Object(Map::new()));
-            if !entry.is_object() {
-                *entry = Value::Object(Map::new());
+            let entry = map.entry(key, || Json::Object(Object::default()));
+            if !matches!(entry, Json::Object(_)) {
+                *entry = Json::Object(Object::default());
             }
-            if let Value::Object(inner) = entry {
+            if let Json::Object(inner) = entry {
                 insert_path(inner, rest, text);
             }
         }
@@ -288,6 +289,50 @@ fn insert_path(map: &mut Map<String, Value>, path: &[Step], text: &str) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn instance(form: &Form, image: Option<&ImageInfo>) -> Result<Value, ApiError> {
+        instance_and_metadata(form, image).map(|(instance, _)| instance)
+    }
+
+    /// The metadata of a form with these text parts, as an answer writes it.
+    fn metadata_as_sent(parts: &[(&str, &str)]) -> String {
+        let form = Form {
+            file: None,
+            texts: parts
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect(),
+        };
+        let (_, metadata) = instance_and_metadata(&form, None).unwrap();
+        serde_json::to_string(&metadata.unwrap()).unwrap()
+    }
+
+    #[test]
+    fn metadata_keeps_the_order_it_was_sent_in_whatever_serde_json_features() {
+        assert_eq!(
+            metadata_as_sent(&[("metadata", r#"{"z":1,"a":{"y":2,"b":3}}"#)]),
+            r#"{"z":1,"a":{"y":2,"b":3}}"#
+        );
+        assert_eq!(
+            metadata_as_sent(&[
+                ("metadata[z]", "1"),
+                ("metadata[a][y]", "2"),
+                ("metadata[a][b]", "3"),
+                ("metadata[m][]", "4"),
+                ("metadata[z]", "5"),
+            ]),
+            r#"{"z":["1","5"],"a":{"y":"2","b":"3"},"m":["4"]}"#
+        );
+        assert_eq!(
+            metadata_as_sent(&[("metadata.z", "1"), ("metadata.a", "2")]),
+            r#"{"z":"1","a":"2"}"#
+        );
+        // A JSON part after keyed parts: its keys go after theirs, a key of both in its place.
+        assert_eq!(
+            metadata_as_sent(&[("metadata[z]", "1"), ("metadata", r#"{"b":2,"z":3}"#)]),
+            r#"{"z":3,"b":2}"#
+        );
+    }
 
     fn meta(parts: &[(&str, &str)]) -> Value {
         let form = Form {

@@ -276,11 +276,35 @@ impl MockImagesBuilder {
 
     /// Starts the mock.
     ///
+    /// Nothing here waits on the caller's runtime (the server runs on a thread and runtime of its
+    /// own): the `async` is for symmetry with the clients it tests, and any executor, or none
+    /// ([`start_blocking`](Self::start_blocking)), will do.
+    ///
     /// # Panics
     /// With the cause, if the settings are invalid, the port cannot be bound or the server
     /// thread cannot start; [`try_start`](Self::try_start) returns these as errors.
     pub async fn start(self) -> MockImages {
-        match self.try_start().await {
+        match self.try_start_blocking() {
+            Ok(mock) => mock,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Starts the mock from a plain `#[test]` or any other code that is not `async`.
+    ///
+    /// ```
+    /// use cloudflare_images_mock::MockImages;
+    ///
+    /// let mock = MockImages::builder().variants(["public", "thumbnail"]).start_blocking();
+    /// assert!(mock.base_url().starts_with("http://127.0.0.1:"));
+    /// ```
+    ///
+    /// # Panics
+    /// As [`start`](Self::start); [`try_start_blocking`](Self::try_start_blocking) returns the
+    /// errors.
+    #[track_caller]
+    pub fn start_blocking(self) -> MockImages {
+        match self.try_start_blocking() {
             Ok(mock) => mock,
             Err(e) => panic!("{e}"),
         }
@@ -299,6 +323,19 @@ impl MockImagesBuilder {
     /// # }
     /// ```
     pub async fn try_start(self) -> Result<MockImages, Error> {
+        self.try_start_blocking()
+    }
+
+    /// Starts the mock, or says why it cannot, without `async`: the form of
+    /// [`try_start`](Self::try_start) for a plain `#[test]`.
+    ///
+    /// ```
+    /// use cloudflare_images_mock::MockImages;
+    ///
+    /// let err = MockImages::builder().variants(Vec::<String>::new()).try_start_blocking().unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid cloudflare-images-mock setting: variants must name at least one variant");
+    /// ```
+    pub fn try_start_blocking(self) -> Result<MockImages, Error> {
         if let Some(pinned) = &self.account_id {
             if !crate::schema::is_account_id(pinned) {
                 return Err(Error::Config(format!(
@@ -322,6 +359,7 @@ impl MockImagesBuilder {
             .enable_all()
             .build()
             .map_err(Error::Spawn)?;
+        let server = runtime.handle().clone();
         let account_id = self
             .account_id
             .clone()
@@ -388,6 +426,7 @@ impl MockImagesBuilder {
             account_id,
             shutdown: Some(shutdown),
             thread: Some(thread),
+            server,
         })
     }
 }

@@ -44,17 +44,45 @@ pub struct MockImages {
     pub(super) account_id: String,
     pub(super) shutdown: Option<oneshot::Sender<()>>,
     pub(super) thread: Option<JoinHandle<()>>,
+    /// The server's runtime, for the waits of the handle: its timers run there, so that a
+    /// caller needs no tokio of its own.
+    pub(super) server: tokio::runtime::Handle,
 }
 
 impl MockImages {
     /// Starts a mock with the default settings: any credentials, any account id, variant
     /// `public`, 127.0.0.1 on a free port.
     ///
+    /// Awaits nothing of the caller's: the server runs on a thread and runtime of its own, so
+    /// any executor will do (a plain `#[test]` has [`start_blocking`](Self::start_blocking)).
+    ///
     /// # Panics
     /// If no port can be bound or no thread started; [`MockImagesBuilder::try_start`] returns
     /// these as errors.
     pub async fn start() -> MockImages {
         MockImages::builder().start().await
+    }
+
+    /// [`start`](Self::start) for a plain `#[test]`, or code under any other runtime.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use cloudflare_images_mock::MockImages;
+    ///
+    /// let mock = MockImages::start_blocking();
+    /// let mut stream = std::net::TcpStream::connect(mock.address()).unwrap();
+    /// let path = format!("/client/v4/accounts/{}/images/v1/stats", mock.account_id());
+    /// write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\nConnection: close\r\n\r\n").unwrap();
+    /// let mut answer = String::new();
+    /// stream.read_to_string(&mut answer).unwrap();
+    /// assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    /// ```
+    ///
+    /// # Panics
+    /// As [`start`](Self::start); [`MockImagesBuilder::try_start_blocking`] returns the errors.
+    #[track_caller]
+    pub fn start_blocking() -> MockImages {
+        MockImages::builder().start_blocking()
     }
 
     /// A builder, for credentials to require, an account id to pin, a fixed port, variants, ...
@@ -82,6 +110,7 @@ impl MockImages {
     }
 
     /// `http://127.0.0.1:PORT`, the root of the mock.
+    #[track_caller]
     pub fn uri(&self) -> String {
         self.check_alive();
         format!("http://{}", self.address)
@@ -89,12 +118,14 @@ impl MockImages {
 
     /// `http://127.0.0.1:PORT/client/v4`: what the official SDKs take as their base URL (the
     /// real one is `https://api.cloudflare.com/client/v4`).
+    #[track_caller]
     pub fn base_url(&self) -> String {
         format!("{}/client/v4", self.uri())
     }
 
     /// The upload endpoint for [`account_id`](Self::account_id):
     /// `{base_url}/accounts/{account_id}/images/v1`.
+    #[track_caller]
     pub fn upload_url(&self) -> String {
         format!("{}/accounts/{}/images/v1", self.base_url(), self.account_id)
     }
@@ -161,6 +192,7 @@ impl MockImages {
     /// assert_eq!(answer.bytes().await.unwrap(), &png[..]);
     /// # }
     /// ```
+    #[track_caller]
     pub fn delivery_url(&self, id: &str, variant: &str) -> String {
         format!(
             "{}{}{}",
@@ -174,6 +206,7 @@ impl MockImages {
     /// docs sign: `?exp={now + expires_in}&sig=...` (now by the mock's [`clock`](Self::clock)),
     /// or `?sig=...` of the path alone when `expires_in` is `None` (a URL that does not expire). For tests of a client that fetches
     /// private images; a test of a client's own signer should compute the signature itself.
+    #[track_caller]
     pub fn signed_delivery_url(
         &self,
         id: &str,
@@ -206,6 +239,7 @@ impl MockImages {
     }
 
     /// Every request received so far, accepted or refused, in order.
+    #[track_caller]
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.check_alive();
         self.shared.journal.requests(&self.view())
@@ -214,6 +248,7 @@ impl MockImages {
     /// Every upload accepted so far, in order, each with its file while the image is stored
     /// (read back from the spill directory for files past the memory budget: after gigabytes
     /// of uploads, [`storage`](Self::storage) and [`image`](Self::image) are the cheap views).
+    #[track_caller]
     pub fn uploads(&self) -> Vec<Upload> {
         self.check_alive();
         self.shared.journal.uploads(&self.view())
@@ -309,7 +344,8 @@ impl MockImages {
     }
 
     /// Waits until at least `n` uploads were accepted and returns them, or says how many arrived
-    /// when `timeout` passed.
+    /// when `timeout` passed. The timer is the mock's own: any executor can await this (tokio,
+    /// `futures::executor::block_on`, ...).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -322,20 +358,78 @@ impl MockImages {
     /// assert_eq!(err.to_string(), "expected 1 upload(s) within 10ms, 0 accepted (0 request(s) in all)");
     /// # }
     /// ```
+    ///
+    /// # Panics
+    /// If the server died (as every accessor).
     pub async fn wait_for_uploads(
         &self,
         n: usize,
         timeout: Duration,
     ) -> Result<Vec<Upload>, WaitTimeout> {
         self.check_alive();
-        match self.shared.journal.wait_for_uploads(n, timeout).await {
-            Ok(()) => Ok(self.uploads()),
-            Err(accepted) => Err(WaitTimeout {
+        let shared = Arc::clone(&self.shared);
+        // The wait and its timer run on the server's runtime; its `JoinHandle` is a future any
+        // executor can poll (it only needs the waker it is given).
+        let waiting = self
+            .server
+            .spawn(async move { shared.journal.wait_for_uploads(n, timeout).await });
+        let reached = waiting.await;
+        self.waited(n, timeout, reached)
+    }
+
+    /// [`wait_for_uploads`](Self::wait_for_uploads) for a plain `#[test]`: blocks the calling
+    /// thread (the server has its own, so uploads keep arriving; a client on the same
+    /// current-thread runtime would not run meanwhile).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cloudflare_images_mock::MockImages;
+    ///
+    /// let mock = MockImages::start_blocking();
+    /// let err = mock.wait_for_uploads_blocking(1, Duration::from_millis(10)).unwrap_err();
+    /// assert_eq!(err.to_string(), "expected 1 upload(s) within 10ms, 0 accepted (0 request(s) in all)");
+    /// ```
+    ///
+    /// # Panics
+    /// If the server died (as every accessor).
+    #[track_caller]
+    pub fn wait_for_uploads_blocking(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<Vec<Upload>, WaitTimeout> {
+        self.check_alive();
+        let shared = Arc::clone(&self.shared);
+        let waiting = self
+            .server
+            .spawn(async move { shared.journal.wait_for_uploads(n, timeout).await });
+        let reached = block_on(waiting);
+        self.waited(n, timeout, reached)
+    }
+
+    #[track_caller]
+    fn waited(
+        &self,
+        n: usize,
+        timeout: Duration,
+        reached: Result<Result<(), usize>, tokio::task::JoinError>,
+    ) -> Result<Vec<Upload>, WaitTimeout> {
+        match reached {
+            Ok(Ok(())) => Ok(self.uploads()),
+            Ok(Err(accepted)) => Err(WaitTimeout {
                 expected: n,
                 accepted,
                 requests: self.shared.journal.len(),
                 timeout,
             }),
+            // The server's runtime is gone, so its thread stopped: `check_alive` says why.
+            Err(_) => {
+                self.check_alive();
+                panic!(
+                    "cloudflare-images-mock's server on {} stopped during a wait",
+                    self.address
+                )
+            }
         }
     }
 
@@ -533,6 +627,29 @@ impl MockImages {
     #[doc(hidden)]
     pub fn stage_server_fault(&self) {
         self.shared.crash.notify_one();
+    }
+}
+
+/// Runs `future` to its end on the calling thread, parked between polls: enough for a
+/// `JoinHandle` of the server's runtime, which does the work.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let mut future = std::pin::pin!(future);
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut context = std::task::Context::from_waker(&waker);
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        std::thread::park();
     }
 }
 

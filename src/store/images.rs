@@ -47,6 +47,9 @@ pub struct StoredImage {
     /// `meta` key, as recorded), `Some` of the object sent otherwise, even an empty one
     /// (`metadata={}` gives `"meta": {}`). An update's `metadata` replaces it (not merged).
     pub meta: Option<Map<String, Value>>,
+    /// `meta` in the order sent, which answers echo: a `serde_json` map is sorted unless its
+    /// `preserve_order` feature is on, and the mock does not switch it on in users' builds.
+    pub(crate) meta_sent: Option<crate::ordered::Object>,
     /// Whether delivery URLs of the image must be signed.
     pub require_signed_urls: bool,
     /// When the image was uploaded.
@@ -63,6 +66,12 @@ pub struct StoredImage {
 }
 
 impl StoredImage {
+    /// Sets the metadata, as sent and as a `serde_json` map.
+    pub(crate) fn set_meta(&mut self, meta: Option<crate::ordered::Object>) {
+        self.meta = meta.as_ref().map(crate::ordered::Object::to_map);
+        self.meta_sent = meta;
+    }
+
     /// The `Content-Type` of the image's bytes, from its detected format.
     pub fn content_type(&self) -> &'static str {
         match self.format.as_deref() {
@@ -519,6 +528,7 @@ mod tests {
             filename: None,
             creator: None,
             meta: None,
+            meta_sent: None,
             require_signed_urls: false,
             uploaded: UNIX_EPOCH + Duration::from_millis(ms),
             draft: false,

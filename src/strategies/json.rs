@@ -30,14 +30,14 @@ impl Body {
 
     /// `self` with `key` set to `value` (last among the fields).
     pub(crate) fn with(mut self, key: &str, value: Value) -> Body {
-        self.fields.shift_remove(key);
+        self.fields.remove(key);
         self.fields.insert(key.to_owned(), value);
         self
     }
 
     /// `self` without the field `key`.
     pub(crate) fn without(mut self, key: &str) -> Body {
-        self.fields.shift_remove(key);
+        self.fields.remove(key);
         self
     }
 }
@@ -91,7 +91,7 @@ pub(crate) fn size(map: &Map<String, Value>) -> usize {
 /// Removes the last field of `map`, if any.
 pub(crate) fn remove_last(map: &mut Map<String, Value>) {
     if let Some(key) = map.keys().next_back().cloned() {
-        map.shift_remove(&key);
+        map.remove(&key);
     }
 }
 
@@ -99,7 +99,7 @@ pub(crate) fn remove_last(map: &mut Map<String, Value>) {
 /// field `pad` of ASCII text, dropping fields from the end when they alone are too large.
 pub(crate) fn pad_to(map: &mut Map<String, Value>, target: usize) {
     const PAD: &str = "pad";
-    map.shift_remove(PAD);
+    map.remove(PAD);
     loop {
         map.insert(PAD.to_owned(), Value::from(""));
         let len = size(map);
@@ -107,7 +107,7 @@ pub(crate) fn pad_to(map: &mut Map<String, Value>, target: usize) {
             map.insert(PAD.to_owned(), Value::from("x".repeat(target - len)));
             return;
         }
-        map.shift_remove(PAD);
+        map.remove(PAD);
         assert!(
             !map.is_empty(),
             "no object of {target} bytes has a pad field"

@@ -104,14 +104,14 @@ impl Draft {
     /// `self` with the option `key` set to `value` (last among the options).
     fn with_option(mut self, key: &str, value: Value) -> Draft {
         let options = self.options();
-        options.shift_remove(key);
+        options.remove(key);
         options.insert(key.to_owned(), value);
         self
     }
 
     /// `self` without the option `key`.
     fn without_option(mut self, key: &str) -> Draft {
-        self.options().shift_remove(key);
+        self.options().remove(key);
         self
     }
 }

@@ -2,8 +2,6 @@
 //! mock server, one per test.
 
 mod auth;
-#[cfg(feature = "standalone")]
-mod binary;
 mod body;
 mod concurrency;
 mod delivery;
@@ -11,6 +9,7 @@ mod deterministic;
 mod direct_upload;
 mod expect;
 mod fuzz_corpus;
+mod harness;
 mod helpers;
 mod hostile;
 mod images;

@@ -1,5 +1,8 @@
-//! The standalone mock, for clients in any language: `cargo run --release` serves it on
+//! The standalone mock, for clients in any language: `cargo run --release` (at the repository
+//! root, whose default members make this the one binary) serves it on
 //! 127.0.0.1:4010 (the address the official SDKs' test suites expect) and prints its base URL.
+
+#![forbid(unsafe_code)]
 
 use std::net::IpAddr;
 use std::process::ExitCode;

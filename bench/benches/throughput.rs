@@ -2,9 +2,9 @@
 //! wiremock-rs, in one run and in alternating order (issue 6). See `docs/performance.md`.
 //!
 //! ```text
-//! taskset -c 0 cargo bench --bench throughput                        # full run
-//! CF_IMAGES_MOCK_BENCH_QUICK=1 cargo bench --bench throughput        # smoke run, a few seconds
-//! taskset -c 0 cargo bench --bench throughput -- --compare --phase c mock@/tmp/before mock
+//! taskset -c 0 cargo bench -p cloudflare-images-mock-bench                  # full run
+//! CF_IMAGES_MOCK_BENCH_QUICK=1 cargo bench -p cloudflare-images-mock-bench  # smoke run
+//! taskset -c 0 cargo bench -p cloudflare-images-mock-bench -- --compare --phase c mock@/tmp/before mock
 //! ```
 //!
 //! The last form measures one phase again and again against each server given, for A/B
