@@ -568,16 +568,24 @@ mod tests {
             route(&Method::POST, &format!("{base}/x"), None),
             Routed::MethodNotAllowed
         );
-        assert_eq!(route(&Method::GET, &format!("{base}/"), None), Routed::Unknown);
+        assert_eq!(
+            route(&Method::GET, &format!("{base}/"), None),
+            Routed::Unknown
+        );
     }
 
     #[test]
     fn refusals_tell_not_served_from_unknown() {
         let path = format!("/accounts/{ID}/images/v2/direct_upload");
         // Every operation is served now: none is refused as not served.
-        assert_eq!(route(&Method::POST, &path, None).refusal(&Method::POST), None);
+        assert_eq!(
+            route(&Method::POST, &path, None).refusal(&Method::POST),
+            None
+        );
         assert!(Operation::ALL.iter().all(|o| o.not_served().is_none()));
-        let unknown = route(&Method::GET, "/v4/x", None).refusal(&Method::GET).unwrap();
+        let unknown = route(&Method::GET, "/v4/x", None)
+            .refusal(&Method::GET)
+            .unwrap();
         assert_eq!(unknown.code, 7000);
     }
 
@@ -602,10 +610,7 @@ mod tests {
         assert_eq!(upload_url.refusal(&Method::POST), None);
         // A path of the API is never an upload URL, whatever the hash.
         let api = format!("/accounts/{ID}/images/v1");
-        assert_eq!(
-            op(Method::POST, &api),
-            Some((Operation::Upload, None))
-        );
+        assert_eq!(op(Method::POST, &api), Some((Operation::Upload, None)));
         assert!(matches!(
             route(&Method::POST, &api, Some("accounts")),
             Routed::Api(_)

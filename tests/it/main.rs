@@ -7,6 +7,8 @@ mod binary;
 mod body;
 mod concurrency;
 mod delivery;
+#[cfg(feature = "proptest")]
+mod direct_generated;
 mod direct_upload;
 mod expect;
 mod fuzz_corpus;
