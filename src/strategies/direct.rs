@@ -17,7 +17,7 @@ use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 
 use super::draft::text_part;
-use super::form::{render, Body as FormBody, BytesSummary, UploadForm, WirePart};
+use super::form::{render, Body as FormBody, BytesSummary, ClientStyle, UploadForm, WirePart};
 use super::json::{not_of_types, Body as Json};
 use super::rule::InvalidRule;
 use super::values::text;
@@ -71,7 +71,10 @@ impl Expiry {
 enum Fields {
     /// v2: a multipart form of text parts.
     Form {
-        form: UploadForm,
+        /// The client that writes the parts (and so `expiry`'s).
+        client: ClientStyle,
+        /// The custom id sent, if any.
+        id: Option<String>,
         boundary: String,
         parts: Vec<WirePart>,
     },
@@ -132,9 +135,10 @@ impl DirectUploadRequest {
         let expiry = self.expiry.as_ref().map(Expiry::value);
         match &self.fields {
             Fields::Form {
-                form,
+                client,
                 boundary,
                 parts,
+                ..
             } => {
                 let mut parts = parts.clone();
                 if let Some(expiry) = expiry {
@@ -143,7 +147,7 @@ impl DirectUploadRequest {
                         other => other.to_string(),
                     };
                     let at = self.expiry_at % (parts.len() + 1);
-                    parts.insert(at, text_part(form.client(), "expiry", &text));
+                    parts.insert(at, text_part(*client, "expiry", &text));
                 }
                 render(boundary, &parts)
             }
@@ -166,7 +170,7 @@ impl DirectUploadRequest {
     /// once).
     pub fn id(&self) -> Option<String> {
         match &self.fields {
-            Fields::Form { form, .. } => form.params().id.clone(),
+            Fields::Form { id, .. } => id.clone(),
             Fields::Json(json) => json.fields.get("id")?.as_str().map(str::to_owned),
             Fields::Raw(_) => None,
         }
@@ -213,7 +217,8 @@ fn v2(form: UploadForm, expiry: Option<Expiry>, expiry_at: usize) -> DirectUploa
         .to_owned();
     DirectUploadRequest {
         fields: Fields::Form {
-            form,
+            client: form.client(),
+            id: form.params().id.clone(),
             boundary,
             parts,
         },
