@@ -1,5 +1,6 @@
 //! proptest strategies for the requests of the API: every shape an upload, an image update, a
-//! list query or a variant's body may take, and every way to break one of their rules.
+//! list query, a variant's body or a direct creator upload may take, and every way to break one
+//! of their rules.
 //!
 //! | Operation | Valid | Invalid, labelled | Breaking one rule |
 //! |---|---|---|---|
