@@ -31,7 +31,7 @@ use bytes::Bytes;
 use jsonschema::Validator;
 use serde_json::{json, Map, Value};
 
-use crate::api::{self, images};
+use crate::api::{self, direct, images};
 use crate::error::ApiError;
 use crate::ingest::form as upload;
 use crate::ingest::multipart::{self, Limits};
@@ -83,20 +83,7 @@ pub struct ValidUpload {
 /// assert!(errors[0].message.ends_with("Must not use a non-image file name extension"));
 /// ```
 pub fn check_upload(content_type: &str, body: &[u8]) -> Result<ValidUpload, Vec<ApiError>> {
-    let boundary = multipart::boundary(Some(content_type)).map_err(|e| vec![e])?;
-    let stream = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(
-        Bytes::copy_from_slice(body),
-    )]);
-    let limits = Limits::standard();
-    let form = match poll_ready(multipart::read_form(
-        boundary,
-        stream,
-        Some(body.len() as u64),
-        &limits,
-    )) {
-        Some(result) => result.map_err(|e| vec![e])?,
-        None => unreachable!("a body held in memory is read without waiting"),
-    };
+    let form = read_form(content_type, body)?;
     let checked = upload::check(form)?;
     Ok(ValidUpload {
         id: checked.id,
@@ -113,6 +100,25 @@ pub fn check_upload(content_type: &str, body: &[u8]) -> Result<ValidUpload, Vec<
         file_size: checked.file.as_ref().map(|f| f.bytes.bytes.len() as u64),
         fields: checked.fields,
     })
+}
+
+/// Reads a multipart form held in memory as the mock reads one (its `Content-Type`, framing and
+/// limits), without checking its fields.
+pub(crate) fn read_form(content_type: &str, body: &[u8]) -> Result<multipart::Form, Vec<ApiError>> {
+    let boundary = multipart::boundary(Some(content_type)).map_err(|e| vec![e])?;
+    let stream = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(
+        Bytes::copy_from_slice(body),
+    )]);
+    let limits = Limits::standard();
+    match poll_ready(multipart::read_form(
+        boundary,
+        stream,
+        Some(body.len() as u64),
+        &limits,
+    )) {
+        Some(result) => result.map_err(|e| vec![e]),
+        None => unreachable!("a body held in memory is read without waiting"),
+    }
 }
 
 /// What [`check_request`] reads of a request: its query string, its `Content-Type` header and
@@ -207,6 +213,11 @@ impl<'a> Request<'a> {
 /// - [`Operation::CreateVariant`], [`Operation::UpdateVariant`]: the JSON body, under
 ///   `schemas/variant.schema.json` (an update's variant id is in its path, which a `Request`
 ///   does not carry: its own rules are not checked).
+/// - [`Operation::DirectUploadV2`], [`Operation::DirectUploadV1`]: the multipart form (v2, or a
+///   v1 request whose `Content-Type` is multipart) or the JSON body (v1: at most the bytes the
+///   mock reads, then a JSON object, an empty body being `{}`); its shared fields under the
+///   upload schema's rules and its `expiry` under `schemas/direct-upload.schema.json`, against
+///   the system clock at the time of the check. A custom id already taken is not checked.
 /// - The other operations the mock serves read neither query nor body: always `Ok`. Those it
 ///   does not serve get the `501` it answers (rule `not_mocked`).
 ///
@@ -239,6 +250,22 @@ pub fn check_request(operation: Operation, request: &Request<'_>) -> Result<(), 
         // The path names the variant; its own rules (length, no `/`) cannot be checked without
         // it, so a name that passes them stands in.
         Operation::UpdateVariant => crate::params::variant(request.body, Some("variant")).map(drop),
+        Operation::DirectUploadV1 | Operation::DirectUploadV2 => {
+            let v1 = operation == Operation::DirectUploadV1;
+            let instance = if direct::reads_form(v1, request.content_type) {
+                let content_type = request.content_type.unwrap_or("");
+                read_form(content_type, request.body).and_then(|form| direct::form_instance(&form))
+            } else if request.body.len() > api::MAX_JSON_BODY {
+                Err(vec![schema::catalogue_error("body_too_large", &[])])
+            } else {
+                direct::v1_instance(request.body)
+            };
+            instance
+                .and_then(|(instance, metadata)| {
+                    direct::check(instance, metadata, crate::Clock::system().now())
+                })
+                .map(drop)
+        }
         _ => Ok(()),
     }
 }
@@ -581,6 +608,96 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn direct_uploads_are_checked_by_the_servers_code() {
+        let rules = |operation, content_type: &str, body: &[u8]| -> Vec<String> {
+            check_request(operation, &Request::body(content_type, body))
+                .err()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|e| e.rule.name().to_owned())
+                .collect()
+        };
+        let in_ = |seconds: i64| {
+            let when = time::OffsetDateTime::now_utc() + time::Duration::seconds(seconds);
+            when.format(&time::format_description::well_known::Rfc3339)
+                .unwrap()
+        };
+        let form = |parts: &[(&str, &str)]| {
+            let mut body = String::new();
+            for (name, value) in parts {
+                body.push_str(&format!(
+                    "--b\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                ));
+            }
+            body.push_str("--b--\r\n");
+            body
+        };
+        let v2 = |parts: &[(&str, &str)]| {
+            rules(
+                Operation::DirectUploadV2,
+                "multipart/form-data; boundary=b",
+                form(parts).as_bytes(),
+            )
+        };
+        let soon = in_(600);
+        assert!(v2(&[
+            ("expiry", &soon),
+            ("id", "cat.png"),
+            ("metadata", "{\"k\":1}")
+        ])
+        .is_empty());
+        assert!(v2(&[("creator", "me")]).is_empty());
+        assert_eq!(v2(&[("expiry", "tomorrow")]), ["expiry_not_date_time"]);
+        assert_eq!(v2(&[("expiry", &in_(30))]), ["expiry_out_of_range"]);
+        assert_eq!(v2(&[("expiry", &in_(-30))]), ["expiry_out_of_range"]);
+        assert_eq!(v2(&[("expiry", &in_(86_400))]), ["expiry_out_of_range"]);
+        assert_eq!(
+            v2(&[("id", "x"), ("requireSignedURLs", "true")]),
+            ["id_with_signed_urls"]
+        );
+        assert_eq!(
+            v2(&[("requireSignedURLs", "yes")]),
+            ["require_signed_urls_not_boolean"]
+        );
+        assert_eq!(
+            v2(&[("expiry", "a"), ("expiry", "b")]),
+            ["malformed_multipart"]
+        );
+        assert_eq!(
+            rules(Operation::DirectUploadV2, "application/json", b"{}"),
+            ["not_multipart"]
+        );
+
+        let v1 = |body: &str| {
+            rules(
+                Operation::DirectUploadV1,
+                "application/json",
+                body.as_bytes(),
+            )
+        };
+        assert!(v1("").is_empty());
+        assert!(v1(&format!("{{\"expiry\":\"{soon}\",\"id\":\"a/b\"}}")).is_empty());
+        assert_eq!(v1("[]"), ["direct_upload_v1_body_not_json"]);
+        assert_eq!(v1("{\"expiry\":5}"), ["expiry_not_date_time"]);
+        assert_eq!(v1("{\"metadata\":\"x\"}"), ["metadata_not_object"]);
+        assert_eq!(v1("{\"creator\":7}"), ["creator_too_long"]);
+        let big = vec![b' '; crate::api::MAX_JSON_BODY + 1];
+        assert_eq!(
+            rules(Operation::DirectUploadV1, "application/json", &big),
+            ["body_too_large"]
+        );
+        // A v1 request with a multipart Content-Type is read as v2's form.
+        assert_eq!(
+            rules(
+                Operation::DirectUploadV1,
+                "multipart/form-data; boundary=b",
+                form(&[("expiry", "no")]).as_bytes()
+            ),
+            ["expiry_not_date_time"]
+        );
     }
 
     #[test]

@@ -499,7 +499,7 @@ fn upload(
     Upload {
         id: image.id.clone(),
         // The account of the upload's own path (routed as it was when it arrived).
-        account_id: match crate::api::route::route(&Method::POST, path) {
+        account_id: match crate::api::route::route(&Method::POST, path, None) {
             crate::api::route::Routed::Api(route) => route.account_id.to_owned(),
             _ => String::new(),
         },

@@ -87,10 +87,11 @@ fn answer(
     if target.hash != &*shared.config.account_hash || target.id.is_empty() {
         return Err(not_found());
     }
+    // The name as the envelope's URLs write it: percent-encoded where a path needs it.
     let variant = shared
         .store
         .variants
-        .get(target.variant)
+        .get(&super::decode(target.variant))
         .ok_or_else(not_found)?;
     let (image, bytes) = match shared.store.get_with_bytes(id) {
         // A draft has no bytes yet: not found, as for a missing image.

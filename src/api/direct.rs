@@ -46,16 +46,11 @@ pub(super) async fn create(
     body: &mut Incoming,
     v1: bool,
 ) -> Outcome {
-    let multipart = parts
+    let content_type = parts
         .headers
         .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| {
-            ct.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("multipart/")
-        });
-    let instance = if v1 && !multipart {
+        .and_then(|v| v.to_str().ok());
+    let instance = if !reads_form(v1, content_type) {
         match read_small_body(shared, parts, body).await {
             Ok(bytes) => v1_instance(&bytes),
             Err(error) => Err(vec![error]),
@@ -105,14 +100,14 @@ pub(super) async fn create(
     }
 }
 
-/// The id of the draft a request to a one-time upload URL is for: `POST /{account_hash}/{id}`
-/// on the mock, with the mock's account hash (so that no path of the API is taken).
-pub(super) fn upload_url_id(shared: &Shared, parts: &Parts) -> Option<String> {
-    if parts.method != hyper::Method::POST {
-        return None;
-    }
-    let (hash, id) = parts.uri.path().strip_prefix('/')?.split_once('/')?;
-    (hash == &*shared.config.account_hash && !id.is_empty()).then(|| super::decode(id))
+/// Whether a direct upload's body is read as a multipart form: always for v2; for v1 when its
+/// `Content-Type` is multipart (else it is read as JSON).
+pub(crate) fn reads_form(v1: bool, content_type: Option<&str>) -> bool {
+    !v1 || content_type.is_some_and(|ct| {
+        ct.trim_start()
+            .to_ascii_lowercase()
+            .starts_with("multipart/")
+    })
 }
 
 /// `POST` of a file to the one-time upload URL of the draft `id`: no credentials; the upload's
@@ -158,7 +153,7 @@ pub(crate) fn refusal(why: &DraftRefused) -> ApiError {
 type Instance = (Map<String, Value>, Option<Json>);
 
 /// The instance of a v1 JSON body (an empty body is `{}`).
-fn v1_instance(bytes: &[u8]) -> Result<Instance, Vec<ApiError>> {
+pub(crate) fn v1_instance(bytes: &[u8]) -> Result<Instance, Vec<ApiError>> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok((Map::new(), None));
     }
@@ -177,7 +172,9 @@ fn v1_instance(bytes: &[u8]) -> Result<Instance, Vec<ApiError>> {
 }
 
 /// The instance of a v2 form: the upload's reading of the shared fields, and `expiry`.
-fn form_instance(form: &crate::ingest::multipart::Form) -> Result<Instance, Vec<ApiError>> {
+pub(crate) fn form_instance(
+    form: &crate::ingest::multipart::Form,
+) -> Result<Instance, Vec<ApiError>> {
     let (instance, metadata) = form::instance_and_metadata(form, None).map_err(|e| vec![e])?;
     let Value::Object(mut instance) = instance else {
         unreachable!("an instance is an object")

@@ -181,11 +181,9 @@ pub(crate) async fn handle(
         // Public: delivery URLs carry no credentials.
         return delivery::serve(shared, parts.uri.query(), target);
     }
-    // A one-time upload URL of a direct creator upload takes no credentials.
-    if matches!(routed, Routed::Unknown) {
-        if let Some(id) = direct::upload_url_id(shared, parts) {
-            return direct::upload_to_url(shared, parts, body, id).await;
-        }
+    if let Routed::DirectUploadUrl { id } = routed {
+        // A one-time upload URL of a direct creator upload takes no credentials.
+        return direct::upload_to_url(shared, parts, body, decode(id)).await;
     }
     if let Err(error) = auth::check(&parts.headers, config.credentials.as_ref()) {
         return Outcome::refused(vec![error]);

@@ -104,7 +104,7 @@ impl Operation {
     /// ```
     pub fn of(method: &str, path: &str) -> Option<Operation> {
         let method = Method::from_bytes(method.as_bytes()).ok()?;
-        route(&method, path).operation()
+        route(&method, path, None).operation()
     }
 
     /// The `operationId` of the operation in Cloudflare's official OpenAPI description.
@@ -301,6 +301,12 @@ pub(crate) enum Routed<'a> {
     /// A delivery URL, `GET /cdn-cgi/imagedelivery/{hash}/{id}/{variant}`: no operation of the
     /// API, public (no credentials), served by `api::delivery`.
     Delivery(super::delivery::Target<'a>),
+    /// The one-time upload URL of a direct creator upload, `POST /{account_hash}/{id}` with the
+    /// mock's account hash: no operation of the API, no credentials, served by `api::direct`.
+    DirectUploadUrl {
+        /// The draft's id, as sent (still percent-encoded).
+        id: &'a str,
+    },
 }
 
 impl Routed<'_> {
@@ -341,16 +347,29 @@ impl Routed<'_> {
                 &[("method", method.as_str())],
             )),
             Routed::Unknown => Some(catalogue_error("no_route", &[])),
-            Routed::Delivery(_) => None,
+            Routed::Delivery(_) | Routed::DirectUploadUrl { .. } => None,
         }
     }
 }
 
-/// The route of `method` + `path`.
-pub(crate) fn route<'a>(method: &Method, path: &'a str) -> Routed<'a> {
+/// The route of `method` + `path`, on a mock whose one-time upload URLs are under
+/// `/{account_hash}/` (`None`: none are, as for [`Operation::of`]).
+pub(crate) fn route<'a>(method: &Method, path: &'a str, account_hash: Option<&str>) -> Routed<'a> {
     if let Some(target) = super::delivery::Target::of(method, path) {
         return Routed::Delivery(target);
     }
+    match api_route(method, path) {
+        // A path of the API is never an upload URL, even under an account hash such as
+        // `accounts`.
+        Routed::Unknown => account_hash
+            .and_then(|hash| upload_url_id(method, path, hash))
+            .map_or(Routed::Unknown, |id| Routed::DirectUploadUrl { id }),
+        routed => routed,
+    }
+}
+
+/// The route of `method` + `path` among the paths of the API.
+fn api_route<'a>(method: &Method, path: &'a str) -> Routed<'a> {
     let path = path.strip_prefix("/client/v4").unwrap_or(path);
     let Some((account_id, rest)) = path
         .strip_prefix("/accounts/")
@@ -428,6 +447,18 @@ pub(crate) fn route<'a>(method: &Method, path: &'a str) -> Routed<'a> {
     }
 }
 
+/// The id of the draft a one-time upload URL is for: `POST /{account_hash}/{id}`, with the
+/// mock's (non-empty) account hash and a non-empty id. No path of the API starts with an account
+/// hash (they start with `/accounts/`, `/client/v4/` or `/cdn-cgi/`); [`route`] tries the
+/// paths of the API first all the same.
+fn upload_url_id<'a>(method: &Method, path: &'a str, account_hash: &str) -> Option<&'a str> {
+    if method != Method::POST || account_hash.is_empty() {
+        return None;
+    }
+    let (hash, id) = path.strip_prefix('/')?.split_once('/')?;
+    (hash == account_hash && !id.is_empty()).then_some(id)
+}
+
 /// Checks the account id of a route: shaped like a real one, and the pinned one if any.
 pub(crate) fn check_account(
     account_id: &str,
@@ -451,7 +482,7 @@ mod tests {
     const ID: &str = "023e105f4ecef8ad9ca31a8372d0c353";
 
     fn op(method: Method, path: &str) -> Option<(Operation, Option<&str>)> {
-        match route(&method, path) {
+        match route(&method, path, None) {
             Routed::Api(route) => Some((route.operation, route.resource)),
             _ => None,
         }
@@ -522,14 +553,14 @@ mod tests {
             Some((Operation::Upload, None))
         );
         assert_eq!(op(Method::GET, &v1), Some((Operation::ListV1, None)));
-        assert_eq!(route(&Method::PUT, &v1), Routed::MethodNotAllowed);
+        assert_eq!(route(&Method::PUT, &v1, None), Routed::MethodNotAllowed);
         assert_eq!(
-            route(&Method::POST, "/accounts/a/b/images/v1"),
+            route(&Method::POST, "/accounts/a/b/images/v1", None),
             Routed::Unknown
         );
-        assert_eq!(route(&Method::POST, "/"), Routed::Unknown);
+        assert_eq!(route(&Method::POST, "/", None), Routed::Unknown);
         assert_eq!(
-            route(&Method::GET, &format!("/accounts/{ID}/images/v3")),
+            route(&Method::GET, &format!("/accounts/{ID}/images/v3"), None),
             Routed::Unknown
         );
     }
@@ -554,20 +585,56 @@ mod tests {
             Some((Operation::Update, Some("x/blob")))
         );
         assert_eq!(
-            route(&Method::POST, &format!("{base}/x")),
+            route(&Method::POST, &format!("{base}/x"), None),
             Routed::MethodNotAllowed
         );
-        assert_eq!(route(&Method::GET, &format!("{base}/")), Routed::Unknown);
+        assert_eq!(
+            route(&Method::GET, &format!("{base}/"), None),
+            Routed::Unknown
+        );
     }
 
     #[test]
     fn refusals_tell_not_served_from_unknown() {
         let path = format!("/accounts/{ID}/images/v2/direct_upload");
         // Every operation is served now: none is refused as not served.
-        assert_eq!(route(&Method::POST, &path).refusal(&Method::POST), None);
+        assert_eq!(
+            route(&Method::POST, &path, None).refusal(&Method::POST),
+            None
+        );
         assert!(Operation::ALL.iter().all(|o| o.not_served().is_none()));
-        let unknown = route(&Method::GET, "/v4/x").refusal(&Method::GET).unwrap();
+        let unknown = route(&Method::GET, "/v4/x", None)
+            .refusal(&Method::GET)
+            .unwrap();
         assert_eq!(unknown.code, 7000);
+    }
+
+    #[test]
+    fn one_time_upload_urls_are_routed_on_the_mocks_account_hash() {
+        let hash = Some("h4sh");
+        assert_eq!(
+            route(&Method::POST, "/h4sh/a%2Fb", hash),
+            Routed::DirectUploadUrl { id: "a%2Fb" }
+        );
+        assert_eq!(
+            route(&Method::POST, "/h4sh/a/b", hash),
+            Routed::DirectUploadUrl { id: "a/b" }
+        );
+        assert_eq!(route(&Method::POST, "/h4sh/", hash), Routed::Unknown);
+        assert_eq!(route(&Method::POST, "/other/x", hash), Routed::Unknown);
+        assert_eq!(route(&Method::GET, "/h4sh/x", hash), Routed::Unknown);
+        assert_eq!(route(&Method::POST, "/h4sh/x", None), Routed::Unknown);
+        assert_eq!(route(&Method::POST, "//x", Some("")), Routed::Unknown);
+        let upload_url = route(&Method::POST, "/h4sh/x", hash);
+        assert_eq!(upload_url.operation(), None);
+        assert_eq!(upload_url.refusal(&Method::POST), None);
+        // A path of the API is never an upload URL, whatever the hash.
+        let api = format!("/accounts/{ID}/images/v1");
+        assert_eq!(op(Method::POST, &api), Some((Operation::Upload, None)));
+        assert!(matches!(
+            route(&Method::POST, &api, Some("accounts")),
+            Routed::Api(_)
+        ));
     }
 
     #[test]

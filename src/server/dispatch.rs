@@ -50,7 +50,11 @@ pub(super) async fn answer(
 ) -> Result<Response<Body>, Reset> {
     let (parts, mut body) = request.into_parts();
     let mut entry = Entry::new(&parts, shared.clock.now());
-    let routed = route::route(&parts.method, parts.uri.path());
+    let routed = route::route(
+        &parts.method,
+        parts.uri.path(),
+        Some(&shared.config.account_hash),
+    );
     entry.operation = routed.operation();
     entry.delivery = matches!(routed, route::Routed::Delivery(_));
     // Scripts apply to the operations the mock serves, before any other check.

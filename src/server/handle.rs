@@ -235,6 +235,7 @@ impl MockImages {
     /// `/{account_hash}/{id}/{variant}`: what a signature signs.
     fn delivery_path(&self, id: &str, variant: &str) -> String {
         let id = percent_encoding::utf8_percent_encode(id, crate::envelope::ID_IN_PATH);
+        let variant = percent_encoding::utf8_percent_encode(variant, crate::envelope::ID_IN_PATH);
         format!("/{}/{id}/{variant}", self.shared.config.account_hash)
     }
 

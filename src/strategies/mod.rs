@@ -1,5 +1,6 @@
 //! proptest strategies for the requests of the API: every shape an upload, an image update, a
-//! list query or a variant's body may take, and every way to break one of their rules.
+//! list query, a variant's body or a direct creator upload may take, and every way to break one
+//! of their rules.
 //!
 //! | Operation | Valid | Invalid, labelled | Breaking one rule |
 //! |---|---|---|---|
@@ -8,6 +9,8 @@
 //! | [`ListV1`](crate::Operation::ListV1) | [`valid_list_v1_query`] | [`invalid_list_v1_query`] | [`list_v1_query_breaking`] |
 //! | [`ListV2`](crate::Operation::ListV2) | [`valid_list_v2_query`] | [`invalid_list_v2_query`] | [`list_v2_query_breaking`] |
 //! | [`CreateVariant`](crate::Operation::CreateVariant) | [`valid_variant_body`] | [`invalid_variant_body`] | [`variant_body_breaking`] |
+//! | [`DirectUploadV2`](crate::Operation::DirectUploadV2) | [`valid_direct_upload`] | [`invalid_direct_upload`] | [`direct_upload_breaking`] |
+//! | [`DirectUploadV1`](crate::Operation::DirectUploadV1) | [`valid_direct_upload_v1`] | [`invalid_direct_upload_v1`] | [`direct_upload_v1_breaking`] |
 //!
 //! Each invalid value is labelled with the [`InvalidRule`] it breaks, and nothing else; check
 //! what your code makes of each with
@@ -65,6 +68,7 @@
 //! uploaded once per mock (a second time is `5409`).
 
 mod base;
+mod direct;
 mod draft;
 mod files;
 mod form;
@@ -79,6 +83,11 @@ mod valid;
 mod values;
 mod variant;
 
+pub use direct::{
+    direct_upload_breaking, direct_upload_v1_breaking, invalid_direct_upload,
+    invalid_direct_upload_v1, valid_direct_upload, valid_direct_upload_v1, DirectUploadRequest,
+    EXPIRY_MARGIN_SECONDS,
+};
 pub use form::{
     ClientStyle, ExpectedResult, FileParam, MetadataEncoding, UploadForm, UploadParams,
 };

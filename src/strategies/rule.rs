@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::schema::{self, Schema, IMAGE_UPDATE, LIST_V1, LIST_V2, VARIANT};
+use crate::schema::{self, Schema, DIRECT_UPLOAD, IMAGE_UPDATE, LIST_V1, LIST_V2, VARIANT};
 use crate::Operation;
 
 /// A rule a request can break, labelling the values of the invalid strategies.
@@ -15,6 +15,10 @@ use crate::Operation;
 /// `schemas/list-v1.schema.json` and `schemas/list-v2.schema.json` that a query can break, and
 /// for the v2 list a continuation token the mock did not issue. For a variant's creation
 /// ([`InvalidRule::CREATE_VARIANT`]): one variant per rule of `schemas/variant.schema.json`.
+/// For a direct creator upload ([`InvalidRule::DIRECT_UPLOAD`], [`InvalidRule::DIRECT_UPLOAD_V1`]):
+/// one variant per rule of `schemas/upload.schema.json` its shared fields can break, one per
+/// way to break `expiry` under `schemas/direct-upload.schema.json`, and for v1 a body that is no
+/// JSON object.
 /// [`operation`](Self::operation) says which request a rule is of.
 ///
 /// [`name`](Self::name) is the rule's name as the mock reports it in
@@ -181,6 +185,39 @@ pub enum InvalidRule {
     VariantWidthInvalid,
     /// `variant_height_invalid`: a `height` below the schema's minimum, or no number.
     VariantHeightInvalid,
+
+    /// `id_with_signed_urls`, of a direct upload: a custom id with `requireSignedURLs=true`.
+    DirectUploadIdWithSignedUrls,
+    /// `id_empty`, of a direct upload: an empty custom id.
+    DirectUploadIdEmpty,
+    /// `id_too_long`, of a direct upload: a custom id over the upload schema's maximum length.
+    DirectUploadIdTooLong,
+    /// `id_leading_or_trailing_slash`, of a direct upload: a custom id starting or ending with
+    /// `/`.
+    DirectUploadIdLeadingOrTrailingSlash,
+    /// `id_uuid`, of a direct upload: a custom id that is a UUID.
+    DirectUploadIdUuid,
+    /// `id_non_image_extension`, of a direct upload: a custom id ending in a non-image
+    /// extension.
+    DirectUploadIdNonImageExtension,
+    /// `creator_too_long`, of a direct upload: a `creator` over the upload schema's maximum
+    /// length.
+    DirectUploadCreatorTooLong,
+    /// `metadata_not_object`, of a direct upload: `metadata` that is no JSON object.
+    DirectUploadMetadataNotObject,
+    /// `metadata_too_large`, of a direct upload: `metadata` over the upload schema's size limit.
+    DirectUploadMetadataTooLarge,
+    /// `require_signed_urls_not_boolean`, of a direct upload: `requireSignedURLs` no boolean.
+    DirectUploadRequireSignedUrlsNotBoolean,
+    /// `expiry_not_date_time`: an `expiry` that is no RFC 3339 date-time.
+    ExpiryNotDateTime,
+    /// `expiry_out_of_range`: an `expiry` sooner than the schema's window allows (in the past
+    /// included).
+    ExpiryTooSoon,
+    /// `expiry_out_of_range`: an `expiry` later than the schema's window allows.
+    ExpiryTooLate,
+    /// `direct_upload_v1_body_not_json`: a v1 direct upload body that is no JSON object.
+    DirectUploadV1BodyNotJson,
 }
 
 /// How many rules [`InvalidRule::ALL`] holds.
@@ -188,10 +225,11 @@ const ALL_RULES: usize = InvalidRule::UPLOAD.len()
     + InvalidRule::UPDATE.len()
     + InvalidRule::LIST_V1.len()
     + InvalidRule::LIST_V2.len()
-    + InvalidRule::CREATE_VARIANT.len();
+    + InvalidRule::CREATE_VARIANT.len()
+    + InvalidRule::DIRECT_UPLOAD_V1.len();
 
 /// The rules of each operation one after the other, so that every list of rules is written once.
-const fn concat<const N: usize>(parts: [&[InvalidRule]; 5]) -> [InvalidRule; N] {
+const fn concat<const N: usize>(parts: [&[InvalidRule]; 6]) -> [InvalidRule; N] {
     let mut all = [InvalidRule::FileAndUrl; N];
     let (mut at, mut part) = (0, 0);
     while part < parts.len() {
@@ -209,8 +247,10 @@ const fn concat<const N: usize>(parts: [&[InvalidRule]; 5]) -> [InvalidRule; N] 
 
 impl InvalidRule {
     /// Every rule of every operation: [`UPLOAD`](Self::UPLOAD), [`UPDATE`](Self::UPDATE),
-    /// [`LIST_V1`](Self::LIST_V1), [`LIST_V2`](Self::LIST_V2), then
-    /// [`CREATE_VARIANT`](Self::CREATE_VARIANT).
+    /// [`LIST_V1`](Self::LIST_V1), [`LIST_V2`](Self::LIST_V2),
+    /// [`CREATE_VARIANT`](Self::CREATE_VARIANT), then
+    /// [`DIRECT_UPLOAD_V1`](Self::DIRECT_UPLOAD_V1) (which holds those of
+    /// [`DIRECT_UPLOAD`](Self::DIRECT_UPLOAD)).
     ///
     /// ```
     /// use cloudflare_images_mock::strategies::InvalidRule;
@@ -221,6 +261,7 @@ impl InvalidRule {
     ///     InvalidRule::LIST_V1,
     ///     InvalidRule::LIST_V2,
     ///     InvalidRule::CREATE_VARIANT,
+    ///     InvalidRule::DIRECT_UPLOAD_V1,
     /// ];
     /// assert_eq!(InvalidRule::ALL, parts.concat());
     /// ```
@@ -230,7 +271,89 @@ impl InvalidRule {
         InvalidRule::LIST_V1,
         InvalidRule::LIST_V2,
         InvalidRule::CREATE_VARIANT,
+        InvalidRule::DIRECT_UPLOAD_V1,
     ]);
+
+    /// The rules of a direct creator upload's v2 form ([`Operation::DirectUploadV2`]): the
+    /// rules of `schemas/upload.schema.json` the fields it shares with an upload can break (the
+    /// fields of the direct-upload schema's `x-upload-fields`), in that schema's order, then
+    /// those of `schemas/direct-upload.schema.json` (its `expiry`). The shared ones have names
+    /// of their own here, since [`operation`](Self::operation) is that of a direct upload, but
+    /// report the upload's rule [`name`](Self::name), code and status.
+    ///
+    /// ```
+    /// use cloudflare_images_mock::strategies::InvalidRule;
+    /// use cloudflare_images_mock::Operation;
+    ///
+    /// assert_eq!(InvalidRule::DirectUploadIdUuid.name(), InvalidRule::IdUuid.name());
+    /// assert_eq!(InvalidRule::ExpiryTooSoon.name(), "expiry_out_of_range");
+    /// assert!(InvalidRule::DIRECT_UPLOAD
+    ///     .iter()
+    ///     .all(|rule| rule.operation() == Operation::DirectUploadV2));
+    /// ```
+    pub const DIRECT_UPLOAD: &'static [InvalidRule] = &[
+        InvalidRule::DirectUploadIdWithSignedUrls,
+        InvalidRule::DirectUploadIdEmpty,
+        InvalidRule::DirectUploadIdTooLong,
+        InvalidRule::DirectUploadIdLeadingOrTrailingSlash,
+        InvalidRule::DirectUploadIdUuid,
+        InvalidRule::DirectUploadIdNonImageExtension,
+        InvalidRule::DirectUploadCreatorTooLong,
+        InvalidRule::DirectUploadMetadataNotObject,
+        InvalidRule::DirectUploadMetadataTooLarge,
+        InvalidRule::DirectUploadRequireSignedUrlsNotBoolean,
+        InvalidRule::ExpiryNotDateTime,
+        InvalidRule::ExpiryTooSoon,
+        InvalidRule::ExpiryTooLate,
+    ];
+
+    /// The rules of the deprecated v1 direct upload's JSON body ([`Operation::DirectUploadV1`]):
+    /// those of [`DIRECT_UPLOAD`](Self::DIRECT_UPLOAD), then a body that is no JSON object.
+    ///
+    /// ```
+    /// use cloudflare_images_mock::strategies::InvalidRule;
+    ///
+    /// assert_eq!(InvalidRule::DIRECT_UPLOAD_V1[..InvalidRule::DIRECT_UPLOAD.len()], *InvalidRule::DIRECT_UPLOAD);
+    /// assert_eq!(InvalidRule::DIRECT_UPLOAD_V1.last(), Some(&InvalidRule::DirectUploadV1BodyNotJson));
+    /// ```
+    pub const DIRECT_UPLOAD_V1: &'static [InvalidRule] = &[
+        InvalidRule::DirectUploadIdWithSignedUrls,
+        InvalidRule::DirectUploadIdEmpty,
+        InvalidRule::DirectUploadIdTooLong,
+        InvalidRule::DirectUploadIdLeadingOrTrailingSlash,
+        InvalidRule::DirectUploadIdUuid,
+        InvalidRule::DirectUploadIdNonImageExtension,
+        InvalidRule::DirectUploadCreatorTooLong,
+        InvalidRule::DirectUploadMetadataNotObject,
+        InvalidRule::DirectUploadMetadataTooLarge,
+        InvalidRule::DirectUploadRequireSignedUrlsNotBoolean,
+        InvalidRule::ExpiryNotDateTime,
+        InvalidRule::ExpiryTooSoon,
+        InvalidRule::ExpiryTooLate,
+        InvalidRule::DirectUploadV1BodyNotJson,
+    ];
+
+    /// The upload rule a rule of a direct upload shares (the same field, the same check), if
+    /// it is one of those.
+    pub(crate) fn shared_upload_rule(self) -> Option<InvalidRule> {
+        Some(match self {
+            InvalidRule::DirectUploadIdWithSignedUrls => InvalidRule::IdWithSignedUrls,
+            InvalidRule::DirectUploadIdEmpty => InvalidRule::IdEmpty,
+            InvalidRule::DirectUploadIdTooLong => InvalidRule::IdTooLong,
+            InvalidRule::DirectUploadIdLeadingOrTrailingSlash => {
+                InvalidRule::IdLeadingOrTrailingSlash
+            }
+            InvalidRule::DirectUploadIdUuid => InvalidRule::IdUuid,
+            InvalidRule::DirectUploadIdNonImageExtension => InvalidRule::IdNonImageExtension,
+            InvalidRule::DirectUploadCreatorTooLong => InvalidRule::CreatorTooLong,
+            InvalidRule::DirectUploadMetadataNotObject => InvalidRule::MetadataNotObject,
+            InvalidRule::DirectUploadMetadataTooLarge => InvalidRule::MetadataTooLarge,
+            InvalidRule::DirectUploadRequireSignedUrlsNotBoolean => {
+                InvalidRule::RequireSignedUrlsNotBoolean
+            }
+            _ => return None,
+        })
+    }
 
     /// The rules of an image update ([`Operation::Update`]), schema rules first, in the
     /// schema's order.
@@ -360,6 +483,9 @@ impl InvalidRule {
 
     /// The name of the rule, as [`ApiError::rule`](crate::ApiError::rule) reports it.
     pub fn name(self) -> &'static str {
+        if let Some(shared) = self.shared_upload_rule() {
+            return shared.name();
+        }
         match self {
             InvalidRule::FileAndUrl => "file_and_url",
             InvalidRule::FileOrUrlRequired => "file_or_url_required",
@@ -429,6 +555,10 @@ impl InvalidRule {
             InvalidRule::VariantMetadataUnsupported => "variant_metadata_unsupported",
             InvalidRule::VariantWidthInvalid => "variant_width_invalid",
             InvalidRule::VariantHeightInvalid => "variant_height_invalid",
+            InvalidRule::ExpiryNotDateTime => "expiry_not_date_time",
+            InvalidRule::ExpiryTooSoon | InvalidRule::ExpiryTooLate => "expiry_out_of_range",
+            InvalidRule::DirectUploadV1BodyNotJson => "direct_upload_v1_body_not_json",
+            shared => unreachable!("{shared:?} is named by the upload rule it shares"),
         }
     }
 
@@ -451,6 +581,10 @@ impl InvalidRule {
             Operation::ListV2
         } else if InvalidRule::CREATE_VARIANT.contains(&self) {
             Operation::CreateVariant
+        } else if InvalidRule::DIRECT_UPLOAD.contains(&self) {
+            Operation::DirectUploadV2
+        } else if self == InvalidRule::DirectUploadV1BodyNotJson {
+            Operation::DirectUploadV1
         } else {
             Operation::Upload
         }
@@ -458,7 +592,8 @@ impl InvalidRule {
 
     /// The rules of `operation`'s request: [`UPLOAD`](Self::UPLOAD), [`UPDATE`](Self::UPDATE),
     /// [`LIST_V1`](Self::LIST_V1), [`LIST_V2`](Self::LIST_V2),
-    /// [`CREATE_VARIANT`](Self::CREATE_VARIANT), or none for an operation whose request has
+    /// [`CREATE_VARIANT`](Self::CREATE_VARIANT), [`DIRECT_UPLOAD`](Self::DIRECT_UPLOAD),
+    /// [`DIRECT_UPLOAD_V1`](Self::DIRECT_UPLOAD_V1), or none for an operation whose request has
     /// nothing to break (or whose rules have no generator yet, such as a variant's update).
     ///
     /// ```
@@ -476,6 +611,8 @@ impl InvalidRule {
             Operation::ListV1 => InvalidRule::LIST_V1,
             Operation::ListV2 => InvalidRule::LIST_V2,
             Operation::CreateVariant => InvalidRule::CREATE_VARIANT,
+            Operation::DirectUploadV2 => InvalidRule::DIRECT_UPLOAD,
+            Operation::DirectUploadV1 => InvalidRule::DIRECT_UPLOAD_V1,
             _ => &[],
         }
     }
@@ -495,7 +632,11 @@ impl InvalidRule {
 
     /// The schema of the rule's operation.
     fn schema(self) -> &'static Schema {
+        if self.shared_upload_rule().is_some() {
+            return &schema::UPLOAD;
+        }
         match self.operation() {
+            Operation::DirectUploadV1 | Operation::DirectUploadV2 => &DIRECT_UPLOAD,
             Operation::Update => &IMAGE_UPDATE,
             Operation::ListV1 => &LIST_V1,
             Operation::ListV2 => &LIST_V2,

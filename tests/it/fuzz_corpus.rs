@@ -1,11 +1,15 @@
-//! The fuzz target's inputs, replayed in the normal suite: the committed seeds and corpus (and any
+//! The fuzz targets' inputs, replayed in the normal suite: the committed seeds and corpus (and any
 //! crash reproducer added to it), and arbitrary bytes from proptest, through the same
-//! `fuzz/fuzz_targets/input.rs` the fuzzer runs, and through a real server.
+//! `fuzz/fuzz_targets/input.rs` (target `upload`) and `bodies_input.rs` (target `bodies`, a real
+//! mock in process) the fuzzer runs, and through a real server.
 
 use proptest::prelude::*;
 
 #[path = "../../fuzz/fuzz_targets/input.rs"]
 mod input;
+
+#[path = "../../fuzz/fuzz_targets/bodies_input.rs"]
+mod bodies_input;
 
 /// The number of cases: `default`, or `CF_IMAGES_MOCK_PROPTEST_CASES` when set.
 fn cases(default: u32) -> u32 {
@@ -15,10 +19,10 @@ fn cases(default: u32) -> u32 {
         .unwrap_or(default)
 }
 
-/// The hand-made seeds (`fuzz/seeds/upload`, valid uploads of every shape) or the corpus the
-/// fuzzer grew from them (`fuzz/corpus/upload`, minimised with `cargo fuzz cmin`).
-fn inputs(dir: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = format!("{}/fuzz/{dir}/upload", env!("CARGO_MANIFEST_DIR"));
+/// The hand-made seeds of a target (`fuzz/seeds/<target>`, valid requests of every shape) or the
+/// corpus the fuzzer grew from them (`fuzz/corpus/<target>`, minimised with `cargo fuzz cmin`).
+fn inputs_of(target: &str, dir: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = format!("{}/fuzz/{dir}/{target}", env!("CARGO_MANIFEST_DIR"));
     let mut inputs: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read {dir}: {e}"))
         .map(|entry| {
@@ -29,6 +33,11 @@ fn inputs(dir: &str) -> Vec<(String, Vec<u8>)> {
         .collect();
     inputs.sort();
     inputs
+}
+
+/// The seeds or the corpus of the `upload` target.
+fn inputs(dir: &str) -> Vec<(String, Vec<u8>)> {
+    inputs_of("upload", dir)
 }
 
 #[test]
@@ -63,8 +72,53 @@ fn the_seed_uploads_are_valid_ones() {
     }
 }
 
+#[test]
+fn the_bodies_seeds_and_corpus_get_real_answers_from_a_real_mock() {
+    let seeds = inputs_of("bodies", "seeds");
+    let corpus = inputs_of("bodies", "corpus");
+    assert!(seeds.len() >= 20, "only {} seeds", seeds.len());
+    assert!(
+        corpus.len() >= 500,
+        "only {} inputs in the corpus",
+        corpus.len()
+    );
+    // `run` checks each answer: a status below 500, the official shape for an operation.
+    for (name, bytes) in seeds.into_iter().chain(corpus) {
+        let outcome = std::panic::catch_unwind(|| bodies_input::run(&bytes));
+        assert!(outcome.is_ok(), "{name} panics");
+    }
+}
+
+#[test]
+fn the_bodies_seeds_are_accepted_requests() {
+    // The seeds are meant to start the fuzzer from requests the mock accepts (but those named
+    // `refused-...`, kept for their shape): a request that creates a named resource may find it
+    // there already (409), from another replay.
+    let created_by_name = ["variant-create", "direct-v1", "direct-v2"];
+    for (name, bytes) in inputs_of("bodies", "seeds") {
+        let status = bodies_input::run(&bytes).expect("a seed is not empty");
+        let file = name.rsplit('/').next().unwrap_or_default();
+        if file.starts_with("refused-") {
+            assert!((400..500).contains(&status), "{name} is answered {status}");
+            continue;
+        }
+        let may_exist = created_by_name
+            .iter()
+            .any(|prefix| file.starts_with(prefix));
+        assert!(
+            status == 200 || (may_exist && status == 409),
+            "{name} is answered {status}"
+        );
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases(1000)))]
+
+    #[test]
+    fn arbitrary_bytes_get_real_answers_from_a_real_mock(data in proptest::collection::vec(any::<u8>(), 0..1024)) {
+        bodies_input::run(&data);
+    }
 
     #[test]
     fn arbitrary_bytes_never_panic_the_pipeline(data in proptest::collection::vec(any::<u8>(), 0..2048)) {

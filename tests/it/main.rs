@@ -6,6 +6,8 @@ mod body;
 mod concurrency;
 mod delivery;
 mod deterministic;
+#[cfg(feature = "proptest")]
+mod direct_generated;
 mod direct_upload;
 mod expect;
 mod fuzz_corpus;

@@ -275,11 +275,15 @@ fn every_rule_of_the_update_list_and_variant_schemas_has_a_generator() {
         }
     }
     let all: HashSet<InvalidRule> = InvalidRule::ALL.iter().copied().collect();
-    let by_operation: HashSet<InvalidRule> = [Operation::Upload]
-        .into_iter()
-        .chain(OPERATIONS)
-        .flat_map(|operation| InvalidRule::of(operation).iter().copied())
-        .collect();
+    let by_operation: HashSet<InvalidRule> = [
+        Operation::Upload,
+        Operation::DirectUploadV2,
+        Operation::DirectUploadV1,
+    ]
+    .into_iter()
+    .chain(OPERATIONS)
+    .flat_map(|operation| InvalidRule::of(operation).iter().copied())
+    .collect();
     assert_eq!(all, by_operation);
     assert_eq!(all.len(), InvalidRule::ALL.len());
 }

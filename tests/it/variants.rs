@@ -170,3 +170,46 @@ async fn an_images_variants_urls_follow_the_accounts_variants() {
         )])
     );
 }
+
+// Found by the `bodies` fuzz target: a variant's name may hold any character but `/`, and the
+// delivery URLs of an image then escape it (the official description wants URLs), and serve it.
+#[tokio::test]
+async fn a_variant_name_with_odd_characters_is_escaped_in_delivery_urls() {
+    let mock = MockImages::start().await;
+    let image = mock.insert_image(NewImage::new(PNG_1X1).id("odd.png"));
+    let mut body = thumbnail();
+    body["id"] = json!("thumb` #1");
+    let (status, _) = call(&mock, Method::POST, "", Some(body)).await;
+    assert_eq!(status, 200);
+
+    let details = client()
+        .get(format!("{}/{}", mock.upload_url(), image.id))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let status = details.status().as_u16();
+    let bytes = details.bytes().await.unwrap();
+    if let Err(problems) = conformance::check_response(Operation::Get, status, &bytes) {
+        panic!("{problems:?}: {}", String::from_utf8_lossy(&bytes));
+    }
+    let details: Value = serde_json::from_slice(&bytes).unwrap();
+    let urls: Vec<&str> = details["result"]["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|url| url.as_str().unwrap())
+        .collect();
+    assert!(
+        urls.iter()
+            .any(|url| url.ends_with("/odd.png/thumb%60%20%231")),
+        "{urls:?}"
+    );
+    let served = client()
+        .get(mock.delivery_url("odd.png", "thumb` #1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.bytes().await.unwrap(), PNG_1X1);
+}
