@@ -55,10 +55,10 @@ enum Expiry {
 }
 
 impl Expiry {
-    fn value(&self) -> Value {
+    fn value(&self, now: std::time::SystemTime) -> Value {
         match self {
             Expiry::FromNow(seconds) => {
-                let when = time::OffsetDateTime::now_utc() + time::Duration::seconds(*seconds);
+                let when = time::OffsetDateTime::from(now) + time::Duration::seconds(*seconds);
                 Value::String(when.format(&Rfc3339).expect("a date-time formats"))
             }
             Expiry::Value(value) => value.clone(),
@@ -130,9 +130,30 @@ impl DirectUploadRequest {
         }
     }
 
-    /// The request body, its `expiry` (if a date-time) written relative to the clock now.
+    /// The request body, its `expiry` (if a date-time) written relative to the system clock
+    /// now: for a mock with a [`Clock::fixed`](crate::Clock::fixed), use
+    /// [`body_at`](Self::body_at) with the mock's clock.
     pub fn body(&self) -> Vec<u8> {
-        let expiry = self.expiry.as_ref().map(Expiry::value);
+        self.body_at(&crate::Clock::system())
+    }
+
+    /// The request body, its `expiry` (if a date-time) written relative to `clock` now (pass
+    /// [`MockImages::clock`](crate::MockImages::clock) of the mock the request is for).
+    ///
+    /// ```
+    /// use cloudflare_images_mock::strategies::valid_direct_upload;
+    /// use cloudflare_images_mock::Clock;
+    /// use proptest::strategy::{Strategy, ValueTree};
+    /// use proptest::test_runner::TestRunner;
+    ///
+    /// let clock = Clock::fixed(std::time::UNIX_EPOCH);
+    /// let request = valid_direct_upload().new_tree(&mut TestRunner::default()).unwrap().current();
+    /// let body = String::from_utf8_lossy(&request.body_at(&clock)).into_owned();
+    /// assert!(request.expiry_seconds().is_none() || body.contains("1970-01-01T"));
+    /// ```
+    pub fn body_at(&self, clock: &crate::Clock) -> Vec<u8> {
+        let now = clock.now();
+        let expiry = self.expiry.as_ref().map(|expiry| expiry.value(now));
         match &self.fields {
             Fields::Form {
                 client,
