@@ -78,7 +78,8 @@ impl Matcher {
     }
 
     /// Requests about this image: the id in the path, percent-decoded, or the id an upload got.
-    /// For a script, only the id in the path (an upload's id is known once it is accepted).
+    /// For a script of the head, only the id in the path; for a script with a matcher on the
+    /// body too, the custom id an upload sends (see [`Script::when`](crate::Script::when)).
     pub fn image_id(id: impl Into<String>) -> Matcher {
         Matcher(Kind::ImageId(id.into()))
     }

@@ -231,7 +231,8 @@ impl Script {
     ///   [`cut_off`](Self::cut_off) stores the upload and answers it normally, after the pause or
     ///   cut off. The record a [`Matcher::function`] sees is the upload as it would be journalled
     ///   if stored (status `200`, no `scripted`, the file bytes; the image id is the custom id
-    ///   sent, if any). Requests of other operations pass such a script by.
+    ///   sent, if any, which a [`Matcher::image_id`] next to a body matcher matches too).
+    ///   Requests of other operations pass such a script by.
     ///
     /// A script is claimed by one request at a time: of concurrent uploads that all match a
     /// script of `times(1)`, exactly one gets it. Head scripts are decided before body scripts,
@@ -301,13 +302,11 @@ impl Script {
             && self.matchers.iter().all(|m| m.matches_head(head))
     }
 
-    /// Whether a script with a body matcher applies to an upload whose body was read.
+    /// Whether a script with a body matcher applies to an upload whose body was read: every
+    /// matcher on the record the upload would get (whose image id is the custom id sent).
     fn applies_to_body(&self, head: &Head<'_>, record: &RequestRecord) -> bool {
         self.operation.is_none_or(|o| head.operation == Some(o))
-            && self.matchers.iter().all(|m| match m.on_head() {
-                true => m.matches_head(head),
-                false => m.matches(record),
-            })
+            && self.matchers.iter().all(|m| m.matches(record))
     }
 }
 

@@ -599,6 +599,51 @@ async fn a_function_and_a_header_matcher_are_decided_together_after_the_body() {
     assert_eq!(send("b", Some("y")).await.unwrap().status(), 500);
 }
 
+#[tokio::test]
+async fn an_image_id_next_to_a_body_matcher_matches_the_custom_id_sent() {
+    let mock = MockImages::start().await;
+    mock.script(
+        Script::rate_limited()
+            .when(Matcher::image_id("cat-7"))
+            .when(Matcher::metadata_key("tenant")),
+    );
+
+    let other = upload_with(&mock, &[("id", "cat-6"), ("metadata", r#"{"tenant": 1}"#)]).await;
+    let matching = upload_with(&mock, &[("id", "cat-7"), ("metadata", r#"{"tenant": 1}"#)]).await;
+    let again = upload_with(&mock, &[("id", "cat-7"), ("metadata", r#"{"tenant": 1}"#)]).await;
+
+    assert_eq!(other.status(), 200);
+    assert_eq!(matching.status(), 429);
+    assert_eq!(
+        again.status(),
+        200,
+        "cat-7 was not taken by the scripted upload"
+    );
+}
+
+#[tokio::test]
+async fn the_drop_report_counts_a_body_scripted_upload_as_sent_not_accepted() {
+    let mock = MockImages::start().await;
+    mock.script(Script::internal_error().when(Matcher::creator("u-1")));
+    mock.expect_uploads(1);
+
+    assert_eq!(
+        upload_with(&mock, &[("creator", "u-1")]).await.status(),
+        500
+    );
+
+    let report = mock.verify().unwrap_err();
+    mock.reset();
+    assert!(
+        report.contains("expected exactly 1 upload(s), 0 accepted"),
+        "{report}"
+    );
+    assert!(
+        report.contains("[scripted: internal_error] sent (not stored): "),
+        "{report}"
+    );
+}
+
 /// Status, content type and body of a request, as bytes.
 async fn answer_of(request: reqwest::RequestBuilder) -> (u16, String, bytes::Bytes) {
     let response = request.send().await.expect("an answer");
