@@ -235,8 +235,10 @@ impl Script {
     ///   Requests of other operations pass such a script by.
     ///
     /// A script is claimed by one request at a time: of concurrent uploads that all match a
-    /// script of `times(1)`, exactly one gets it. Head scripts are decided before body scripts,
-    /// so a head script queued after a body script that also applies takes the request first.
+    /// script of `times(1)`, exactly one gets it. A request takes one script at most, and head
+    /// scripts are decided first: an upload a head script took (even a delay) passes body
+    /// scripts by, and a head script queued after a body script that also applies takes the
+    /// request first.
     ///
     /// # Panics
     /// If `matcher` needs the body and the script is a
