@@ -378,7 +378,11 @@ pub(crate) fn verify(
     records: &[RequestRecord],
     unplayed_scripts: usize,
 ) -> Result<(), String> {
-    let accepted = records.iter().filter(|r| r.upload.is_some()).count();
+    // Stored uploads: not those a script answered after reading their body.
+    let accepted = records
+        .iter()
+        .filter(|r| r.upload.is_some() && r.is_accepted())
+        .count();
     let numbers = |keep: &dyn Fn(&RequestRecord) -> bool| -> Vec<String> {
         records
             .iter()
@@ -484,7 +488,11 @@ pub(crate) fn describe(number: usize, record: &RequestRecord) -> String {
         let _ = write!(line, " [scripted: {script}]");
     }
     if let Some(upload) = &record.upload {
-        let _ = write!(line, " accepted: {}", describe_upload(upload));
+        let how = match record.is_accepted() {
+            true => "accepted",
+            false => "sent (not stored)",
+        };
+        let _ = write!(line, " {how}: {}", describe_upload(upload));
     }
     for error in &record.errors {
         let _ = write!(

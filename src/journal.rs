@@ -54,7 +54,10 @@ pub struct RequestRecord {
     pub outcome: Outcome,
     /// The errors answered (empty for an accepted upload). Each names its rule and field.
     pub errors: Vec<ApiError>,
-    /// The accepted upload, if this request was one.
+    /// The upload, if this request was an accepted one, or one a [`Script`](crate::Script)
+    /// with a matcher on the body answered with an error or a reset after reading and checking
+    /// it: then [`scripted`](Self::scripted) says so, nothing was stored, and the upload holds
+    /// what was sent (its [`result`](Upload::result) is `null`).
     pub upload: Option<Upload>,
     /// When the request arrived.
     pub received: SystemTime,
@@ -147,7 +150,8 @@ impl RequestRecord {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Upload {
-    /// The image id: the custom id sent, or the one the mock generated.
+    /// The image id: the custom id sent, or the one the mock generated (empty for an upload a
+    /// script answered without storing it, when no custom id was sent).
     pub id: String,
     /// The account the upload was sent to.
     pub account_id: String,
@@ -184,7 +188,8 @@ pub struct Upload {
     pub fields: Vec<(String, String)>,
     /// The request headers.
     pub headers: Vec<(String, String)>,
-    /// The `result` object the mock answered.
+    /// The `result` object the mock answered (`null` for an upload a script answered without
+    /// storing it).
     pub result: Value,
 }
 
@@ -308,8 +313,9 @@ impl RequestRecord {
 #[derive(Debug)]
 pub(crate) struct Accepted {
     pub(crate) image: std::sync::Arc<StoredImage>,
-    /// The key of the bytes in the store.
-    pub(crate) key: u64,
+    /// The key of the bytes in the store; `None` for an upload a script answered after reading
+    /// its body, which was not stored.
+    pub(crate) key: Option<u64>,
     pub(crate) content_type: Option<Bytes>,
     pub(crate) file_xxh3: Option<u128>,
     pub(crate) url: Option<Bytes>,
@@ -356,7 +362,7 @@ impl Head {
 }
 
 /// Text parts as names and values alternating, each preceded by its length, in one buffer.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Fields(Bytes);
 
 impl Fields {
@@ -432,10 +438,15 @@ impl Entry {
             operation: self.operation,
             delivery: self.delivery,
             image_id: self.image_id.as_deref(),
-            upload: self.accepted.is_some(),
+            upload: self.stored(),
             answered_with_success: self.errors.is_empty() && (200..300).contains(&self.status),
             scripted: self.scripted.is_some(),
         }
+    }
+
+    /// Whether the request was an upload that was stored (not one a script answered).
+    pub(crate) fn stored(&self) -> bool {
+        self.accepted.as_ref().is_some_and(|a| a.key.is_some())
     }
 
     pub(crate) fn path(&self) -> &str {
@@ -443,7 +454,7 @@ impl Entry {
         target.split_once('?').map_or(target, |(path, _)| path)
     }
 
-    fn record(&self, view: &View<'_>) -> RequestRecord {
+    pub(crate) fn record(&self, view: &View<'_>) -> RequestRecord {
         let headers = self.head.pairs();
         let target = self.head.target();
         let (path, query) = match target.split_once('?') {
@@ -491,11 +502,15 @@ fn upload(
     view: &View<'_>,
 ) -> Upload {
     let image = &accepted.image;
-    let result = serde_json::to_value(crate::envelope::ImageResult {
-        image,
-        delivery: &view.delivery,
-    })
-    .unwrap_or_default();
+    // An upload a script answered got no `result`.
+    let result = match accepted.key {
+        Some(_) => serde_json::to_value(crate::envelope::ImageResult {
+            image,
+            delivery: &view.delivery,
+        })
+        .unwrap_or_default(),
+        None => Value::Null,
+    };
     Upload {
         id: image.id.clone(),
         // The account of the upload's own path (routed as it was when it arrived).
@@ -507,7 +522,10 @@ fn upload(
         content_type: accepted.content_type.as_deref().map(text),
         format: image.format.clone(),
         dimensions: image.dimensions,
-        file: view.bytes.then(|| view.store.bytes(accepted.key)).flatten(),
+        file: accepted
+            .key
+            .filter(|_| view.bytes)
+            .and_then(|key| view.store.bytes(key)),
         file_size: image.file_size,
         file_xxh3: accepted.file_xxh3,
         url: accepted.url.as_deref().map(text),
@@ -585,7 +603,7 @@ impl Journal {
     }
 
     pub(crate) fn record(&self, mut entry: Entry) {
-        let accepted = entry.accepted.is_some();
+        let accepted = entry.stored();
         {
             let mut records = self.lock();
             records.keep_record(&mut entry);
@@ -604,7 +622,7 @@ impl Journal {
         self.lock()
             .all
             .iter()
-            .filter(|entry| entry.accepted.is_some())
+            .filter(|entry| entry.stored())
             .filter_map(|entry| entry.record(view).upload)
             .collect()
     }

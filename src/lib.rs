@@ -109,7 +109,8 @@
 //! real refusal), [`Script::delay`], [`Script::reset`] (no answer), [`Script::reset_mid_upload`]
 //! (the connection closed while the body is being sent) and [`Script::cut_off`] (the answer
 //! stops half-way). [`Script::times`] repeats one; [`Script::on`] and [`Script::when`] (matchers
-//! of the request head: operation, method, image id, header) aim it at some requests only;
+//! of the request head: operation, method, image id, header; or of an upload's body: creator,
+//! metadata, file, decided once the body is read and checked) aim it at some requests only;
 //! scripts queued one after the other play in order. Every scripted request is journalled, with
 //! [`RequestRecord::scripted`] saying which [`ScriptKind`] answered it and
 //! [`RequestRecord::outcome`] how the connection ended ([`Outcome`]).

@@ -3,8 +3,8 @@
 //!
 //! Matchers on the request head (operation, method, image id in the path, header) are known as
 //! soon as a request arrives; matchers on the upload (creator, metadata, file) only once its
-//! body is read and the upload accepted. Expectations take both; scripts only the head ones,
-//! since a script answers before the body is read (see [`Script::when`](crate::Script::when)).
+//! body is read and checked. Expectations and scripts take both: a script with a matcher on the
+//! body is decided once an upload's body is read (see [`Script::when`](crate::Script::when)).
 
 use std::fmt;
 use std::sync::Arc;
@@ -78,7 +78,8 @@ impl Matcher {
     }
 
     /// Requests about this image: the id in the path, percent-decoded, or the id an upload got.
-    /// For a script, only the id in the path (an upload's id is known once it is accepted).
+    /// For a script of the head, only the id in the path; for a script with a matcher on the
+    /// body too, the custom id an upload sends (see [`Script::when`](crate::Script::when)).
     pub fn image_id(id: impl Into<String>) -> Matcher {
         Matcher(Kind::ImageId(id.into()))
     }
@@ -111,13 +112,15 @@ impl Matcher {
 
     /// Accepted uploads of a file whose SHA-256 is `hex` (any case). The digest is computed
     /// from the stored bytes when the expectation is checked: an upload whose image was deleted
-    /// since no longer matches (the journal keeps only the file's XXH3 digest).
+    /// since no longer matches (the journal keeps only the file's XXH3 digest). A script
+    /// computes it from the body received.
     pub fn file_sha256(hex: impl Into<String>) -> Matcher {
         Matcher(Kind::FileSha256(hex.into().to_ascii_lowercase()))
     }
 
     /// Requests for which `matches` answers `true`, called `name` in reports. It sees the
-    /// whole [`RequestRecord`], so only expectations take it.
+    /// whole [`RequestRecord`]; a [`Script`](crate::Script) decides it as a matcher on the body,
+    /// once an upload's body is read (see [`Script::when`](crate::Script::when)).
     pub fn function(
         name: impl Into<String>,
         matches: impl Fn(&RequestRecord) -> bool + Send + Sync + 'static,
@@ -126,7 +129,8 @@ impl Matcher {
     }
 
     /// Whether the matcher needs only the request head (operation, method, image id in the
-    /// path, header), so that a [`Script`](crate::Script) can use it.
+    /// path, header), so that a [`Script`](crate::Script) using it is decided as soon as the
+    /// head arrives, before the body is read.
     pub fn on_head(&self) -> bool {
         matches!(
             self.0,

@@ -4,7 +4,9 @@
 //! A [`Script`] is queued on the mock with [`MockImages::script`](crate::MockImages::script).
 //! Each request to an operation the mock serves, before any other check, takes the first
 //! queued answer that applies to it (to its operation, [`Script::on`], and its head,
-//! [`Script::when`]); when none is left the mock answers normally again. Every scripted request
+//! [`Script::when`]); an upload whose body was read and checked then takes the first queued
+//! answer whose matchers of the body match it ([`Script::when`]); when none is left the mock
+//! answers normally again. Every scripted request
 //! is journalled, with [`RequestRecord::scripted`](crate::RequestRecord::scripted) saying what
 //! answered it.
 
@@ -14,6 +16,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::api::route::Operation;
+use crate::journal::RequestRecord;
 use crate::matcher::{Head, Matcher};
 use crate::rule::Rule;
 
@@ -210,17 +213,36 @@ impl Script {
     }
 
     /// Answers only the requests `matcher` matches (several `when`s must all match); the others
-    /// pass it by. The way to script one request among concurrent ones: give it a header of its
-    /// own, or target its image id.
+    /// pass it by. The way to script one request among concurrent ones: by its header, its
+    /// image id, or what its upload sends (creator, metadata, custom id, file).
     ///
-    /// A script answers as soon as the request head arrives, before any check and before the
-    /// body is read (a reset mid-upload or a rate limit could not be realistic otherwise, and
-    /// a refused body must not be stored): it takes only matchers of the head (operation,
-    /// method, image id in the path, header; [`Matcher::on_head`]). For conditions on the body
-    /// (creator, metadata, file), use an [`Expectation`](crate::Expectation).
+    /// When a script is decided depends on its matchers:
+    /// - Matchers of the request head only (operation, method, image id in the path, header;
+    ///   [`Matcher::on_head`]): as soon as the head arrives, before any other check and before
+    ///   the body is read, as a script without `when`.
+    /// - Any matcher of the body (creator, metadata, file size or SHA-256, a
+    ///   [`Matcher::function`], alone or with head matchers): only for uploads
+    ///   (`POST .../images/v1`), once the body is read and checked by the upload's rules (and a
+    ///   `url` fetched), before the store changes. A request refused by the rules gets its real
+    ///   refusal and leaves the script queued for a valid one. A script that matches answers in
+    ///   place of the real answer: an error or a [`reset`](Self::reset) stores nothing, and the
+    ///   journal records the request as [`scripted`](crate::RequestRecord::scripted) with what
+    ///   it sent in [`upload`](crate::RequestRecord::upload); a [`delay`](Self::delay) or
+    ///   [`cut_off`](Self::cut_off) stores the upload and answers it normally, after the pause or
+    ///   cut off. The record a [`Matcher::function`] sees is the upload as it would be journalled
+    ///   if stored (status `200`, no `scripted`, the file bytes; the image id is the custom id
+    ///   sent, if any, which a [`Matcher::image_id`] next to a body matcher matches too).
+    ///   Requests of other operations pass such a script by.
+    ///
+    /// A script is claimed by one request at a time: of concurrent uploads that all match a
+    /// script of `times(1)`, exactly one gets it. A request takes one script at most, and head
+    /// scripts are decided first: an upload a head script took (even a delay) passes body
+    /// scripts by, and a head script queued after a body script that also applies takes the
+    /// request first.
     ///
     /// # Panics
-    /// If `matcher` needs the body, with a message saying so.
+    /// If `matcher` needs the body and the script is a
+    /// [`reset_mid_upload`](Self::reset_mid_upload), which must answer before the body is read.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -236,21 +258,57 @@ impl Script {
     /// assert_eq!(b.unwrap().status(), 429);
     /// # }
     /// ```
+    ///
+    /// On the body:
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cloudflare_images_mock::{Matcher, MockImages, Script};
+    ///
+    /// let mock = MockImages::start().await;
+    /// mock.script(Script::rate_limited().when(Matcher::creator("u-2")));
+    /// let client = reqwest::Client::new();
+    /// let send = |creator: &'static str| {
+    ///     let form = reqwest::multipart::Form::new()
+    ///         .text("creator", creator)
+    ///         .part("file", reqwest::multipart::Part::text("<svg/>").file_name("a.svg"));
+    ///     client.post(mock.upload_url()).bearer_auth("t").multipart(form).send()
+    /// };
+    /// let (one, two) = tokio::join!(send("u-1"), send("u-2"));
+    /// assert_eq!(one.unwrap().status(), 200);
+    /// assert_eq!(two.unwrap().status(), 429);
+    /// assert_eq!(mock.uploads().len(), 1); // the scripted one is not stored
+    /// # }
+    /// ```
     #[track_caller]
     pub fn when(mut self, matcher: Matcher) -> Script {
         assert!(
-            matcher.on_head(),
-            "cloudflare-images-mock: a script answers before the body is read, so it cannot \
-             match on {matcher}: use a matcher of the request head (operation, method, image id, \
-             header), or an Expectation for the body"
+            matcher.on_head() || self.kind != ScriptKind::ResetMidUpload,
+            "cloudflare-images-mock: Script::reset_mid_upload answers before the body is read, \
+             so it cannot match on {matcher}: use a matcher of the request head (operation, \
+             method, image id, header), or Script::reset, which a body matcher decides after the \
+             body is read"
         );
         self.matchers.push(matcher);
         self
     }
 
+    /// Whether a matcher needs the body, so that the script is decided after it is read.
+    fn on_body(&self) -> bool {
+        self.matchers.iter().any(|m| !m.on_head())
+    }
+
     fn applies(&self, head: &Head<'_>) -> bool {
         self.operation.is_none_or(|o| head.operation == Some(o))
             && self.matchers.iter().all(|m| m.matches_head(head))
+    }
+
+    /// Whether a script with a body matcher applies to an upload whose body was read: every
+    /// matcher on the record the upload would get (whose image id is the custom id sent).
+    fn applies_to_body(&self, head: &Head<'_>, record: &RequestRecord) -> bool {
+        self.operation.is_none_or(|o| head.operation == Some(o))
+            && self.matchers.iter().all(|m| m.matches(record))
     }
 }
 
@@ -279,17 +337,46 @@ impl Queue {
         }
     }
 
-    /// The answer for a request that just arrived, if one is scripted.
+    /// The answer for a request that just arrived, if a script of the head is queued for it.
     pub(crate) fn next(&self, head: &Head<'_>) -> Option<ScriptKind> {
         let mut scripts = self.lock();
-        let index = scripts.iter().position(|s| s.applies(head))?;
+        let index = scripts
+            .iter()
+            .position(|s| !s.on_body() && s.applies(head))?;
+        Some(Queue::claim(&mut scripts, index))
+    }
+
+    /// Whether a script with a matcher on the body is queued: only then is an upload's record
+    /// made for [`next_for_body`](Self::next_for_body).
+    pub(crate) fn wants_body(&self) -> bool {
+        self.lock().iter().any(Script::on_body)
+    }
+
+    /// The answer for an upload whose body was read and checked, if a script with a matcher on
+    /// the body is queued for it. Matched and claimed under one lock, so that of two uploads
+    /// matching a script's last play only one gets it (the matchers are cheap; a
+    /// [`Matcher::function`] runs under the lock).
+    pub(crate) fn next_for_body(
+        &self,
+        head: &Head<'_>,
+        record: &RequestRecord,
+    ) -> Option<ScriptKind> {
+        let mut scripts = self.lock();
+        let index = scripts
+            .iter()
+            .position(|s| s.on_body() && s.applies_to_body(head, record))?;
+        Some(Queue::claim(&mut scripts, index))
+    }
+
+    /// Plays the script at `index` once.
+    fn claim(scripts: &mut VecDeque<Script>, index: usize) -> ScriptKind {
         let script = &mut scripts[index];
         let kind = script.kind;
         script.times -= 1;
         if script.times == 0 {
             scripts.remove(index);
         }
-        Some(kind)
+        kind
     }
 
     /// How many scripted answers were never played.

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use cloudflare_images_mock::{Credentials, MockImages};
+use cloudflare_images_mock::{Clock, Credentials, MockImages};
 
 /// An offline twin of the Cloudflare Images API: uploads, images, lists, variants, signing keys,
 /// direct creator uploads and delivery URLs, answered as the real API answers.
@@ -50,6 +50,21 @@ struct Args {
     /// The log level: off, error, warn, info (one line per request) or debug.
     #[arg(long, default_value = "info")]
     log_level: tracing::level_filters::LevelFilter,
+    /// Generate image ids, draft ids and signing keys from this seed instead of at random:
+    /// with --clock, the same requests get the same answers on every run.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Stop the clock at this RFC 3339 time (e.g. 2024-01-01T00:00:00Z): `uploaded`, the `date`
+    /// header and draft expiries read it; by default the system's clock.
+    #[arg(long, value_parser = fixed_clock)]
+    clock: Option<Clock>,
+}
+
+/// A clock fixed at an RFC 3339 time, for `--clock`.
+fn fixed_clock(at: &str) -> Result<Clock, String> {
+    let at = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("not an RFC 3339 time such as 2024-01-01T00:00:00Z ({e})"))?;
+    Ok(Clock::fixed(at))
 }
 
 fn main() -> ExitCode {
@@ -94,6 +109,12 @@ async fn serve(args: Args) -> ExitCode {
     }
     if let Some(delivery_host) = args.delivery_host {
         builder = builder.delivery_host(delivery_host);
+    }
+    if let Some(seed) = args.seed {
+        builder = builder.seed(seed);
+    }
+    if let Some(clock) = args.clock {
+        builder = builder.clock(clock);
     }
     let mock = match builder.allow_network(args.allow_network).try_start().await {
         Ok(mock) => mock,

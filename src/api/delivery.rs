@@ -68,6 +68,7 @@ pub(crate) fn serve(shared: &Shared, query: Option<&str>, target: &Target<'_>) -
             errors: Vec::new(),
             accepted: None,
             image_id: None,
+            scripted: None,
         },
         Err(error) => refused(error),
     };
@@ -138,6 +139,7 @@ fn refused(error: ApiError) -> Outcome {
         errors: vec![error],
         accepted: None,
         image_id: None,
+        scripted: None,
     }
 }
 

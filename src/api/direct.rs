@@ -136,6 +136,7 @@ pub(super) async fn upload_to_url(
             errors: Vec::new(),
             image_id: Some(id),
             accepted: Some(accepted),
+            scripted: None,
         },
         Err(errors) => refused(errors, id),
     }

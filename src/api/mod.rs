@@ -32,6 +32,7 @@ use crate::envelope;
 use crate::error::ApiError;
 use crate::journal::Accepted;
 use crate::schema::{self, catalogue_error};
+use crate::script::ScriptKind;
 use crate::state::Shared;
 use route::{Operation, Routed};
 
@@ -132,6 +133,9 @@ pub(crate) struct Outcome {
     pub(crate) accepted: Option<Accepted>,
     /// The image the request was about, percent-decoded.
     pub(crate) image_id: Option<String>,
+    /// A script with a matcher on the body that matched the request: for an error or a reset,
+    /// `reply` is not sent (the server answers the script) and nothing was stored.
+    pub(crate) scripted: Option<ScriptKind>,
 }
 
 impl Outcome {
@@ -141,6 +145,7 @@ impl Outcome {
             errors,
             accepted: None,
             image_id: None,
+            scripted: None,
         }
     }
 
@@ -150,16 +155,19 @@ impl Outcome {
             errors: Vec::new(),
             accepted: None,
             image_id: None,
+            scripted: None,
         }
     }
 }
 
-/// Answers a request for `routed`.
+/// Answers a request for `routed`; an upload takes a script with a matcher on its body unless
+/// the request was `scripted` already (by its head).
 pub(crate) async fn handle(
     shared: &Shared,
     parts: &Parts,
     body: &mut Incoming,
     routed: &Routed<'_>,
+    scripted: bool,
 ) -> Outcome {
     let config = &shared.config;
     let header_bytes: usize = parts
@@ -201,15 +209,23 @@ pub(crate) async fn handle(
     // The image id, variant id or key name in the path.
     let resource = route.resource.map(decode);
     let mut outcome = match route.operation {
-        Operation::Upload => match upload::upload(shared, parts, body).await {
-            Ok(accepted) => {
+        Operation::Upload => match upload::upload(shared, parts, body, scripted).await {
+            Ok(upload::Uploaded::Stored(accepted, scripted)) => {
                 let body = envelope::image(&accepted.image, &shared.delivery());
                 Outcome {
                     image_id: Some(accepted.image.id.clone()),
                     accepted: Some(accepted),
+                    scripted,
                     ..Outcome::ok(body)
                 }
             }
+            Ok(upload::Uploaded::Scripted(accepted, kind)) => Outcome {
+                // The custom id sent, if any: no id was given.
+                image_id: Some(accepted.image.id.clone()).filter(|id| !id.is_empty()),
+                accepted: Some(accepted),
+                scripted: Some(kind),
+                ..Outcome::ok(Bytes::new())
+            },
             Err(errors) => Outcome::refused(errors),
         },
         Operation::Get => images::get(shared, id(&resource)),

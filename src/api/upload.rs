@@ -8,23 +8,64 @@ use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::http::request::Parts;
 
+use crate::api::route::Operation;
 use crate::error::ApiError;
 use crate::ingest::fetch;
 use crate::ingest::file::FileBytes;
 use crate::ingest::form::{self as form_rules, Checked};
 use crate::ingest::multipart;
-use crate::journal::{Accepted, Fields};
+use crate::journal::{Accepted, Entry, Fields, RequestRecord, View};
+use crate::matcher::Head;
 use crate::schema::catalogue_error;
+use crate::script::ScriptKind;
 use crate::state::Shared;
 use crate::store::StoredImage;
+
+/// What an upload came to: stored, or answered by a script that matched its body.
+pub(super) enum Uploaded {
+    /// Stored (after a scripted [`Delay`](ScriptKind::Delay) or with a scripted
+    /// [`CutOff`](ScriptKind::CutOff) answer to come, if a body script matched).
+    Stored(Accepted, Option<ScriptKind>),
+    /// Answered by a script (an error or a reset) after its body was read and checked: not
+    /// stored; the journal keeps what was sent.
+    Scripted(Accepted, ScriptKind),
+}
 
 pub(super) async fn upload(
     shared: &Shared,
     parts: &Parts,
     body: &mut Incoming,
-) -> Result<Accepted, Vec<ApiError>> {
+    scripted: bool,
+) -> Result<Uploaded, Vec<ApiError>> {
     let checked = read_checked(shared, parts, body).await?;
-    store(shared, checked).await
+    let (checked, fetched) = fetch(shared, checked).await?;
+    let prepared = prepare(shared, checked, fetched, None);
+    // A script with a matcher on the body is decided here: the body is read and checked, the
+    // store not yet changed.
+    let script = match !scripted && shared.scripts.wants_body() {
+        true => shared.scripts.next_for_body(
+            &Head {
+                operation: Some(Operation::Upload),
+                method: parts.method.as_str(),
+                image_id: None,
+                headers: &parts.headers,
+            },
+            &prepared.record(shared, parts),
+        ),
+        false => None,
+    };
+    match script {
+        Some(kind @ (ScriptKind::Error(_) | ScriptKind::Reset | ScriptKind::ResetMidUpload)) => {
+            Ok(Uploaded::Scripted(prepared.accepted(None), kind))
+        }
+        Some(ScriptKind::Delay(delay)) => {
+            tokio::time::sleep(delay).await;
+            Ok(Uploaded::Stored(commit(shared, prepared, None)?, script))
+        }
+        Some(ScriptKind::CutOff) | None => {
+            Ok(Uploaded::Stored(commit(shared, prepared, None)?, script))
+        }
+    }
 }
 
 /// Reads an upload form and checks it by the upload schema (the file rules included): what an
@@ -64,25 +105,28 @@ pub(super) async fn read(
     multipart::read_form(boundary, stream, declared, &config.limits).await
 }
 
-/// Stores a checked upload (fetching its `url` first): what the journal keeps of it.
-pub(crate) async fn store(shared: &Shared, checked: Checked) -> Result<Accepted, Vec<ApiError>> {
-    store_as(shared, checked, None).await
-}
-
 /// Stores a checked upload (fetching its `url` first), as the image `draft` becomes when one
 /// is given (a one-time upload URL): the draft's id, creator, metadata and
 /// `requireSignedURLs` win over the form's.
 pub(crate) async fn store_as(
     shared: &Shared,
-    mut checked: Checked,
+    checked: Checked,
     draft: Option<&StoredImage>,
 ) -> Result<Accepted, Vec<ApiError>> {
-    let config = &shared.config;
+    let (checked, fetched) = fetch(shared, checked).await?;
+    insert_as(shared, checked, fetched, draft)
+}
+
+/// Fetches the `url` of a checked upload, if any, and checks what it got.
+async fn fetch(
+    shared: &Shared,
+    mut checked: Checked,
+) -> Result<(Checked, Option<(Bytes, Option<String>)>), Vec<ApiError>> {
     let mut fetched = None;
     if let Some(url) = &checked.url {
         let bytes = shared
             .fetcher
-            .fetch(url, config.limits.max_file)
+            .fetch(url, shared.config.limits.max_file)
             .await
             .map_err(|mut e| {
                 e.pointer = Some("/url".to_owned());
@@ -93,7 +137,7 @@ pub(crate) async fn store_as(
         fetched = Some((bytes, filename));
         checked.image = Some(info);
     }
-    insert_as(shared, checked, fetched, draft)
+    Ok((checked, fetched))
 }
 
 /// Stores a checked upload whose `url`, if any, was fetched: what the journal keeps of it.
@@ -107,10 +151,33 @@ pub(crate) fn insert(
 
 fn insert_as(
     shared: &Shared,
-    mut checked: Checked,
+    checked: Checked,
     fetched: Option<(Bytes, Option<String>)>,
     draft: Option<&StoredImage>,
 ) -> Result<Accepted, Vec<ApiError>> {
+    let prepared = prepare(shared, checked, fetched, draft);
+    commit(shared, prepared, draft)
+}
+
+/// A checked upload made into the image it would store, not stored yet.
+struct Prepared {
+    image: StoredImage,
+    content_type: Option<Bytes>,
+    file_xxh3: Option<u128>,
+    url: Option<Bytes>,
+    fields: Fields,
+    /// The file, for the store.
+    bytes: Option<Bytes>,
+    /// Whether the id is to be generated when stored (no custom id was sent).
+    generate_id: bool,
+}
+
+fn prepare(
+    shared: &Shared,
+    mut checked: Checked,
+    fetched: Option<(Bytes, Option<String>)>,
+    draft: Option<&StoredImage>,
+) -> Prepared {
     let (file, filename, content_type) = match (fetched, checked.file.take()) {
         (Some((bytes, filename)), _) => (Some(FileBytes::from(bytes)), filename, None),
         (None, Some(part)) => (Some(part.bytes), part.filename, part.content_type),
@@ -119,20 +186,23 @@ fn insert_as(
     let info = checked.image.as_ref();
     let (id, creator, meta, require_signed_urls) = match draft {
         Some(draft) => (
-            draft.id.clone(),
+            Some(draft.id.clone()),
             draft.creator.clone(),
             draft.meta_sent.clone(),
             draft.require_signed_urls,
         ),
         None => (
-            checked.id.take().unwrap_or_else(|| shared.ids.image_id()),
+            checked.id.take(),
             checked.creator.take(),
             checked.meta.take(),
             checked.require_signed_urls,
         ),
     };
+    let generate_id = id.is_none();
     let image = StoredImage {
-        id,
+        // An id is generated only for an image that is stored: a scripted answer takes none
+        // from the random source.
+        id: id.unwrap_or_default(),
         filename,
         creator,
         meta: meta.as_ref().map(crate::ordered::Object::to_map),
@@ -144,26 +214,85 @@ fn insert_as(
         dimensions: info.and_then(|i| Some((i.width?, i.height?))),
         file_size: file.as_ref().map(|f| f.bytes.len() as u64),
     };
-    let image = std::sync::Arc::new(image);
-    let digest = file.as_ref().map(|f| f.digest);
-    let bytes = file.map(|f| f.bytes);
+    Prepared {
+        image,
+        content_type: content_type.map(Bytes::from),
+        file_xxh3: file.as_ref().map(|f| f.digest),
+        url: checked.url.map(Bytes::from),
+        fields: Fields::new(&checked.fields),
+        bytes: file.map(|f| f.bytes),
+        generate_id,
+    }
+}
+
+impl Prepared {
+    /// What the journal keeps of the upload, stored under `key` or (`None`) not stored.
+    fn accepted(self, key: Option<u64>) -> Accepted {
+        Accepted {
+            image: std::sync::Arc::new(self.image),
+            key,
+            content_type: self.content_type,
+            file_xxh3: self.file_xxh3,
+            url: self.url,
+            fields: self.fields,
+        }
+    }
+
+    /// The request as the journal would record it if the upload is stored, for the matchers
+    /// of scripts: answered `200`, with its file bytes; the image id is the custom id sent, or
+    /// none.
+    fn record(&self, shared: &Shared, parts: &Parts) -> RequestRecord {
+        let mut entry = Entry::new(parts, shared.clock.now());
+        entry.operation = Some(Operation::Upload);
+        entry.accepted = Some(Accepted {
+            image: std::sync::Arc::new(self.image.clone()),
+            key: None,
+            content_type: self.content_type.clone(),
+            file_xxh3: self.file_xxh3,
+            url: self.url.clone(),
+            fields: self.fields.clone(),
+        });
+        if !self.generate_id {
+            entry.image_id = Some(self.image.id.clone());
+        }
+        let view = View {
+            store: &shared.store,
+            delivery: shared.delivery(),
+            bytes: false,
+        };
+        let mut record = entry.record(&view);
+        if let Some(upload) = record.upload.as_mut() {
+            upload.file.clone_from(&self.bytes);
+        }
+        record
+    }
+}
+
+/// Stores a prepared upload (as the draft's image when one is given).
+fn commit(
+    shared: &Shared,
+    mut prepared: Prepared,
+    draft: Option<&StoredImage>,
+) -> Result<Accepted, Vec<ApiError>> {
+    if prepared.generate_id {
+        prepared.image.id = shared.ids.image_id();
+    }
+    let bytes = prepared.bytes.take();
+    let accepted = prepared.accepted(None);
+    let image = std::sync::Arc::clone(&accepted.image);
     let key = match draft {
         Some(_) => shared
             .store
-            .complete_draft(std::sync::Arc::clone(&image), bytes)
+            .complete_draft(image, bytes)
             .map_err(|refused| vec![super::direct::refusal(&refused)])?,
         None => shared
             .store
-            .insert(std::sync::Arc::clone(&image), bytes)
+            .insert(image, bytes)
             .map_err(|_taken| vec![duplicate_id()])?,
     };
     Ok(Accepted {
-        image,
-        key,
-        content_type: content_type.map(Bytes::from),
-        file_xxh3: digest,
-        url: checked.url.map(Bytes::from),
-        fields: Fields::new(&checked.fields),
+        key: Some(key),
+        ..accepted
     })
 }
 

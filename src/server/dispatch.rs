@@ -74,33 +74,7 @@ pub(super) async fn answer(
         entry.scripted = Some(kind);
         match kind {
             ScriptKind::Error(rule) => {
-                let response = match rule.recorded() {
-                    Some(recorded) => {
-                        entry.status = recorded.status;
-                        entry.errors = vec![recorded.error.clone()];
-                        let mut response = respond(
-                            StatusCode::from_u16(recorded.status)
-                                .unwrap_or(StatusCode::BAD_REQUEST),
-                            recorded.body.clone(),
-                        );
-                        for (name, value) in &recorded.headers {
-                            if let (Ok(name), Ok(value)) = (
-                                HeaderName::from_bytes(name.as_bytes()),
-                                HeaderValue::from_str(value),
-                            ) {
-                                response.headers_mut().insert(name, value);
-                            }
-                        }
-                        response
-                    }
-                    None => {
-                        let error = rule.scripted_error();
-                        entry.status = error.status;
-                        let answer = Reply::refusal(std::slice::from_ref(&error));
-                        entry.errors = vec![error];
-                        reply(answer)
-                    }
-                };
+                let response = scripted_error(rule, &mut entry);
                 if !body.is_end_stream() {
                     tokio::spawn(drain(body));
                 }
@@ -133,12 +107,23 @@ pub(super) async fn answer(
             ScriptKind::CutOff => {}
         }
     }
-    let outcome = api::handle(&shared, &parts, &mut body, &routed).await;
+    let outcome = api::handle(&shared, &parts, &mut body, &routed, script.is_some()).await;
     entry.status = outcome.reply.status;
     entry.errors = outcome.errors;
     entry.accepted = outcome.accepted;
     entry.image_id = outcome.image_id;
-    let response = reply(outcome.reply);
+    // A script with a matcher on the body, decided once the body was read.
+    let script = script.or(outcome.scripted);
+    entry.scripted = script;
+    let response = match outcome.scripted {
+        Some(ScriptKind::Error(rule)) => scripted_error(rule, &mut entry),
+        Some(ScriptKind::Reset | ScriptKind::ResetMidUpload) => {
+            entry.status = 0;
+            finish(&shared, entry, ());
+            return Err(Reset);
+        }
+        _ => reply(outcome.reply),
+    };
     if !body.is_end_stream() {
         // The answer goes out now; the rest of the body is read and dropped meanwhile.
         tokio::spawn(drain(body));
@@ -149,6 +134,36 @@ pub(super) async fn answer(
         response
     };
     Ok(finish(&shared, entry, response))
+}
+
+/// The answer of a scripted error, its status and error put in the journal's entry.
+fn scripted_error(rule: crate::rule::Rule, entry: &mut Entry) -> Response<Body> {
+    match rule.recorded() {
+        Some(recorded) => {
+            entry.status = recorded.status;
+            entry.errors = vec![recorded.error.clone()];
+            let mut response = respond(
+                StatusCode::from_u16(recorded.status).unwrap_or(StatusCode::BAD_REQUEST),
+                recorded.body.clone(),
+            );
+            for (name, value) in &recorded.headers {
+                if let (Ok(name), Ok(value)) = (
+                    HeaderName::from_bytes(name.as_bytes()),
+                    HeaderValue::from_str(value),
+                ) {
+                    response.headers_mut().insert(name, value);
+                }
+            }
+            response
+        }
+        None => {
+            let error = rule.scripted_error();
+            entry.status = error.status;
+            let answer = Reply::refusal(std::slice::from_ref(&error));
+            entry.errors = vec![error];
+            reply(answer)
+        }
+    }
 }
 
 /// Logs and journals a request, and passes its answer on.

@@ -8,7 +8,7 @@ use cloudflare_images_mock::{
 };
 use serde_json::Value;
 
-use crate::helpers::{get_unserved, png_form, TOKEN};
+use crate::helpers::{file_part, get_unserved, png_form, GARBAGE, PNG_1X1, TOKEN};
 
 async fn send(mock: &MockImages) -> reqwest::Result<reqwest::Response> {
     reqwest::Client::new()
@@ -325,12 +325,323 @@ async fn a_script_on_an_image_id_answers_only_requests_about_that_image() {
 
 #[test]
 #[should_panic(
-    expected = "cloudflare-images-mock: a script answers before the body is read, so it \
-cannot match on creator \"u-2\": use a matcher of the request head (operation, method, image id, \
-header), or an Expectation for the body"
+    expected = "cloudflare-images-mock: Script::reset_mid_upload answers before the body is read, \
+so it cannot match on creator \"u-2\": use a matcher of the request head (operation, method, \
+image id, header), or Script::reset, which a body matcher decides after the body is read"
 )]
-fn a_script_refuses_a_matcher_on_the_body() {
-    let _ = Script::rate_limited().when(Matcher::creator("u-2"));
+fn a_reset_mid_upload_refuses_a_matcher_on_the_body() {
+    let _ = Script::reset_mid_upload().when(Matcher::creator("u-2"));
+}
+
+/// An upload of the 1x1 PNG with `fields` as text parts.
+async fn upload_with(mock: &MockImages, fields: &[(&str, &str)]) -> reqwest::Response {
+    let mut form = png_form();
+    for (name, value) in fields {
+        form = form.text(name.to_string(), value.to_string());
+    }
+    reqwest::Client::new()
+        .post(mock.upload_url())
+        .bearer_auth(TOKEN)
+        .multipart(form)
+        .send()
+        .await
+        .expect("an answer")
+}
+
+#[tokio::test]
+async fn a_body_script_answers_only_the_upload_of_its_creator_among_concurrent_ones() {
+    let mock = MockImages::start().await;
+    mock.script(Script::rate_limited().when(Matcher::creator("u-3")));
+
+    let answers = futures_util::future::join_all((0..8).map(|i| {
+        let mock = &mock;
+        async move {
+            let creator = format!("u-{i}");
+            let response = upload_with(mock, &[("creator", &creator)]).await;
+            let status = response.status().as_u16();
+            let retry_after = response.headers().get("retry-after").cloned();
+            let body: Value = response.json().await.expect("JSON");
+            (creator, status, retry_after, body)
+        }
+    }))
+    .await;
+
+    for (creator, status, retry_after, body) in &answers {
+        if creator == "u-3" {
+            assert_eq!(*status, 429, "{body}");
+            assert_eq!(retry_after.as_ref().map(|v| v.to_str().unwrap()), Some("1"));
+            assert_eq!(
+                *body,
+                serde_json::json!({"result": null, "success": false, "errors": [{"code": 971,
+                    "message": "Please wait and consider throttling your request speed"}],
+                    "messages": []})
+            );
+        } else {
+            assert_eq!(*status, 200, "{creator}: {body}");
+            assert_eq!(body["result"]["creator"], creator.as_str());
+        }
+    }
+    let mut stored: Vec<String> = mock
+        .uploads()
+        .into_iter()
+        .filter_map(|u| u.creator)
+        .collect();
+    stored.sort();
+    assert_eq!(stored, ["u-0", "u-1", "u-2", "u-4", "u-5", "u-6", "u-7"]);
+    let images = reqwest::Client::new()
+        .get(format!("{}?per_page=100", mock.upload_url()))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let listed = images["result"]["images"].as_array().unwrap();
+    assert_eq!(listed.len(), 7, "the scripted upload is not stored");
+    assert!(listed.iter().all(|image| image["creator"] != "u-3"));
+    // Played: nothing left for the drop check to report.
+    mock.verify().unwrap();
+}
+
+#[tokio::test]
+async fn the_journal_records_a_body_scripted_upload_with_what_it_sent() {
+    let mock = MockImages::start().await;
+    mock.script(Script::internal_error().when(Matcher::creator("u-9")));
+
+    let response = upload_with(&mock, &[("creator", "u-9"), ("id", "custom/9")]).await;
+    assert_eq!(response.status(), 500);
+
+    let record = &mock.requests()[0];
+    assert_eq!(
+        record.scripted,
+        Some(ScriptKind::Error(Rule::InternalError))
+    );
+    assert_eq!(record.status, 500);
+    assert!(!record.is_accepted());
+    assert_eq!(record.image_id.as_deref(), Some("custom/9"));
+    let upload = record.upload.as_ref().expect("what was sent");
+    assert_eq!(upload.creator.as_deref(), Some("u-9"));
+    assert_eq!(upload.id, "custom/9");
+    assert_eq!(upload.file_size, Some(PNG_1X1.len() as u64));
+    assert!(upload.file.is_none(), "not stored");
+    assert!(upload.result.is_null());
+    assert!(upload
+        .fields
+        .contains(&("creator".to_owned(), "u-9".to_owned())));
+    assert!(mock.uploads().is_empty());
+    // The image id is free: the same upload without the script is stored.
+    let response = upload_with(&mock, &[("creator", "u-9"), ("id", "custom/9")]).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(mock.uploads().len(), 1);
+}
+
+#[tokio::test]
+async fn a_metadata_script_answers_the_upload_with_that_metadata() {
+    let mock = MockImages::start().await;
+    mock.script(
+        Script::error(Rule::DuplicateId)
+            .on(Operation::Upload)
+            .when(Matcher::metadata("tenant", "b")),
+    );
+
+    let a = upload_with(&mock, &[("metadata", r#"{"tenant": "a"}"#)]).await;
+    let b = upload_with(&mock, &[("metadata", r#"{"tenant": "b"}"#)]).await;
+    let again = upload_with(&mock, &[("metadata", r#"{"tenant": "b"}"#)]).await;
+
+    assert_eq!(a.status(), 200);
+    assert_eq!(b.status(), 409);
+    assert_eq!(again.status(), 200, "played once");
+    let record = &mock.requests()[1];
+    assert_eq!(record.errors[0].code, 5409);
+    let meta = record.upload.as_ref().and_then(|u| u.meta.clone()).unwrap();
+    assert_eq!(meta["tenant"], "b");
+    assert_eq!(mock.uploads().len(), 2);
+}
+
+#[tokio::test]
+async fn a_body_script_leaves_a_refused_body_its_real_refusal_and_waits_for_a_valid_one() {
+    let mock = MockImages::start().await;
+    mock.script(Script::rate_limited().when(Matcher::creator("u-1")));
+
+    // A file that is no image, then the same creator in a valid upload: the script waits for
+    // a body the rules accept.
+    let invalid = reqwest::Client::new()
+        .post(mock.upload_url())
+        .bearer_auth(TOKEN)
+        .multipart(
+            reqwest::multipart::Form::new()
+                .text("creator", "u-1")
+                .part("file", file_part(GARBAGE, "cat.png", "image/png")),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        invalid.status(),
+        415,
+        "the real refusal of a file that is no image"
+    );
+    assert_eq!(mock.requests()[0].scripted, None);
+    assert!(mock.requests()[0].upload.is_none());
+
+    let valid = upload_with(&mock, &[("creator", "u-1")]).await;
+    assert_eq!(valid.status(), 429);
+    assert_eq!(
+        mock.requests()[1].scripted,
+        Some(ScriptKind::Error(Rule::RateLimited))
+    );
+}
+
+#[tokio::test]
+async fn a_body_script_plays_times_n_and_then_lets_uploads_through() {
+    let mock = MockImages::start().await;
+    mock.script(
+        Script::rate_limited()
+            .times(2)
+            .when(Matcher::creator("u-1")),
+    );
+
+    let mut statuses = Vec::new();
+    for creator in ["u-1", "u-2", "u-1", "u-1"] {
+        statuses.push(
+            upload_with(&mock, &[("creator", creator)])
+                .await
+                .status()
+                .as_u16(),
+        );
+    }
+
+    assert_eq!(statuses, [429, 200, 429, 200]);
+    assert_eq!(mock.uploads().len(), 2);
+}
+
+#[tokio::test]
+async fn a_body_script_of_times_1_is_claimed_by_exactly_one_of_concurrent_matching_uploads() {
+    for _ in 0..20 {
+        let mock = MockImages::start().await;
+        mock.script(Script::rate_limited().when(Matcher::creator("same")));
+
+        let (a, b) = tokio::join!(
+            upload_with(&mock, &[("creator", "same")]),
+            upload_with(&mock, &[("creator", "same")]),
+        );
+
+        let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [200, 429]);
+        assert_eq!(mock.uploads().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_body_script_can_reset_delay_or_cut_off_after_the_body_is_read() {
+    let mock = MockImages::start().await;
+    mock.script(Script::reset().when(Matcher::creator("reset")));
+    mock.script(Script::delay(Duration::from_millis(300)).when(Matcher::creator("slow")));
+    mock.script(Script::cut_off().when(Matcher::file_size(PNG_1X1.len() as u64)));
+
+    let reset = reqwest::Client::new()
+        .post(mock.upload_url())
+        .bearer_auth(TOKEN)
+        .multipart(png_form().text("creator", "reset"))
+        .send()
+        .await;
+    assert!(reset.is_err(), "no answer");
+    let started = Instant::now();
+    let slow = upload_with(&mock, &[("creator", "slow")]).await;
+    assert_eq!(slow.status(), 200);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    let cut = upload_with(&mock, &[("creator", "cut")]).await;
+    assert_eq!(cut.status(), 200);
+    assert!(cut.bytes().await.is_err(), "the body stops half-way");
+
+    let records = mock.requests();
+    let outcomes: Vec<Outcome> = records.iter().map(|r| r.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [Outcome::Reset, Outcome::Answered(200), Outcome::CutOff(200)]
+    );
+    assert_eq!(
+        records[0].upload.as_ref().unwrap().creator.as_deref(),
+        Some("reset")
+    );
+    // A reset stores nothing; a delayed or cut-off answer is the normal one, stored.
+    let stored: Vec<Option<String>> = mock.uploads().into_iter().map(|u| u.creator).collect();
+    assert_eq!(stored, [Some("slow".to_owned()), Some("cut".to_owned())]);
+}
+
+#[tokio::test]
+async fn a_function_and_a_header_matcher_are_decided_together_after_the_body() {
+    let mock = MockImages::start().await;
+    mock.script(
+        Script::internal_error()
+            .when(Matcher::header("x-tenant", "b"))
+            .when(Matcher::function("a custom id", |r| {
+                r.upload.as_ref().is_some_and(|u| !u.id.is_empty())
+            })),
+    );
+    let send = |tenant: &'static str, id: Option<&'static str>| {
+        let mut form = png_form();
+        if let Some(id) = id {
+            form = form.text("id", id);
+        }
+        reqwest::Client::new()
+            .post(mock.upload_url())
+            .bearer_auth(TOKEN)
+            .header("x-tenant", tenant)
+            .multipart(form)
+            .send()
+    };
+
+    assert_eq!(send("b", None).await.unwrap().status(), 200);
+    assert_eq!(send("a", Some("x")).await.unwrap().status(), 200);
+    assert_eq!(send("b", Some("y")).await.unwrap().status(), 500);
+}
+
+#[tokio::test]
+async fn an_image_id_next_to_a_body_matcher_matches_the_custom_id_sent() {
+    let mock = MockImages::start().await;
+    mock.script(
+        Script::rate_limited()
+            .when(Matcher::image_id("cat-7"))
+            .when(Matcher::metadata_key("tenant")),
+    );
+
+    let other = upload_with(&mock, &[("id", "cat-6"), ("metadata", r#"{"tenant": 1}"#)]).await;
+    let matching = upload_with(&mock, &[("id", "cat-7"), ("metadata", r#"{"tenant": 1}"#)]).await;
+    let again = upload_with(&mock, &[("id", "cat-7"), ("metadata", r#"{"tenant": 1}"#)]).await;
+
+    assert_eq!(other.status(), 200);
+    assert_eq!(matching.status(), 429);
+    assert_eq!(
+        again.status(),
+        200,
+        "cat-7 was not taken by the scripted upload"
+    );
+}
+
+#[tokio::test]
+async fn the_drop_report_counts_a_body_scripted_upload_as_sent_not_accepted() {
+    let mock = MockImages::start().await;
+    mock.script(Script::internal_error().when(Matcher::creator("u-1")));
+    mock.expect_uploads(1);
+
+    assert_eq!(
+        upload_with(&mock, &[("creator", "u-1")]).await.status(),
+        500
+    );
+
+    let report = mock.verify().unwrap_err();
+    mock.reset();
+    assert!(
+        report.contains("expected exactly 1 upload(s), 0 accepted"),
+        "{report}"
+    );
+    assert!(
+        report.contains("[scripted: internal_error] sent (not stored): "),
+        "{report}"
+    );
 }
 
 /// Status, content type and body of a request, as bytes.
