@@ -367,14 +367,7 @@ impl MockImages {
         n: usize,
         timeout: Duration,
     ) -> Result<Vec<Upload>, WaitTimeout> {
-        self.check_alive();
-        let shared = Arc::clone(&self.shared);
-        // The wait and its timer run on the server's runtime; its `JoinHandle` is a future any
-        // executor can poll (it only needs the waker it is given).
-        let waiting = self
-            .server
-            .spawn(async move { shared.journal.wait_for_uploads(n, timeout).await });
-        let reached = waiting.await;
+        let reached = self.spawn_wait(n, timeout).await;
         self.waited(n, timeout, reached)
     }
 
@@ -399,13 +392,22 @@ impl MockImages {
         n: usize,
         timeout: Duration,
     ) -> Result<Vec<Upload>, WaitTimeout> {
+        let reached = block_on(self.spawn_wait(n, timeout));
+        self.waited(n, timeout, reached)
+    }
+
+    /// Starts waiting for `n` uploads on the server's runtime, with its timer there too: the
+    /// `JoinHandle` is a future any executor can poll (it only needs the waker it is given).
+    #[track_caller]
+    fn spawn_wait(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> tokio::task::JoinHandle<Result<(), usize>> {
         self.check_alive();
         let shared = Arc::clone(&self.shared);
-        let waiting = self
-            .server
-            .spawn(async move { shared.journal.wait_for_uploads(n, timeout).await });
-        let reached = block_on(waiting);
-        self.waited(n, timeout, reached)
+        self.server
+            .spawn(async move { shared.journal.wait_for_uploads(n, timeout).await })
     }
 
     #[track_caller]

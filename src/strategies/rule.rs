@@ -245,6 +245,28 @@ const fn concat<const N: usize>(parts: [&[InvalidRule]; 6]) -> [InvalidRule; N] 
     all
 }
 
+/// The rules both direct uploads share, then `$extra` (a const slice cannot be concatenated).
+macro_rules! direct_upload_rules {
+    ($($extra:expr),*) => {
+        [
+            InvalidRule::DirectUploadIdWithSignedUrls,
+            InvalidRule::DirectUploadIdEmpty,
+            InvalidRule::DirectUploadIdTooLong,
+            InvalidRule::DirectUploadIdLeadingOrTrailingSlash,
+            InvalidRule::DirectUploadIdUuid,
+            InvalidRule::DirectUploadIdNonImageExtension,
+            InvalidRule::DirectUploadCreatorTooLong,
+            InvalidRule::DirectUploadMetadataNotObject,
+            InvalidRule::DirectUploadMetadataTooLarge,
+            InvalidRule::DirectUploadRequireSignedUrlsNotBoolean,
+            InvalidRule::ExpiryNotDateTime,
+            InvalidRule::ExpiryTooSoon,
+            InvalidRule::ExpiryTooLate,
+            $($extra),*
+        ]
+    };
+}
+
 impl InvalidRule {
     /// Every rule of every operation: [`UPLOAD`](Self::UPLOAD), [`UPDATE`](Self::UPDATE),
     /// [`LIST_V1`](Self::LIST_V1), [`LIST_V2`](Self::LIST_V2),
@@ -291,21 +313,7 @@ impl InvalidRule {
     ///     .iter()
     ///     .all(|rule| rule.operation() == Operation::DirectUploadV2));
     /// ```
-    pub const DIRECT_UPLOAD: &'static [InvalidRule] = &[
-        InvalidRule::DirectUploadIdWithSignedUrls,
-        InvalidRule::DirectUploadIdEmpty,
-        InvalidRule::DirectUploadIdTooLong,
-        InvalidRule::DirectUploadIdLeadingOrTrailingSlash,
-        InvalidRule::DirectUploadIdUuid,
-        InvalidRule::DirectUploadIdNonImageExtension,
-        InvalidRule::DirectUploadCreatorTooLong,
-        InvalidRule::DirectUploadMetadataNotObject,
-        InvalidRule::DirectUploadMetadataTooLarge,
-        InvalidRule::DirectUploadRequireSignedUrlsNotBoolean,
-        InvalidRule::ExpiryNotDateTime,
-        InvalidRule::ExpiryTooSoon,
-        InvalidRule::ExpiryTooLate,
-    ];
+    pub const DIRECT_UPLOAD: &'static [InvalidRule] = &direct_upload_rules!();
 
     /// The rules of the deprecated v1 direct upload's JSON body ([`Operation::DirectUploadV1`]):
     /// those of [`DIRECT_UPLOAD`](Self::DIRECT_UPLOAD), then a body that is no JSON object.
@@ -316,22 +324,8 @@ impl InvalidRule {
     /// assert_eq!(InvalidRule::DIRECT_UPLOAD_V1[..InvalidRule::DIRECT_UPLOAD.len()], *InvalidRule::DIRECT_UPLOAD);
     /// assert_eq!(InvalidRule::DIRECT_UPLOAD_V1.last(), Some(&InvalidRule::DirectUploadV1BodyNotJson));
     /// ```
-    pub const DIRECT_UPLOAD_V1: &'static [InvalidRule] = &[
-        InvalidRule::DirectUploadIdWithSignedUrls,
-        InvalidRule::DirectUploadIdEmpty,
-        InvalidRule::DirectUploadIdTooLong,
-        InvalidRule::DirectUploadIdLeadingOrTrailingSlash,
-        InvalidRule::DirectUploadIdUuid,
-        InvalidRule::DirectUploadIdNonImageExtension,
-        InvalidRule::DirectUploadCreatorTooLong,
-        InvalidRule::DirectUploadMetadataNotObject,
-        InvalidRule::DirectUploadMetadataTooLarge,
-        InvalidRule::DirectUploadRequireSignedUrlsNotBoolean,
-        InvalidRule::ExpiryNotDateTime,
-        InvalidRule::ExpiryTooSoon,
-        InvalidRule::ExpiryTooLate,
-        InvalidRule::DirectUploadV1BodyNotJson,
-    ];
+    pub const DIRECT_UPLOAD_V1: &'static [InvalidRule] =
+        &direct_upload_rules!(InvalidRule::DirectUploadV1BodyNotJson);
 
     /// The upload rule a rule of a direct upload shares (the same field, the same check), if
     /// it is one of those.

@@ -15,35 +15,14 @@ use cloudflare_images_mock::strategies::{self, DirectUploadRequest, InvalidRule}
 use cloudflare_images_mock::{MockImages, Operation};
 use proptest::prelude::*;
 use proptest::strategy::BoxedStrategy;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::TestCaseError;
+
+use crate::helpers::check;
 use serde_json::Value;
 
-const CASES: &str = "CF_IMAGES_MOCK_PROPTEST_CASES";
-
+/// 1,000 cases, or `CF_IMAGES_MOCK_PROPTEST_CASES`.
 fn cases() -> u32 {
-    match std::env::var(CASES) {
-        Ok(value) => value
-            .parse()
-            .unwrap_or_else(|_| panic!("{CASES} must be a number of cases, not {value:?}")),
-        Err(_) => 1000,
-    }
-}
-
-/// Runs `test` on `cases` values of `strategy`; a failure panics with the minimal failing value.
-fn check<S: Strategy>(
-    cases: u32,
-    strategy: S,
-    mut test: impl FnMut(S::Value) -> Result<(), TestCaseError>,
-) {
-    let mut runner = TestRunner::new(Config {
-        cases,
-        source_file: Some(file!()),
-        ..Config::default()
-    });
-    let test = std::cell::RefCell::new(&mut test);
-    if let Err(failure) = runner.run(&strategy, |value| (test.borrow_mut())(value)) {
-        panic!("{failure}\n{runner}");
-    }
+    crate::helpers::proptest_cases(1000)
 }
 
 const OPERATIONS: [Operation; 2] = [Operation::DirectUploadV2, Operation::DirectUploadV1];

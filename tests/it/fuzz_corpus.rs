@@ -13,10 +13,7 @@ mod bodies_input;
 
 /// The number of cases: `default`, or `CF_IMAGES_MOCK_PROPTEST_CASES` when set.
 fn cases(default: u32) -> u32 {
-    std::env::var("CF_IMAGES_MOCK_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    crate::helpers::proptest_cases(default)
 }
 
 /// The hand-made seeds of a target (`fuzz/seeds/<target>`, valid requests of every shape) or the

@@ -466,3 +466,33 @@ pub fn assert_gateway_error(body: &Value, code: u64, message: &str) {
     assert_eq!(error["message"], message, "{body}");
     assert_eq!(body["errors"].as_array().map(Vec::len), Some(1), "{body}");
 }
+
+/// The number of proptest cases: `default`, or `CF_IMAGES_MOCK_PROPTEST_CASES` when set (a
+/// value that is no number panics, rather than silently running the default).
+pub fn proptest_cases(default: u32) -> u32 {
+    const CASES: &str = "CF_IMAGES_MOCK_PROPTEST_CASES";
+    match std::env::var(CASES) {
+        Ok(value) => value
+            .parse()
+            .unwrap_or_else(|_| panic!("{CASES} must be a number of cases, not {value:?}")),
+        Err(_) => default,
+    }
+}
+
+/// Runs `test` on `cases` values of `strategy`; a failure panics with the minimal failing value.
+#[cfg(feature = "proptest")]
+pub fn check<S: proptest::strategy::Strategy>(
+    cases: u32,
+    strategy: S,
+    mut test: impl FnMut(S::Value) -> Result<(), proptest::test_runner::TestCaseError>,
+) {
+    let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+        cases,
+        source_file: Some(file!()),
+        ..proptest::test_runner::Config::default()
+    });
+    let test = std::cell::RefCell::new(&mut test);
+    if let Err(failure) = runner.run(&strategy, |value| (test.borrow_mut())(value)) {
+        panic!("{failure}\n{runner}");
+    }
+}
