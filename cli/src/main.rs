@@ -1,22 +1,28 @@
 //! The standalone mock, for clients in any language: `cargo run --release` (at the repository
 //! root, whose default members make this the one binary) serves it on
 //! 127.0.0.1:4010 (the address the official SDKs' test suites expect) and prints its base URL.
+//! `cloudflare-images-mock verify` compares a target (the real API) with the mock, case by case.
 
 #![forbid(unsafe_code)]
 
 use std::net::IpAddr;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use cloudflare_images_mock::{Credentials, MockImages};
+
+mod verify;
 
 /// An offline twin of the Cloudflare Images API: uploads, images, lists, variants, signing keys,
 /// direct creator uploads and delivery URLs, answered as the real API answers.
 ///
 /// Point a client at the base URL it prints (e.g. the official SDKs' `base_url`/`baseURL`).
+/// With no subcommand it serves; the flags below are the server's.
 #[derive(Debug, Parser)]
-#[command(name = "cloudflare-images-mock", version)]
+#[command(name = "cloudflare-images-mock", version, args_conflicts_with_subcommands = true)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// The address to listen on; loopback unless you mean it.
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
@@ -52,8 +58,17 @@ struct Args {
     log_level: tracing::level_filters::LevelFilter,
 }
 
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Compare a target (the real API, or another mock) with this mock, case by case.
+    Verify(verify::VerifyArgs),
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(Command::Verify(verify)) = args.command {
+        return verify::run(verify);
+    }
     tracing_subscriber::fmt()
         .with_max_level(args.log_level)
         .with_target(false)
