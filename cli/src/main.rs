@@ -19,7 +19,11 @@ mod verify;
 /// Point a client at the base URL it prints (e.g. the official SDKs' `base_url`/`baseURL`).
 /// With no subcommand it serves; the flags below are the server's.
 #[derive(Debug, Parser)]
-#[command(name = "cloudflare-images-mock", version, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "cloudflare-images-mock",
+    version,
+    args_conflicts_with_subcommands = true
+)]
 struct Args {
     #[command(subcommand)]
     command: Option<Command>,

@@ -20,11 +20,11 @@ const SEED: [u8; 32] = *b"cloudflare-images-mock verify 17";
 
 /// A 1x1 PNG: the smallest image every accepted-format check takes.
 const PNG: &[u8] = &[
-    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44,
-    0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f,
-    0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0a, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x00,
-    0x01, 0x00, 0x00, 0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00, 0x00, 0x00, 0x00, 0x49,
-    0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0a, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae,
+    0x42, 0x60, 0x82,
 ];
 
 /// What a case is: the request of an operation that should succeed, one that breaks a rule, or
@@ -164,7 +164,10 @@ pub(crate) fn catalogue(prefix: &str) -> Vec<Case> {
         Operation::Upload,
         Request::new("POST", "/images/v1".into()).body(content_type, body),
     ));
-    cases.push(valid(Operation::Get, Request::new("GET", image_path.clone())));
+    cases.push(valid(
+        Operation::Get,
+        Request::new("GET", image_path.clone()),
+    ));
     let query = draw(&mut runner, strategies::valid_list_v1_query(), |_| true);
     cases.push(valid(
         Operation::ListV1,
@@ -176,9 +179,7 @@ pub(crate) fn catalogue(prefix: &str) -> Vec<Case> {
         Request::new("GET", "/images/v2".into()).query(query),
     ));
     // The image has a custom id, which cannot require signed URLs (`5410`).
-    let update = draw(&mut runner, strategies::valid_image_update(), |b| {
-        !signs(b)
-    });
+    let update = draw(&mut runner, strategies::valid_image_update(), |b| !signs(b));
     cases.push(valid(
         Operation::Update,
         Request::new("PATCH", image_path.clone()).body("application/json", update),
@@ -219,7 +220,8 @@ pub(crate) fn catalogue(prefix: &str) -> Vec<Case> {
         Operation::GetVariantFlat,
         Request::new("GET", format!("{variant_path}/flat")),
     ));
-    let options = json!({"options": {"fit": "cover", "metadata": "none", "width": 64, "height": 64}});
+    let options =
+        json!({"options": {"fit": "cover", "metadata": "none", "width": 64, "height": 64}});
     cases.push(valid(
         Operation::UpdateVariant,
         Request::new("PATCH", variant_path.clone()).json(&options),
@@ -248,15 +250,25 @@ pub(crate) fn catalogue(prefix: &str) -> Vec<Case> {
                 Request::new("PATCH", image_path.clone()).body("application/json", body)
             }
             Operation::ListV1 => {
-                let query = draw(&mut runner, strategies::list_v1_query_breaking(rule), |_| true);
+                let query = draw(
+                    &mut runner,
+                    strategies::list_v1_query_breaking(rule),
+                    |_| true,
+                );
                 Request::new("GET", "/images/v1".into()).query(query)
             }
             Operation::ListV2 => {
-                let query = draw(&mut runner, strategies::list_v2_query_breaking(rule), |_| true);
+                let query = draw(
+                    &mut runner,
+                    strategies::list_v2_query_breaking(rule),
+                    |_| true,
+                );
                 Request::new("GET", "/images/v2".into()).query(query)
             }
             Operation::CreateVariant => {
-                let body = draw(&mut runner, strategies::variant_body_breaking(rule), |_| true);
+                let body = draw(&mut runner, strategies::variant_body_breaking(rule), |_| {
+                    true
+                });
                 Request::new("POST", "/images/v1/variants".into()).body("application/json", body)
             }
             // A rule of an operation with no strategy yet: nothing to draw.
@@ -283,7 +295,10 @@ pub(crate) fn catalogue(prefix: &str) -> Vec<Case> {
     cases.push(Case {
         operation: Operation::Get,
         kind: Kind::Error("image_not_found"),
-        request: Request::new("GET", format!("/images/v1/{}", segment(&format!("{prefix}-none")))),
+        request: Request::new(
+            "GET",
+            format!("/images/v1/{}", segment(&format!("{prefix}-none"))),
+        ),
         removes: None,
     });
 
@@ -422,10 +437,16 @@ mod tests {
         let (a, b) = (catalogue("verify-00000000"), catalogue("verify-00000000"));
         assert_eq!(a.len(), b.len());
         for (a, b) in a.iter().zip(&b) {
-            assert_eq!((a.name(), &a.request.body, &a.request.query), (b.name(), &b.request.body, &b.request.query));
+            assert_eq!(
+                (a.name(), &a.request.body, &a.request.query),
+                (b.name(), &b.request.body, &b.request.query)
+            );
         }
         let prefix = random_prefix();
-        assert!(prefix.starts_with("verify-") && prefix.len() == 15, "{prefix}");
+        assert!(
+            prefix.starts_with("verify-") && prefix.len() == 15,
+            "{prefix}"
+        );
         assert!(catalogue(&prefix)
             .iter()
             .filter(|case| case.removes.is_some())

@@ -151,7 +151,10 @@ impl Target {
             match (&answer, attempt < RETRIES) {
                 (Answer::Got { status: 429, .. }, true) => {
                     attempt += 1;
-                    let wait = self.last_retry_after.take().unwrap_or(Duration::from_secs(1));
+                    let wait = self
+                        .last_retry_after
+                        .take()
+                        .unwrap_or(Duration::from_secs(1));
                     tokio::time::sleep(wait).await;
                 }
                 _ => return answer,
@@ -178,8 +181,8 @@ impl Target {
                 .map(str::to_owned)
         };
         let content_type = header(CONTENT_TYPE);
-        self.last_retry_after = header(RETRY_AFTER)
-            .and_then(|value| pace::retry_after(&value, SystemTime::now()));
+        self.last_retry_after =
+            header(RETRY_AFTER).and_then(|value| pace::retry_after(&value, SystemTime::now()));
         match tokio::time::timeout(TIMEOUT, response.into_body().collect()).await {
             Ok(Ok(body)) => Answer::Got {
                 status,
@@ -195,7 +198,10 @@ impl Target {
         let mut builder = hyper::Request::builder()
             .method(Method::from_bytes(request.method.as_bytes())?)
             .uri(self.base.url(&self.account, request))
-            .header("user-agent", concat!("cloudflare-images-mock-verify/", env!("CARGO_PKG_VERSION")))
+            .header(
+                "user-agent",
+                concat!("cloudflare-images-mock-verify/", env!("CARGO_PKG_VERSION")),
+            )
             .header("accept", "application/json");
         if let Some(content_type) = &request.content_type {
             builder = builder.header(CONTENT_TYPE, content_type);

@@ -170,18 +170,38 @@ mod tests {
 
     #[test]
     fn values_are_not_compared_but_keys_order_types_codes_and_messages_are() {
-        let a = got(200, r#"{"result":{"id":"a"},"success":true,"errors":[],"messages":[]}"#);
-        let b = got(200, r#"{"result":{"id":"b"},"success":true,"errors":[],"messages":[]}"#);
+        let a = got(
+            200,
+            r#"{"result":{"id":"a"},"success":true,"errors":[],"messages":[]}"#,
+        );
+        let b = got(
+            200,
+            r#"{"result":{"id":"b"},"success":true,"errors":[],"messages":[]}"#,
+        );
         assert_eq!(a.differences(&b), []);
-        assert_eq!(a.shape, "{result:object,success:boolean,errors:array,messages:array}");
+        assert_eq!(
+            a.shape,
+            "{result:object,success:boolean,errors:array,messages:array}"
+        );
 
-        let reordered = got(200, r#"{"success":true,"result":{},"errors":[],"messages":[]}"#);
+        let reordered = got(
+            200,
+            r#"{"success":true,"result":{},"errors":[],"messages":[]}"#,
+        );
         assert_eq!(a.differences(&reordered), [Difference::Shape]);
 
-        let refused = got(400, r#"{"result":null,"success":false,"errors":[{"code":5411,"message":"no"}],"messages":[]}"#);
+        let refused = got(
+            400,
+            r#"{"result":null,"success":false,"errors":[{"code":5411,"message":"no"}],"messages":[]}"#,
+        );
         assert_eq!(
             a.differences(&refused),
-            [Difference::Status, Difference::Codes, Difference::Messages, Difference::Shape]
+            [
+                Difference::Status,
+                Difference::Codes,
+                Difference::Messages,
+                Difference::Shape
+            ]
         );
         assert_eq!(refused.codes, [5411]);
         assert_eq!(got(200, "\u{89}PNG").shape, "bytes application/json");

@@ -1,0 +1,235 @@
+//! `cloudflare-images-mock verify`, without the network: against a mock (every case agrees),
+//! against a mock set up differently (the differing cases are named), its JSON, its dry run, its
+//! refusals, and the cleanup it owes a real account, at the end and on Ctrl-C.
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use cloudflare_images_mock::{Credentials, MockImages, MockImagesBuilder};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_cloudflare-images-mock");
+const ACCOUNT: &str = "023e105f4ecef8ad9ca31a8372d0c353";
+
+fn target(builder: MockImagesBuilder) -> MockImages {
+    // The target is sent invalid cases on purpose: its refusals are no test failure.
+    builder
+        .fail_on_refusals(false)
+        .fail_on_unserved_routes(false)
+        .start_blocking()
+}
+
+fn verify(mock: &MockImages, extra: &[&str]) -> Output {
+    Command::new(BINARY)
+        .args(["verify", "--base", &mock.base_url(), "--account", ACCOUNT])
+        .args(extra)
+        .env_remove("CLOUDFLARE_API_TOKEN")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// What the target still holds that a run created: images, variants and keys named `verify-`.
+fn leftovers(mock: &MockImages) -> Vec<String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut left: Vec<String> = mock
+        .images()
+        .into_iter()
+        .map(|image| image.id)
+        .filter(|id| id.starts_with("verify-"))
+        .collect();
+    for path in ["images/v1/variants", "images/v1/keys"] {
+        let body = runtime.block_on(async {
+            reqwest::Client::new()
+                .get(format!("{}/accounts/{ACCOUNT}/{path}", mock.base_url()))
+                .bearer_auth("t")
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        });
+        if body.contains("\"verify-") {
+            left.push(format!("{path}: {body}"));
+        }
+    }
+    left
+}
+
+#[test]
+fn against_a_mock_every_case_agrees_and_nothing_is_left_behind() {
+    let mock = target(MockImages::builder());
+
+    let output = verify(&mock, &["--token", "t"]);
+
+    let stdout = text(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        text(&output.stderr)
+    );
+    let summary = stdout.lines().last().unwrap();
+    let agree: usize = summary.split(' ').next().unwrap().parse().unwrap();
+    assert_eq!(summary, format!("{agree} agree, 0 differ"));
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("agree ")).count(),
+        agree
+    );
+    assert!(agree > 80, "{agree} cases");
+    assert!(
+        stdout.contains("agree   upload an image: id_uuid: 400 [5411]"),
+        "{stdout}"
+    );
+    assert_eq!(leftovers(&mock), Vec::<String>::new());
+    // Something was created and deleted on the target.
+    let methods: Vec<String> = mock.requests().iter().map(|r| r.method.clone()).collect();
+    assert!(
+        methods.iter().filter(|m| *m == "DELETE").count() >= 3,
+        "{methods:?}"
+    );
+}
+
+#[test]
+fn against_a_mock_with_other_credentials_the_differing_cases_are_named() {
+    let mock = target(MockImages::builder().credentials(Credentials::token("another token")));
+
+    let output = verify(&mock, &["--token", "t"]);
+
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    // Every authenticated case is refused by the target (10000), accepted or refused otherwise
+    // by the in-process mock set up with the run's token...
+    assert!(
+        stdout.contains("differ  upload an image: valid (status, codes, messages, shape)\n          target: 401 [10000]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("differ  upload an image: id_uuid (status, codes, messages, shape)"),
+        "{stdout}"
+    );
+    // ...but a request without credentials is refused alike (9106).
+    assert!(
+        stdout.contains("agree   upload an image: missing_auth: 400 [9106]"),
+        "{stdout}"
+    );
+    let summary = stdout.lines().last().unwrap();
+    assert!(summary.starts_with("1 agree, "), "{summary}");
+}
+
+#[test]
+fn json_output_parses_and_counts_the_cases() {
+    let mock = target(MockImages::builder());
+
+    let output = verify(&mock, &["--token", "t", "--json"]);
+
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let cases = report["cases"].as_array().unwrap();
+    assert_eq!(report["agree"].as_u64(), Some(cases.len() as u64));
+    assert_eq!(report["differ"].as_u64(), Some(0));
+    let upload = cases
+        .iter()
+        .find(|c| c["rule"] == "id_uuid")
+        .expect("an id_uuid case");
+    assert_eq!(
+        upload["operation"],
+        "cloudflare-images-upload-an-image-via-url"
+    );
+    assert_eq!(upload["target"]["status"], 400);
+    assert_eq!(upload["target"]["codes"], serde_json::json!([5411]));
+    assert_eq!(upload["target"], upload["mock"]);
+}
+
+#[test]
+fn a_dry_run_sends_nothing() {
+    let mock = target(MockImages::builder());
+
+    let output = verify(&mock, &["--token", "t", "--dry-run"]);
+
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains(&format!(
+        "upload an image: valid: POST {}/accounts/{ACCOUNT}/images/v1 (multipart/form-data",
+        mock.base_url()
+    )));
+    assert!(
+        stdout.trim_end().ends_with("requests, none sent"),
+        "{stdout}"
+    );
+    assert!(mock.requests().is_empty());
+}
+
+#[test]
+fn a_host_that_is_not_loopback_needs_yes_and_https_is_not_built_in() {
+    let start = Instant::now();
+    let output = Command::new(BINARY)
+        .args([
+            "verify",
+            "--base",
+            "http://192.0.2.1/client/v4",
+            "--account",
+            ACCOUNT,
+        ])
+        .args(["--token", "t"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("is not on this machine") && stderr.contains("--yes"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "nothing was sent"
+    );
+
+    let output = Command::new(BINARY)
+        .args(["verify", "--base", "https://api.cloudflare.com/client/v4"])
+        .args(["--account", ACCOUNT, "--token", "t", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("no TLS built in yet"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn on_ctrl_c_it_stops_and_deletes_what_it_created() {
+    let mock = target(MockImages::builder());
+    let child = Command::new(BINARY)
+        .args(["verify", "--base", &mock.base_url(), "--account", ACCOUNT])
+        .args(["--token", "t"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the image, the variant and the key exist on the target, interrupt.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !mock.requests().iter().any(|r| r.method == "PUT") {
+        assert!(Instant::now() < deadline, "the run never added its key");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let signalled = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    let output = child.wait_with_output().unwrap();
+
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("interrupted: "), "{stdout}");
+    assert_eq!(leftovers(&mock), Vec::<String>::new());
+}
