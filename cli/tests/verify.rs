@@ -5,7 +5,7 @@
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use cloudflare_images_mock::{Credentials, MockImages, MockImagesBuilder};
+use cloudflare_images_mock::{Credentials, MockImages, MockImagesBuilder, Operation, Script};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_cloudflare-images-mock");
 const ACCOUNT: &str = "023e105f4ecef8ad9ca31a8372d0c353";
@@ -232,4 +232,75 @@ fn on_ctrl_c_it_stops_and_deletes_what_it_created() {
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("interrupted: "), "{stdout}");
     assert_eq!(leftovers(&mock), Vec::<String>::new());
+}
+
+#[test]
+fn a_429_is_retried_after_its_retry_after() {
+    let mock = target(MockImages::builder());
+    // Twice `429` with `Retry-After: 1` on the statistics, then the normal answer.
+    mock.script(Script::rate_limited().on(Operation::Stats).times(2));
+    let start = Instant::now();
+
+    let output = verify(&mock, &["--token", "t"]);
+
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("agree   images usage statistics: valid: 200 []"),
+        "{stdout}"
+    );
+    let stats: Vec<u16> = mock
+        .requests()
+        .iter()
+        .filter(|r| r.operation == Some(Operation::Stats))
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(stats, [429, 429, 200]);
+    assert!(
+        start.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn against_a_mock_pinned_to_another_account_the_differing_cases_are_named() {
+    let mock = target(MockImages::builder().account_id("ffffffffffffffffffffffffffffffff"));
+
+    let output = verify(&mock, &["--token", "t"]);
+
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    // Every case sent with credentials is answered `7003` by the target.
+    assert!(
+        stdout.contains("differ  upload an image: valid (status, codes, messages, shape)\n          target: 400 [7003, 7000]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("differ  upload an image: id_uuid (codes, messages)\n          target: 400 [7003, 7000]"),
+        "{stdout}"
+    );
+    let agree: Vec<&str> = stdout.lines().filter(|l| l.starts_with("agree ")).collect();
+    assert!(agree.len() <= 1, "{agree:?}");
+}
+
+#[test]
+fn against_a_mock_that_fails_one_operation_exactly_that_case_differs() {
+    let mock = target(MockImages::builder());
+    mock.script(Script::internal_error().on(Operation::Blob));
+
+    let output = verify(&mock, &["--token", "t"]);
+
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let differ: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("differ "))
+        .collect();
+    assert_eq!(
+        differ,
+        ["differ  download image: valid (status, codes, messages, shape)"]
+    );
+    let summary = stdout.lines().last().unwrap();
+    assert!(summary.ends_with(" agree, 1 differ"), "{summary}");
 }
