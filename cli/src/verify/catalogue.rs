@@ -455,4 +455,28 @@ mod tests {
             .filter(|case| case.removes.is_some())
             .all(|case| case.request.path.contains(&prefix)));
     }
+
+    #[test]
+    fn the_readme_states_the_number_of_cases_per_operation() {
+        let readme = include_str!("../../../README.md");
+        let cases = catalogue("verify-00000000");
+        assert!(
+            readme.contains(&format!("The catalogue ({} cases), per operation:", cases.len())),
+            "the README's total"
+        );
+        let mut singles = 0;
+        for operation in Operation::ALL.into_iter().filter(|o| o.is_served()) {
+            let of: Vec<_> = cases.iter().filter(|c| c.operation == operation).collect();
+            let invalid = of.iter().filter(|c| c.kind != Kind::Valid).count();
+            if of.len() == 1 {
+                singles += 1;
+                continue;
+            }
+            let row = format!("| {} | {} | {invalid}", operation.summary(), of.len());
+            assert!(readme.contains(&row), "the README has no row {row:?}");
+        }
+        let row = format!("| every other operation served ({singles}) | 1 each | 0 |");
+        assert!(readme.contains(&row), "the README has no row {row:?}");
+        assert!(readme.contains(&format!("`{} agree, 0 differ`", cases.len())));
+    }
 }
