@@ -304,3 +304,122 @@ fn against_a_mock_that_fails_one_operation_exactly_that_case_differs() {
     let summary = stdout.lines().last().unwrap();
     assert!(summary.ends_with(" agree, 1 differ"), "{summary}");
 }
+
+/// A server that answers as the real API was recorded answering (RECORDED.md): the success
+/// envelope `result, success, errors, messages` for everything it is sent, a generated UUID-like
+/// id for every upload, the plain text `ERROR 5404: Image not found` for a missing image, and
+/// the gateway's `9106` with `messages` and `result` for a request without credentials. It
+/// refuses nothing else, as no real server would: the invalid cases must come out as differing.
+struct Fake {
+    base_url: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Fake {
+    fn start() -> Fake {
+        use std::io::{BufRead, BufReader, Read, Write};
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base_url = format!("http://{}/client/v4", listener.local_addr().unwrap());
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = std::sync::Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for (n, stream) in listener.incoming().enumerate() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                let mut words = line.split_whitespace();
+                let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+                let path = target.split('?').next().unwrap_or("").to_owned();
+                let (mut length, mut authenticated) = (0usize, false);
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                        break;
+                    }
+                    let lower = header.to_ascii_lowercase();
+                    if let Some(value) = lower.strip_prefix("content-length:") {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                    authenticated |=
+                        lower.starts_with("authorization:") || lower.starts_with("x-auth-key:");
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                log.lock().unwrap().push(format!("{method} {path}"));
+
+                let envelope = |result: &str| {
+                    format!(r#"{{"result":{result},"success":true,"errors":[],"messages":[]}}"#)
+                };
+                let (status, content_type, body): (u16, &str, Vec<u8>) = if !authenticated {
+                    (400, "application/json", br#"{"success":false,"errors":[{"code":9106,"message":"Missing X-Auth-Key, X-Auth-Email or Authorization headers"}],"messages":[],"result":null}"#.to_vec())
+                } else if path.ends_with("-none") {
+                    (404, "text/plain", b"ERROR 5404: Image not found\n".to_vec())
+                } else if path.ends_with("/blob") {
+                    (200, "image/png", b"\x89PNG\r\n\x1a\n".to_vec())
+                } else if method == "POST" && path.ends_with("/images/v1") {
+                    let id = format!("e73d3dcf-ec7f-4476-09e2-{n:012x}");
+                    let result = format!(
+                        r#"{{"id":"{id}","filename":"verify.png","uploaded":"2026-11-30T07:00:00.000Z","requireSignedURLs":false,"variants":["https://imagedelivery.net/nCX0WluV4kb4MYRWgWWi4A/{id}/public"]}}"#
+                    );
+                    (200, "application/json", envelope(&result).into_bytes())
+                } else {
+                    (200, "application/json", envelope("{}").into_bytes())
+                };
+                let head = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(&body);
+            }
+        });
+        Fake { base_url, seen }
+    }
+}
+
+#[test]
+fn against_a_fake_in_the_real_shapes_the_differences_are_named_and_what_it_accepted_is_deleted() {
+    let fake = Fake::start();
+
+    let output = Command::new(BINARY)
+        .args([
+            "verify",
+            "--base",
+            &fake.base_url,
+            "--account",
+            ACCOUNT,
+            "--token",
+            "t",
+        ])
+        .output()
+        .unwrap();
+
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    // The valid cases in the recorded shapes agree; so does the recorded text of a missing image.
+    assert!(stdout.contains("agree   upload an image: valid: 200 [] [] {result:object,success:boolean,errors:array,messages:array}"), "{stdout}");
+    assert!(stdout.contains("agree   image details: image_not_found: 404 [5404] [\"Image not found\"] bytes text/plain"), "{stdout}");
+    // The fake accepts what the mock refuses, and answers 9106 in its other recorded shape.
+    assert!(stdout.contains("differ  upload an image: id_uuid (status, codes, messages, shape)\n          target: 200 []"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "differ  upload an image: missing_auth (shape)\n          target: 400 [9106]"
+        ),
+        "{stdout}"
+    );
+    // Every image the fake said it created is deleted at the end.
+    let seen = fake.seen.lock().unwrap().clone();
+    let uploads = seen
+        .iter()
+        .filter(|r| r.starts_with("POST ") && r.ends_with("/images/v1"))
+        .count();
+    let deleted = seen
+        .iter()
+        .filter(|r| r.starts_with("DELETE ") && r.contains("e73d3dcf-"))
+        .count();
+    assert_eq!(deleted + 1, uploads, "{seen:#?}");
+}

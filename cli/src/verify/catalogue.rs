@@ -461,7 +461,10 @@ mod tests {
         let readme = include_str!("../../../README.md");
         let cases = catalogue("verify-00000000");
         assert!(
-            readme.contains(&format!("The catalogue ({} cases), per operation:", cases.len())),
+            readme.contains(&format!(
+                "The catalogue ({} cases), per operation:",
+                cases.len()
+            )),
             "the README's total"
         );
         let mut singles = 0;

@@ -60,19 +60,32 @@ impl Seen {
                 }
             }
         };
-        let shape = match serde_json::from_slice::<Shape>(body) {
-            Ok(Shape(keys)) => {
-                let keys: Vec<String> = keys
-                    .iter()
-                    .map(|(key, kind)| format!("{key}:{kind}"))
-                    .collect();
-                format!("{{{}}}", keys.join(","))
-            }
-            Err(_) => format!(
-                "bytes {}",
-                content_type.as_deref().unwrap_or("(no content-type)")
-            ),
+        let Ok(Shape(keys)) = serde_json::from_slice::<Shape>(body) else {
+            // No JSON object: the body's media type (its parameters vary from server to server)
+            // and, for the API's text errors (`ERROR 5404: Image not found`), their codes.
+            let media_type = content_type
+                .as_deref()
+                .and_then(|c| c.split(';').next())
+                .map_or_else(
+                    || "(no content-type)".to_owned(),
+                    |m| m.trim().to_ascii_lowercase(),
+                );
+            let (codes, messages) = if media_type.starts_with("text/") {
+                text_errors(body)
+            } else {
+                (Vec::new(), Vec::new())
+            };
+            return Seen {
+                status: Some(status),
+                codes,
+                messages,
+                shape: format!("bytes {media_type}"),
+            };
         };
+        let keys: Vec<String> = keys
+            .iter()
+            .map(|(key, kind)| format!("{key}:{kind}"))
+            .collect();
         let errors = serde_json::from_slice::<Value>(body)
             .ok()
             .and_then(|v| v.get("errors").and_then(Value::as_array).cloned())
@@ -88,7 +101,7 @@ impl Seen {
                 .filter_map(|e| e.get("message").and_then(Value::as_str))
                 .map(str::to_owned)
                 .collect(),
-            shape,
+            shape: format!("{{{}}}", keys.join(",")),
         }
     }
 
@@ -142,6 +155,25 @@ impl<'de> Deserialize<'de> for Shape {
             }
         }
         deserializer.deserialize_map(Keys)
+    }
+}
+
+/// The errors of a text body, one `ERROR <code>: <message>` a line (the API's older answers, and
+/// a missing image's still), or the whole text as a message without a code (a missing
+/// variant's `variant not found`).
+fn text_errors(body: &[u8]) -> (Vec<u64>, Vec<String>) {
+    let text = String::from_utf8_lossy(body);
+    let (codes, messages): (Vec<u64>, Vec<String>) = text
+        .lines()
+        .filter_map(|line| {
+            let (code, message) = line.strip_prefix("ERROR ")?.split_once(": ")?;
+            Some((code.parse::<u64>().ok()?, message.to_owned()))
+        })
+        .unzip();
+    if codes.is_empty() && !text.trim().is_empty() {
+        (codes, vec![text.trim().to_owned()])
+    } else {
+        (codes, messages)
     }
 }
 
@@ -205,5 +237,19 @@ mod tests {
         );
         assert_eq!(refused.codes, [5411]);
         assert_eq!(got(200, "\u{89}PNG").shape, "bytes application/json");
+
+        let text = Seen::of(&Answer::Got {
+            status: 404,
+            content_type: Some("text/plain; charset=utf-8".to_owned()),
+            body: "ERROR 5404: Image not found\n".into(),
+        });
+        assert_eq!(
+            (text.codes, text.messages, text.shape),
+            (
+                vec![5404],
+                vec!["Image not found".to_owned()],
+                "bytes text/plain".to_owned()
+            )
+        );
     }
 }
