@@ -423,3 +423,71 @@ fn against_a_fake_in_the_real_shapes_the_differences_are_named_and_what_it_accep
         .count();
     assert_eq!(deleted + 1, uploads, "{seen:#?}");
 }
+
+#[test]
+fn record_writes_each_answer_as_a_redacted_fixture() {
+    let mock = target(MockImages::builder());
+    let dir = std::env::temp_dir().join(format!("cim-verify-record-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let output = verify(
+        &mock,
+        &[
+            "--token",
+            "secret-token-1234",
+            "--json",
+            "--record",
+            dir.to_str().unwrap(),
+        ],
+    );
+
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let cases = report["cases"].as_array().unwrap();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), cases.len());
+    for (file, case) in files.iter().zip(cases) {
+        let raw = std::fs::read_to_string(file).unwrap();
+        let fixture: serde_json::Value = serde_json::from_str(&raw).unwrap();
+        assert_eq!(
+            fixture["status"],
+            case["target"]["status"],
+            "{}",
+            file.display()
+        );
+        assert_eq!(fixture["provenance"]["case"], case["case"]);
+        for key in ["source", "recorded", "templated", "redacted"] {
+            assert!(
+                fixture["provenance"][key].is_string(),
+                "{}: {key}",
+                file.display()
+            );
+        }
+        assert_eq!(fixture["provenance"]["confirmed"], false);
+        assert!(fixture["body"].is_string());
+        for secret in [ACCOUNT, mock.account_hash(), "secret-token-1234"] {
+            assert!(!raw.contains(secret), "{} holds {secret}", file.display());
+        }
+        let prefixes = raw.matches("verify-").count();
+        assert_eq!(
+            raw.matches("verify-00000000").count(),
+            prefixes,
+            "{}",
+            file.display()
+        );
+    }
+    let upload = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(
+        upload.contains(r#"\"id\": \"verify-00000000-image\""#),
+        "{upload}"
+    );
+    assert!(
+        upload.contains("imagedelivery.net/2222222222222222222222/"),
+        "{upload}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

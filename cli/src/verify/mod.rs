@@ -5,12 +5,13 @@
 //! It lives in the binary so that library users never compile it: [`catalogue`] (the cases,
 //! drawn from the library's strategies), [`client`] (sending, credentials, `Retry-After`),
 //! [`pace`] (the rate limit), [`compare`] (what of two answers is compared), [`report`] (text,
-//! JSON, progress) and [`run`] (the command: safety checks, the run, the cleanup).
+//! JSON, progress), [`record`] (`--record`: the target's answers as fixtures) and [`run`] (the command: safety checks, the run, the cleanup).
 
 mod catalogue;
 mod client;
 mod compare;
 mod pace;
+mod record;
 mod report;
 mod run;
 

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::catalogue::{self, Case, Resource};
 use super::client::{Answer, Auth, Base, Target};
 use super::compare::Seen;
+use super::record::Recorder;
 use super::report::{Outcome, Progress, Report};
 
 /// Runs the catalogue of labelled cases against a target and an in-process mock and compares
@@ -41,6 +42,10 @@ pub(crate) struct VerifyArgs {
     /// Prints the requests it would send, and sends none.
     #[arg(long)]
     dry_run: bool,
+    /// Writes each answer of the target to this directory as a fixture in the format of
+    /// `fixtures/` (provenance, status, content type, raw body), redacted.
+    #[arg(long, value_name = "DIR")]
+    record: Option<std::path::PathBuf>,
     /// Confirms a target that is not on this machine (a real account): needed for any host but
     /// loopback.
     #[arg(long)]
@@ -92,7 +97,18 @@ pub(crate) fn run(args: VerifyArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let report = runtime.block_on(verify(base, args.account, auth, cases, &args.base));
+    let mut recorder = args
+        .record
+        .as_deref()
+        .map(|dir| Recorder::new(dir, &args.base));
+    let report = runtime.block_on(verify(
+        base,
+        args.account.clone(),
+        auth.clone(),
+        cases,
+        &args.base,
+        recorder.as_mut(),
+    ));
     let report = match report {
         Ok(report) => report,
         Err(e) => {
@@ -100,6 +116,18 @@ pub(crate) fn run(args: VerifyArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let (Some(recorder), Some(dir)) = (recorder, &args.record) {
+        match recorder.write(&args.account, &prefix, &auth) {
+            Ok(n) => eprintln!("recorded {n} answers in {}", dir.display()),
+            Err(e) => {
+                eprintln!(
+                    "cloudflare-images-mock verify: cannot record in {}: {e}",
+                    dir.display()
+                );
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     if args.json {
         match serde_json::to_string_pretty(&report) {
             Ok(json) => println!("{json}"),
@@ -147,6 +175,7 @@ async fn verify(
     auth: Auth,
     cases: Vec<Case>,
     shown: &str,
+    mut recorder: Option<&mut Recorder>,
 ) -> Result<Report, String> {
     // The in-process mock is set up as the target is expected to be: this account, these
     // credentials only.
@@ -185,6 +214,9 @@ async fn verify(
         progress.show(done, &case.name());
         let answer = target.send(&case.request).await;
         track(case, &answer, &mut created);
+        if let Some(recorder) = recorder.as_deref_mut() {
+            recorder.keep(done, case, &answer);
+        }
         let theirs = Seen::of(&answer);
         let ours = Seen::of(&reference.send(&case.request).await);
         outcomes.push(Outcome::new(case, theirs, ours));
