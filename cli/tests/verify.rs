@@ -491,3 +491,35 @@ fn record_writes_each_answer_as_a_redacted_fixture() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_target_that_does_not_answer_is_one_clear_error() {
+    // A port nothing listens on: bound, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}/client/v4");
+
+    let output = Command::new(BINARY)
+        .args([
+            "verify",
+            "--base",
+            &base,
+            "--account",
+            ACCOUNT,
+            "--token",
+            "t",
+        ])
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(&format!("{base} does not answer: ")),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+}

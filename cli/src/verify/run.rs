@@ -213,6 +213,12 @@ async fn verify(
         }
         progress.show(done, &case.name());
         let answer = target.send(&case.request).await;
+        // A target that does not answer the first case is not there: 86 lines saying so would
+        // bury the reason. Nothing was created, so there is nothing to clean up.
+        if let (0, Answer::Failed(why)) = (done, &answer) {
+            progress.clear();
+            return Err(format!("{shown} does not answer: {why}"));
+        }
         track(case, &answer, &mut created);
         if let Some(recorder) = recorder.as_deref_mut() {
             recorder.keep(done, case, &answer);
