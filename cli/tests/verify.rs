@@ -144,6 +144,7 @@ fn json_output_parses_and_counts_the_cases() {
     assert_eq!(upload["target"]["status"], 400);
     assert_eq!(upload["target"]["codes"], serde_json::json!([5411]));
     assert_eq!(upload["target"], upload["mock"]);
+    assert_eq!(upload["confirmed"], false, "the schema assumes id_uuid's status");
 }
 
 #[test]
@@ -409,6 +410,11 @@ fn against_a_fake_in_the_real_shapes_the_differences_are_named_and_what_it_accep
         stdout.contains(
             "differ  upload an image: missing_auth (shape)\n          target: 400 [9106]"
         ),
+        "{stdout}"
+    );
+    // The mock's answer to a custom id that is a UUID is assumed: the report says so.
+    assert!(
+        stdout.contains("the mock's answer for id_uuid is assumed (confirmed: false)"),
         "{stdout}"
     );
     // Every image the fake said it created is deleted at the end.

@@ -6,6 +6,8 @@ use std::io::{IsTerminal, Write};
 
 use serde::Serialize;
 
+use cloudflare_images_mock::Rule;
+
 use super::catalogue::{Case, Kind};
 use super::compare::{Difference, Seen};
 
@@ -17,6 +19,10 @@ pub(crate) struct Outcome {
     /// The rule an invalid case breaks, or the error an error case expects.
     pub(crate) rule: Option<&'static str>,
     pub(crate) agree: bool,
+    /// For a case of a rule, whether the mock's code and status for it are confirmed from the
+    /// real API; a target that differs on an unconfirmed rule (`false`) is evidence against an
+    /// assumption, not a bug of the target.
+    pub(crate) confirmed: Option<bool>,
     pub(crate) differences: Vec<Difference>,
     pub(crate) target: Seen,
     pub(crate) mock: Seen,
@@ -25,7 +31,13 @@ pub(crate) struct Outcome {
 impl Outcome {
     pub(crate) fn new(case: &Case, target: Seen, mock: Seen) -> Outcome {
         let differences = target.differences(&mock);
+        let rule = match case.kind {
+            Kind::Valid => None,
+            Kind::Invalid(rule) => Some(rule.rule()),
+            Kind::Error(name) => Rule::from_name(name),
+        };
         Outcome {
+            confirmed: rule.map(Rule::confirmed),
             case: case.name(),
             operation: case.operation.operation_id(),
             rule: match case.kind {
@@ -83,6 +95,12 @@ impl Report {
                 out.push_str(&format!("differ  {} ({})\n", case.case, what.join(", ")));
                 out.push_str(&format!("          target: {}\n", case.target));
                 out.push_str(&format!("          mock:   {}\n", case.mock));
+                if case.confirmed == Some(false) {
+                    out.push_str(&format!(
+                        "          the mock's answer for {} is assumed (confirmed: false): the target's is evidence against it\n",
+                        case.rule.unwrap_or_default()
+                    ));
+                }
             }
         }
         if self.interrupted {
