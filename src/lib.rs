@@ -222,6 +222,7 @@ pub mod conformance;
 mod envelope;
 mod error;
 mod expect;
+mod fixtures;
 mod ids;
 mod ingest;
 mod journal;

@@ -57,6 +57,10 @@ struct Args {
     /// Let `url` uploads fetch http:// URLs from hosts other than loopback.
     #[arg(long)]
     allow_network: bool,
+    /// Answer refusals with the recorded answers of this directory (as `verify --record DIR`
+    /// writes them) where it holds one for the operation and rule.
+    #[arg(long, value_name = "DIR")]
+    fixtures: Option<std::path::PathBuf>,
     /// The log level: off, error, warn, info (one line per request) or debug.
     #[arg(long, default_value = "info")]
     log_level: tracing::level_filters::LevelFilter,
@@ -113,6 +117,9 @@ async fn serve(args: Args) -> ExitCode {
     }
     if let Some(delivery_host) = args.delivery_host {
         builder = builder.delivery_host(delivery_host);
+    }
+    if let Some(dir) = args.fixtures {
+        builder = builder.fixtures(dir);
     }
     let mock = match builder.allow_network(args.allow_network).try_start().await {
         Ok(mock) => mock,

@@ -144,7 +144,10 @@ fn json_output_parses_and_counts_the_cases() {
     assert_eq!(upload["target"]["status"], 400);
     assert_eq!(upload["target"]["codes"], serde_json::json!([5411]));
     assert_eq!(upload["target"], upload["mock"]);
-    assert_eq!(upload["confirmed"], false, "the schema assumes id_uuid's status");
+    assert_eq!(
+        upload["confirmed"], false,
+        "the schema assumes id_uuid's status"
+    );
 }
 
 #[test]
@@ -528,4 +531,78 @@ fn a_target_that_does_not_answer_is_one_clear_error() {
         "{stderr}"
     );
     assert!(output.stdout.is_empty());
+}
+
+/// Each case's name and whether it agreed, from a `--json` run.
+fn verdicts(output: &Output) -> Vec<(String, bool)> {
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&output.stderr)));
+    report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["case"].as_str().unwrap().to_owned(),
+                c["agree"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn record_then_load_then_verify_finds_what_the_recorded_target_showed() {
+    let fake = Fake::start();
+    let dir = std::env::temp_dir().join(format!("cim-verify-roundtrip-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let recorded = Command::new(BINARY)
+        .args([
+            "verify",
+            "--base",
+            &fake.base_url,
+            "--account",
+            ACCOUNT,
+            "--token",
+            "t",
+        ])
+        .args(["--json", "--record", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(recorded.status.code(), Some(1));
+
+    // A mock loaded with the recording answers its refusals as the fake did.
+    let mock = target(MockImages::builder().fixtures(&dir));
+    let replayed = verify(&mock, &["--token", "t", "--json"]);
+
+    assert_eq!(
+        verdicts(&replayed),
+        verdicts(&recorded),
+        "{}",
+        text(&replayed.stdout)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&replayed.stdout).unwrap();
+    let id_uuid = report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["rule"] == "id_uuid")
+        .unwrap();
+    assert_eq!(id_uuid["target"]["status"], 200, "the fake accepted it");
+    // The journal still names the mock's own rule.
+    assert!(mock
+        .requests()
+        .iter()
+        .any(|r| r.errors.first().is_some_and(|e| e.rule == "id_uuid")));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_server_loads_fixtures_and_a_bad_directory_fails_its_start() {
+    let output = Command::new(BINARY)
+        .args(["--port", "0", "--fixtures", "/no/such/dir"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("fixtures /no/such/dir: "), "{stderr}");
 }

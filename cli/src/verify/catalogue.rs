@@ -80,14 +80,39 @@ pub(crate) struct Case {
 }
 
 impl Case {
-    /// `upload: valid`, `upload: id_uuid`, `image details: image_not_found`.
+    /// `upload an image: valid`, `upload an image: id_uuid`, `image details: image_not_found`.
     pub(crate) fn name(&self) -> String {
-        let label = match self.kind {
+        format!("{}: {}", self.operation.summary(), self.label())
+    }
+
+    /// `valid`, the rule's name, or the error's; a rule several ways break (a malformed
+    /// multipart body: cut short, no delimiter, a repeated part...) also names the way, so that
+    /// every case has a name of its own: `malformed_multipart (TruncatedBody)`.
+    pub(crate) fn label(&self) -> String {
+        match self.kind {
+            Kind::Invalid(rule) => {
+                let shared = InvalidRule::ALL
+                    .iter()
+                    .filter(|other| other.name() == rule.name())
+                    .count();
+                if shared > 1 {
+                    format!("{} ({rule:?})", rule.name())
+                } else {
+                    rule.name().to_owned()
+                }
+            }
+            _ => self.rule_name().to_owned(),
+        }
+    }
+
+    /// `valid`, or the name of the rule the case breaks or the error it expects, as the mock's
+    /// errors name it.
+    pub(crate) fn rule_name(&self) -> &'static str {
+        match self.kind {
             Kind::Valid => "valid",
             Kind::Invalid(rule) => rule.name(),
             Kind::Error(name) => name,
-        };
-        format!("{}: {label}", self.operation.summary())
+        }
     }
 }
 
@@ -439,6 +464,8 @@ mod tests {
     fn the_draws_are_the_same_on_every_run_and_names_carry_the_prefix() {
         let (a, b) = (catalogue("verify-00000000"), catalogue("verify-00000000"));
         assert_eq!(a.len(), b.len());
+        let names: std::collections::HashSet<String> = a.iter().map(Case::name).collect();
+        assert_eq!(names.len(), a.len(), "every case has a name of its own");
         for (a, b) in a.iter().zip(&b) {
             assert_eq!(
                 (a.name(), &a.request.body, &a.request.query),

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use super::catalogue::{Case, Kind};
+use super::catalogue::Case;
 use super::client::{Answer, Auth};
 
 /// What replaces a generated UUID-like id (the recordings' anonymised style).
@@ -21,6 +21,10 @@ const ZERO_PREFIX: &str = "verify-00000000";
 pub(crate) struct Recording {
     name: String,
     operation: String,
+    operation_id: &'static str,
+    /// The rule the case breaks, or `valid`: with `operation_id`, what the mock keys a loaded
+    /// fixture by.
+    rule: &'static str,
     case: String,
     status: u16,
     content_type: Option<String>,
@@ -53,16 +57,12 @@ impl Recorder {
         else {
             return;
         };
-        let label = match case.kind {
-            Kind::Valid => "valid",
-            Kind::Invalid(rule) => rule.name(),
-            Kind::Error(name) => name,
-        };
+        let label = case.label();
         self.recordings.push(Recording {
             name: format!(
                 "{index:03}-{}-{}.json",
                 case.operation.operation_id(),
-                label.replace('_', "-")
+                label.replace(['_', ' '], "-").replace(['(', ')'], "")
             ),
             operation: format!(
                 "{} ({} {})",
@@ -70,6 +70,8 @@ impl Recorder {
                 case.request.method,
                 case.operation.endpoint().1
             ),
+            operation_id: case.operation.operation_id(),
+            rule: case.rule_name(),
             case: case.name(),
             status: *status,
             content_type: content_type.clone(),
@@ -101,7 +103,9 @@ impl Recorder {
         for recording in &self.recordings {
             let mut body = recording.body.clone();
             for (secret, placeholder) in &secrets {
-                if !secret.is_empty() {
+                // A credential shorter than this is no real one (API tokens are 40 characters,
+                // keys 37), and replacing it would garble the text around it.
+                if secret.len() >= 8 {
                     body = body.replace(secret.as_str(), placeholder);
                 }
             }
@@ -127,6 +131,8 @@ fn fixture(recording: &Recording, target: &str, date: &str, body: &str) -> Strin
   "provenance": {{
     "source": {},
     "operation": {},
+    "operation_id": {},
+    "rule": {},
     "case": {},
     "recorded": {},
     "templated": "nothing",
@@ -141,6 +147,8 @@ fn fixture(recording: &Recording, target: &str, date: &str, body: &str) -> Strin
 "#,
         s(&format!("cloudflare-images-mock verify against {target}")),
         s(&recording.operation),
+        s(recording.operation_id),
+        s(recording.rule),
         s(&recording.case),
         s(date),
         recording.status,
