@@ -223,6 +223,7 @@ pub mod conformance;
 mod envelope;
 mod error;
 mod expect;
+mod fixtures;
 mod ids;
 mod ingest;
 mod journal;

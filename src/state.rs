@@ -49,6 +49,8 @@ pub(crate) struct Config {
     pub(crate) body_timeout: Duration,
     /// `count.allowed` of the usage statistics.
     pub(crate) images_allowed: u64,
+    /// Recorded answers that replace the mock's own refusals.
+    pub(crate) fixtures: Arc<crate::fixtures::Fixtures>,
     /// The base of the one-time upload URLs of direct creator uploads (no trailing `/`): the
     /// mock's own root unless the builder names another.
     pub(crate) upload_base: Arc<str>,

@@ -1,22 +1,32 @@
 //! The standalone mock, for clients in any language: `cargo run --release` (at the repository
 //! root, whose default members make this the one binary) serves it on
 //! 127.0.0.1:4010 (the address the official SDKs' test suites expect) and prints its base URL.
+//! `cloudflare-images-mock verify` compares a target (the real API) with the mock, case by case.
 
 #![forbid(unsafe_code)]
 
 use std::net::IpAddr;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use cloudflare_images_mock::{Clock, Credentials, MockImages};
+
+mod verify;
 
 /// An offline twin of the Cloudflare Images API: uploads, images, lists, variants, signing keys,
 /// direct creator uploads and delivery URLs, answered as the real API answers.
 ///
 /// Point a client at the base URL it prints (e.g. the official SDKs' `base_url`/`baseURL`).
+/// With no subcommand it serves; the flags below are the server's.
 #[derive(Debug, Parser)]
-#[command(name = "cloudflare-images-mock", version)]
+#[command(
+    name = "cloudflare-images-mock",
+    version,
+    args_conflicts_with_subcommands = true
+)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// The address to listen on; loopback unless you mean it.
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
@@ -47,6 +57,10 @@ struct Args {
     /// Let `url` uploads fetch http:// URLs from hosts other than loopback.
     #[arg(long)]
     allow_network: bool,
+    /// Answer refusals with the recorded answers of this directory (as `verify --record DIR`
+    /// writes them) where it holds one for the operation and rule.
+    #[arg(long, value_name = "DIR")]
+    fixtures: Option<std::path::PathBuf>,
     /// The log level: off, error, warn, info (one line per request) or debug.
     #[arg(long, default_value = "info")]
     log_level: tracing::level_filters::LevelFilter,
@@ -67,8 +81,17 @@ fn fixed_clock(at: &str) -> Result<Clock, String> {
     Ok(Clock::fixed(at))
 }
 
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Compare a target (the real API, or another mock) with this mock, case by case.
+    Verify(verify::VerifyArgs),
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(Command::Verify(verify)) = args.command {
+        return verify::run(verify);
+    }
     tracing_subscriber::fmt()
         .with_max_level(args.log_level)
         .with_target(false)
@@ -115,6 +138,9 @@ async fn serve(args: Args) -> ExitCode {
     }
     if let Some(clock) = args.clock {
         builder = builder.clock(clock);
+    }
+    if let Some(dir) = args.fixtures {
+        builder = builder.fixtures(dir);
     }
     let mock = match builder.allow_network(args.allow_network).try_start().await {
         Ok(mock) => mock,

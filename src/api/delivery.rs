@@ -325,6 +325,7 @@ mod tests {
                 header_timeout: Duration::from_secs(1),
                 body_timeout: Duration::from_secs(1),
                 images_allowed: 10,
+                fixtures: Default::default(),
             },
             journal: crate::journal::Journal::new(),
             store: crate::store::Store::new(

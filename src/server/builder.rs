@@ -71,6 +71,7 @@ pub struct MockImagesBuilder {
     pub(super) upload_base: Option<String>,
     pub(super) seed: Option<u64>,
     pub(super) clock: Option<Clock>,
+    pub(super) fixtures: Option<std::path::PathBuf>,
 }
 
 impl MockImagesBuilder {
@@ -170,6 +171,24 @@ impl MockImagesBuilder {
     /// ```
     pub fn memory_budget(mut self, bytes: u64) -> Self {
         self.memory_budget = bytes;
+        self
+    }
+
+    /// Answers refusals with the recorded answers of a directory of fixtures, as
+    /// `cloudflare-images-mock verify --record DIR` writes them: a request the mock refuses by
+    /// a rule of which the directory holds a recording, for the same operation, gets the
+    /// recorded status, content type and body instead of the mock's own. Successes stay the
+    /// mock's own answers (a recording cannot know their ids). A file that cannot be read or
+    /// lacks its provenance fails the start with [`Error::Config`].
+    ///
+    /// ```
+    /// use cloudflare_images_mock::MockImages;
+    ///
+    /// let err = MockImages::builder().fixtures("no/such/dir").try_start_blocking().unwrap_err();
+    /// assert!(err.to_string().contains("fixtures no/such/dir"));
+    /// ```
+    pub fn fixtures(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.fixtures = Some(dir.into());
         self
     }
 
@@ -349,6 +368,11 @@ impl MockImagesBuilder {
                 "variants must name at least one variant".to_owned(),
             ));
         }
+        let fixtures = match &self.fixtures {
+            Some(dir) => crate::fixtures::Fixtures::load(dir)
+                .map_err(|why| Error::Config(format!("fixtures {}: {why}", dir.display())))?,
+            None => crate::fixtures::Fixtures::default(),
+        };
         crate::schema::warm_up();
         envelope::warm_up();
         let addr = SocketAddr::new(self.host, self.port);
@@ -376,6 +400,7 @@ impl MockImagesBuilder {
                     .into(),
                 delivery_host: self.delivery_host.into(),
                 images_allowed: self.images_allowed,
+                fixtures: Arc::new(fixtures),
                 limits: Limits::standard(),
                 header_timeout: self.header_timeout,
                 body_timeout: self.body_timeout,

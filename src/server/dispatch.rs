@@ -107,7 +107,23 @@ pub(super) async fn answer(
             ScriptKind::CutOff => {}
         }
     }
-    let outcome = api::handle(&shared, &parts, &mut body, &routed, script.is_some()).await;
+    let mut outcome = api::handle(&shared, &parts, &mut body, &routed, script.is_some()).await;
+    // A recorded answer to the same refusal of the same operation replaces the mock's own; the
+    // journal keeps the mock's errors, which name the rule.
+    if let (Some(operation), Some(error)) = (entry.operation, outcome.errors.first()) {
+        if let Some(recorded) = shared.config.fixtures.refusal(operation, error.rule.name()) {
+            let mut headers = Vec::new();
+            if let Some(content_type) = &recorded.content_type {
+                headers.push(("content-type", content_type.clone()));
+            }
+            outcome.reply = Reply {
+                status: recorded.status,
+                content_type: crate::envelope::JSON_CONTENT_TYPE,
+                headers,
+                body: recorded.body.clone(),
+            };
+        }
+    }
     entry.status = outcome.reply.status;
     entry.errors = outcome.errors;
     entry.accepted = outcome.accepted;

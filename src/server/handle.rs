@@ -101,6 +101,7 @@ impl MockImages {
             body_timeout: Duration::from_secs(30),
             memory_budget: DEFAULT_MEMORY_BUDGET,
             images_allowed: DEFAULT_IMAGES_ALLOWED,
+            fixtures: None,
             fail_on_unserved_routes: true,
             fail_on_refusals: false,
             upload_base: None,

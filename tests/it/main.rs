@@ -18,6 +18,7 @@ mod images;
 mod journal;
 mod keys;
 mod load;
+mod loaded_fixtures;
 mod memory;
 mod metadata;
 #[cfg(feature = "proptest")]
