@@ -10,7 +10,7 @@ use std::hash::{BuildHasher, Hasher};
 
 use bytes::Bytes;
 use cloudflare_images_mock::strategies::{self, InvalidRule};
-use cloudflare_images_mock::Operation;
+use cloudflare_images_mock::{Clock, Operation};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{json, Value};
@@ -85,7 +85,7 @@ impl Case {
         format!("{}: {}", self.operation.summary(), self.label())
     }
 
-    /// `valid`, the rule's name, or the error's; a rule several ways break (a malformed
+    /// `valid`, the rule's name, or the error's; a rule several ways break in one operation (a malformed
     /// multipart body: cut short, no delimiter, a repeated part...) also names the way, so that
     /// every case has a name of its own: `malformed_multipart (TruncatedBody)`.
     pub(crate) fn label(&self) -> String {
@@ -93,7 +93,9 @@ impl Case {
             Kind::Invalid(rule) => {
                 let shared = InvalidRule::ALL
                     .iter()
-                    .filter(|other| other.name() == rule.name())
+                    .filter(|other| {
+                        other.name() == rule.name() && other.operation() == rule.operation()
+                    })
                     .count();
                 if shared > 1 {
                     format!("{} ({rule:?})", rule.name())
@@ -158,6 +160,12 @@ pub(crate) fn random_prefix() -> String {
 
 /// The catalogue, in the order it is sent; `prefix` names what it creates.
 pub(crate) fn catalogue(prefix: &str) -> Vec<Case> {
+    catalogue_at(prefix, &Clock::system())
+}
+
+/// The catalogue with the direct uploads' `expiry` written relative to `clock` now (a fixed
+/// clock makes every draw, bodies included, the same on every call).
+pub(crate) fn catalogue_at(prefix: &str, clock: &Clock) -> Vec<Case> {
     let mut runner = TestRunner::new_with_rng(
         Config::default(),
         TestRng::from_seed(RngAlgorithm::ChaCha, &SEED),
@@ -295,6 +303,26 @@ pub(crate) fn catalogue(prefix: &str) -> Vec<Case> {
                     true
                 });
                 Request::new("POST", "/images/v1/variants".into()).body("application/json", body)
+            }
+            // `expiry` is written relative to the system clock now, with a minute of margin
+            // from the window's edges: the cases reach the target well within it.
+            Operation::DirectUploadV2 => {
+                let request = draw(
+                    &mut runner,
+                    strategies::direct_upload_breaking(rule),
+                    |_| true,
+                );
+                Request::new("POST", "/images/v2/direct_upload".into())
+                    .body(request.content_type(), request.body_at(clock))
+            }
+            Operation::DirectUploadV1 => {
+                let request = draw(
+                    &mut runner,
+                    strategies::direct_upload_v1_breaking(rule),
+                    |_| true,
+                );
+                Request::new("POST", "/images/v1/direct_upload".into())
+                    .body(request.content_type(), request.body_at(clock))
             }
             // A rule of an operation with no strategy yet: nothing to draw.
             _ => continue,
@@ -462,7 +490,11 @@ mod tests {
 
     #[test]
     fn the_draws_are_the_same_on_every_run_and_names_carry_the_prefix() {
-        let (a, b) = (catalogue("verify-00000000"), catalogue("verify-00000000"));
+        let clock = Clock::fixed(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1 << 30));
+        let (a, b) = (
+            catalogue_at("verify-00000000", &clock),
+            catalogue_at("verify-00000000", &clock),
+        );
         assert_eq!(a.len(), b.len());
         let names: std::collections::HashSet<String> = a.iter().map(Case::name).collect();
         assert_eq!(names.len(), a.len(), "every case has a name of its own");
@@ -492,7 +524,8 @@ mod tests {
                 "The catalogue ({} cases), per operation:",
                 cases.len()
             )),
-            "the README's total"
+            "the README's total: {} cases",
+            cases.len()
         );
         let mut singles = 0;
         for operation in Operation::ALL.into_iter().filter(|o| o.is_served()) {
