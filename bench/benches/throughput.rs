@@ -2269,9 +2269,8 @@ fn out_of_process(
     let online = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default();
     let pinned = online.trim() != "0" && pin_self("1");
     println!(
-        "\nOut of process (issue 16): each server a program of its own ({}; the mock is {}), \
-         {} round(s) in alternating order",
-        "bench/src/bin/floor-server, wiremock-server",
+        "\nOut of process (issue 16): each server a program of its own (bench/src/bin/: \
+         floor-server, wiremock-server; the mock is {}), {} round(s) in alternating order",
         binary.display(),
         plan.rounds
     );
