@@ -2151,7 +2151,8 @@ fn main() {
     let (wiremock_each, wiremock_peak) = per("wiremock");
     issue16.push((
         format!(
-            "{} mocks started and dropped: {} vs wiremock's MockServer::start() {} each, peak RSS              {} vs {}",
+            "{} mocks started and dropped: {} vs wiremock's MockServer::start() {} each, peak \
+             RSS {} vs {}",
             plan.many,
             micros(mock_each),
             micros(wiremock_each),
@@ -2502,7 +2503,7 @@ fn out_of_process(
 // Many mocks in one test binary (issue 16, item 4).
 
 /// How long a `--many` child may take.
-const MANY_TIMEOUT: Duration = Duration::from_secs(60);
+const MANY_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The kinds of `--many`: how a test suite starts a server.
 const MANY_KINDS: [&str; 4] = ["mock", "mock-blocking", "wiremock", "wiremock-fresh"];
