@@ -251,3 +251,80 @@ fn stop_signals(
 ) -> std::io::Result<impl std::future::Future<Output = std::io::Result<&'static str>>> {
     Ok(async { tokio::signal::ctrl_c().await.map(|()| "interrupted") })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Log;
+
+    /// CPU of this process's threads so far (ns): the log thread's included.
+    fn cpu_nanos() -> u64 {
+        std::fs::read_dir("/proc/self/task")
+            .map(|tasks| {
+                tasks
+                    .filter_map(Result::ok)
+                    .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+                    .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    /// CPU of this thread so far (ns).
+    fn thread_nanos() -> u64 {
+        std::fs::read_to_string("/proc/thread-self/schedstat")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn log_lines(
+        writer: impl for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+        n: usize,
+    ) {
+        let subscriber = tracing_subscriber::fmt()
+            .with_target(false)
+            .with_ansi(false)
+            .with_writer(writer)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            for _ in 0..n {
+                tracing::info!(
+                    "{} {} {}",
+                    "POST",
+                    "/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/images/v1",
+                    200
+                );
+            }
+        });
+    }
+
+    /// The cost of a request's log line, unbuffered (a `write(2)` per line, as before issue 16)
+    /// and through [`Log`]: CPU per line of all threads, and of the thread that logs alone (the
+    /// request path's share).
+    /// Printed, not asserted (timing); run with stderr sent to a file, as a CI job keeps it:
+    /// `cargo test -p cloudflare-images-mock-cli --release -- --ignored log_line_cost
+    /// --nocapture 2>/tmp/log.txt`
+    #[test]
+    #[ignore = "timing: prints the cost of a log line"]
+    fn log_line_cost() {
+        const LINES: usize = 200_000;
+        for round in 0..3 {
+            let started = cpu_nanos();
+            log_lines(std::io::stderr, LINES);
+            let unbuffered = (cpu_nanos() - started) as f64 / LINES as f64;
+            let log = Log::start();
+            let started = cpu_nanos();
+            let started_here = thread_nanos();
+            log_lines(log.clone(), LINES);
+            let here = (thread_nanos() - started_here) as f64 / LINES as f64;
+            std::thread::sleep(2 * Log::BATCH);
+            log.write_out();
+            let buffered = (cpu_nanos() - started) as f64 / LINES as f64;
+            println!(
+                "round {round}: unbuffered {unbuffered:.0} ns per line; buffered {buffered:.0} ns \
+                 per line (all threads), {here:.0} ns of it on the thread that logs (the request \
+                 path)"
+            );
+        }
+    }
+}
