@@ -1756,6 +1756,17 @@ fn main() {
     if cfg!(debug_assertions) {
         println!("WARNING: built without optimisations; run with `cargo bench`");
     }
+    if !store_only && !many_only {
+        // Before any phase, not minutes into the run.
+        let binary = mock_binary();
+        assert!(
+            binary.exists(),
+            "{} is missing: run `cargo build --release -p cloudflare-images-mock-cli` first (or \
+             set CF_IMAGES_MOCK_BINARY)",
+            binary.display()
+        );
+        println!("the mock's binary (out of process): {}", binary.display());
+    }
     if out_of_process_only {
         let (runtime, bodies) = client();
         let targets = out_of_process(&runtime, &plan, &bodies, None);
