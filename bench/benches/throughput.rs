@@ -36,6 +36,14 @@
 //! floor answering the very bytes the mock answered (`--serve-fixed FILE`), so that the ratio is
 //! the mock's own work per request.
 //!
+//! Out of process (issue 16; `-- --out-of-process-only` for these alone): (b)-(e) again against
+//! the mock's release binary (`target/release/cloudflare-images-mock`, or `CF_IMAGES_MOCK_BINARY`)
+//! at its default log level and with `--log-level off`, a standalone wiremock server and the
+//! floors (`src/bin/`), each a program of its own pinned to CPU 0 with `taskset`, this process
+//! (the client) on CPU 1; their CPU and peak RSS are read from `/proc/<pid>`. (g)-(i) run at
+//! 10,000 and 100,000 stored images; `--many N` children start and drop N servers one after
+//! another (`-- --many-only` for these alone).
+//!
 //! Nothing here asserts on time: the run prints numbers, ratios and the issue's targets met or
 //! missed, and exits 0 whatever they are (it fails only when a server answers wrongly).
 
