@@ -92,11 +92,19 @@ fn main() -> ExitCode {
     if let Some(Command::Verify(verify)) = args.command {
         return verify::run(verify);
     }
+    // A request's line goes to a buffer that a thread of its own writes to stderr, so the
+    // request path makes no `write(2)` of its own (issue 16: an unbuffered line was up to 10% of
+    // a small upload's server CPU). Not lossy: a stderr nobody reads slows requests down rather
+    // than losing lines. The guard writes what is left when `main` returns.
+    let (writer, _log_guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("log")
+        .finish(std::io::stderr());
     tracing_subscriber::fmt()
         .with_max_level(args.log_level)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .init();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -192,4 +200,82 @@ fn stop_signals(
 fn stop_signals(
 ) -> std::io::Result<impl std::future::Future<Output = std::io::Result<&'static str>>> {
     Ok(async { tokio::signal::ctrl_c().await.map(|()| "interrupted") })
+}
+
+#[cfg(test)]
+mod tests {
+
+    /// CPU of this process's threads so far (ns): the log thread's included.
+    fn cpu_nanos() -> u64 {
+        std::fs::read_dir("/proc/self/task")
+            .map(|tasks| {
+                tasks
+                    .filter_map(Result::ok)
+                    .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+                    .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    /// CPU of this thread so far (ns).
+    fn thread_nanos() -> u64 {
+        std::fs::read_to_string("/proc/thread-self/schedstat")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn log_lines(
+        writer: impl for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+        n: usize,
+    ) {
+        let subscriber = tracing_subscriber::fmt()
+            .with_target(false)
+            .with_ansi(false)
+            .with_writer(writer)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            for _ in 0..n {
+                tracing::info!(
+                    "{} {} {}",
+                    "POST",
+                    "/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/images/v1",
+                    200
+                );
+            }
+        });
+    }
+
+    /// The cost of a request's log line, unbuffered (a `write(2)` per line, as before issue 16)
+    /// and through `tracing_appender`'s non-blocking writer, as `main` sets it up: CPU per line of all threads, and of the thread that logs alone (the
+    /// request path's share).
+    /// Printed, not asserted (timing); run with stderr sent to a file, as a CI job keeps it:
+    /// `cargo test -p cloudflare-images-mock-cli --release -- --ignored log_line_cost
+    /// --nocapture 2>/tmp/log.txt`
+    #[test]
+    #[ignore = "timing: prints the cost of a log line"]
+    fn log_line_cost() {
+        const LINES: usize = 200_000;
+        for round in 0..3 {
+            let started = cpu_nanos();
+            log_lines(std::io::stderr, LINES);
+            let unbuffered = (cpu_nanos() - started) as f64 / LINES as f64;
+            let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+                .lossy(false)
+                .finish(std::io::stderr());
+            let started = cpu_nanos();
+            let started_here = thread_nanos();
+            log_lines(writer, LINES);
+            let here = (thread_nanos() - started_here) as f64 / LINES as f64;
+            // Dropping the guard waits until the worker has written every line.
+            drop(guard);
+            let buffered = (cpu_nanos() - started) as f64 / LINES as f64;
+            println!(
+                "round {round}: unbuffered {unbuffered:.0} ns per line; buffered {buffered:.0} ns \
+                 per line (all threads), {here:.0} ns of it on the thread that logs (the request \
+                 path)"
+            );
+        }
+    }
 }
