@@ -99,13 +99,7 @@ fn check_request_finds_exactly_the_labelled_rule_of_a_direct_upload() {
                     show(&body)
                 )));
             };
-            let rules: Vec<&str> = errors.iter().map(|e| e.rule.as_str()).collect();
-            prop_assert_eq!(rules, vec![rule.name()], "{}", show(&body));
-            prop_assert_eq!(
-                (errors[0].code, errors[0].status),
-                (rule.code(), rule.status())
-            );
-            Ok(())
+            crate::helpers::refused_by_exactly(&errors, rule, &show(&body))
         });
     }
 }

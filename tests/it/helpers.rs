@@ -496,3 +496,20 @@ pub fn check<S: proptest::strategy::Strategy>(
         panic!("{failure}\n{runner}");
     }
 }
+
+/// `errors` are exactly one error of `rule`, with its code and status (`shown` describes the
+/// request, for the failure message).
+#[cfg(feature = "proptest")]
+pub fn refused_by_exactly(
+    errors: &[cloudflare_images_mock::ApiError],
+    rule: cloudflare_images_mock::strategies::InvalidRule,
+    shown: &str,
+) -> Result<(), proptest::test_runner::TestCaseError> {
+    let rules: Vec<&str> = errors.iter().map(|e| e.rule.as_str()).collect();
+    proptest::prop_assert_eq!(rules, vec![rule.name()], "{}", shown);
+    proptest::prop_assert_eq!(
+        (errors[0].code, errors[0].status),
+        (rule.code(), rule.status())
+    );
+    Ok(())
+}
