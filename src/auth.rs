@@ -5,6 +5,7 @@ use hyper::HeaderMap;
 
 use crate::error::ApiError;
 use crate::schema::catalogue_error;
+use crate::Rule;
 
 /// Credentials the mock can require, in the two forms the API takes.
 ///
@@ -73,7 +74,7 @@ pub(crate) fn check(headers: &HeaderMap, required: Option<&Credentials>) -> Resu
         None => None,
         Some(value) => match bearer_token(value.as_bytes()) {
             Some(token) => Some(token),
-            None => return Err(catalogue_error("authorization_malformed", &[])),
+            None => return Err(catalogue_error(Rule::AuthorizationMalformed, &[])),
         },
     };
     let key = match (text(&EMAIL), text(&KEY)) {
@@ -81,7 +82,7 @@ pub(crate) fn check(headers: &HeaderMap, required: Option<&Credentials>) -> Resu
         _ => None,
     };
     if token.is_none() && key.is_none() {
-        return Err(catalogue_error("missing_auth", &[]));
+        return Err(catalogue_error(Rule::MissingAuth, &[]));
     }
     let authentic = match required {
         None => token.is_some() || key.is_some_and(|(e, k)| !e.is_empty() && !k.is_empty()),
@@ -93,7 +94,7 @@ pub(crate) fn check(headers: &HeaderMap, required: Option<&Credentials>) -> Resu
     if authentic {
         Ok(())
     } else {
-        Err(catalogue_error("authentication", &[]))
+        Err(catalogue_error(Rule::Authentication, &[]))
     }
 }
 

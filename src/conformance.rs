@@ -37,6 +37,7 @@ use crate::ingest::form as upload;
 use crate::ingest::multipart::{self, Limits};
 use crate::schema;
 use crate::Operation;
+use crate::Rule;
 
 const OPENAPI: &str = include_str!("../schemas/cloudflare-images-openapi.json");
 const PATCHES: &str = include_str!("../schemas/openapi-patches.json");
@@ -256,7 +257,7 @@ pub fn check_request(operation: Operation, request: &Request<'_>) -> Result<(), 
                 let content_type = request.content_type.unwrap_or("");
                 read_form(content_type, request.body).and_then(|form| direct::form_instance(&form))
             } else if request.body.len() > api::MAX_JSON_BODY {
-                Err(vec![schema::catalogue_error("body_too_large", &[])])
+                Err(vec![schema::catalogue_error(Rule::BodyTooLarge, &[])])
             } else {
                 direct::v1_instance(request.body)
             };

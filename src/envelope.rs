@@ -654,6 +654,7 @@ fn gateway_entry(error: &ApiError) -> GatewayEntry<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Rule;
 
     #[test]
     fn timestamps_have_milliseconds_and_z() {
@@ -740,7 +741,7 @@ mod tests {
             list_v2(&[], None, &delivery()),
             empty_result(),
             stats(100_000, 3),
-            failure(&[crate::schema::catalogue_error("missing_auth", &[])]),
+            failure(&[crate::schema::catalogue_error(Rule::MissingAuth, &[])]),
         ];
         for body in bodies {
             let value = assert_pretty(&body);
@@ -794,7 +795,7 @@ mod tests {
 
     #[test]
     fn gateway_bodies_keep_the_recorded_member_order_in_their_bytes() {
-        let error = crate::schema::catalogue_error("missing_auth", &[]);
+        let error = crate::schema::catalogue_error(Rule::MissingAuth, &[]);
         let keys: Vec<String> = ["success", "errors", "messages", "result"]
             .map(str::to_owned)
             .to_vec();
@@ -803,7 +804,7 @@ mod tests {
             std::str::from_utf8(&body).unwrap(),
             r#"{"success":false,"errors":[{"code":9106,"message":"Missing X-Auth-Key, X-Auth-Email or Authorization headers"}],"messages":[],"result":null}"#
         );
-        let mut chained = crate::schema::catalogue_error("missing_auth", &[]);
+        let mut chained = crate::schema::catalogue_error(Rule::MissingAuth, &[]);
         chained.error_chain = vec![crate::error::ChainedError {
             code: 6111,
             message: "m".to_owned(),
@@ -832,7 +833,7 @@ mod tests {
 
     #[test]
     fn failure_keeps_the_recorded_shape() {
-        let mut e = crate::schema::catalogue_error("missing_auth", &[]);
+        let mut e = crate::schema::catalogue_error(Rule::MissingAuth, &[]);
         e.pointer = Some("/file".into());
         let body: Value = serde_json::from_slice(&failure(&[e])).unwrap();
         assert_eq!(body["success"], false);

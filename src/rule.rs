@@ -221,7 +221,7 @@ impl Rule {
             Source::ListV2 => &schema::LIST_V2,
             Source::SigningKey => &schema::SIGNING_KEY,
             Source::Variant => &schema::VARIANT,
-            Source::Catalogue => return schema::catalogue_error(self.name(), &[]),
+            Source::Catalogue => return schema::catalogue_error(self, &[]),
             Source::Fixture => {
                 return self
                     .recorded()

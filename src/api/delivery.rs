@@ -21,6 +21,7 @@ use super::{plain_text, Outcome, Reply};
 use crate::error::ApiError;
 use crate::schema::catalogue_error;
 use crate::state::Shared;
+use crate::Rule;
 
 /// The path prefix of delivery URLs on a custom domain.
 pub(crate) const PREFIX: &str = "/cdn-cgi/imagedelivery";
@@ -84,7 +85,7 @@ fn answer(
     target: &Target<'_>,
     id: &str,
 ) -> Result<Reply, ApiError> {
-    let not_found = || catalogue_error("delivery_not_found", &[]);
+    let not_found = || catalogue_error(Rule::DeliveryNotFound, &[]);
     if target.hash != &*shared.config.account_hash || target.id.is_empty() {
         return Err(not_found());
     }
@@ -152,7 +153,7 @@ pub(crate) fn check_signature(
     keys: &[String],
     now: u64,
 ) -> Result<(), ApiError> {
-    let denied = |detail: &str| catalogue_error("delivery_access_denied", &[("detail", detail)]);
+    let denied = |detail: &str| catalogue_error(Rule::DeliveryAccessDenied, &[("detail", detail)]);
     let mut sig = None;
     let mut exp = None;
     let mut rest = Vec::new();

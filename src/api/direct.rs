@@ -26,6 +26,7 @@ use crate::ordered::{Json, Object};
 use crate::schema::{self, catalogue_error, DIRECT_UPLOAD, UPLOAD};
 use crate::state::Shared;
 use crate::store::{DraftRefused, StoredImage};
+use crate::Rule;
 
 /// A direct upload that passed every rule.
 #[derive(Debug, Clone, PartialEq)]
@@ -145,8 +146,8 @@ pub(super) async fn upload_to_url(
 /// The refusal of a one-time upload URL that cannot take a file (assumed codes: no evidence).
 pub(crate) fn refusal(why: &DraftRefused) -> ApiError {
     match why {
-        DraftRefused::Gone => catalogue_error("upload_url_expired", &[]),
-        DraftRefused::Used => catalogue_error("upload_url_used", &[]),
+        DraftRefused::Gone => catalogue_error(Rule::UploadUrlExpired, &[]),
+        DraftRefused::Used => catalogue_error(Rule::UploadUrlUsed, &[]),
     }
 }
 
@@ -184,7 +185,7 @@ pub(crate) fn form_instance(
     if let Some((_, value)) = expiry.next() {
         if expiry.next().is_some() {
             return Err(vec![catalogue_error(
-                "malformed_multipart",
+                Rule::MalformedMultipart,
                 &[("detail", "the part \"expiry\" appears more than once")],
             )]);
         }

@@ -10,6 +10,7 @@ use crate::params::{self, ImageUpdate, ListV2, SortOrder};
 use crate::schema;
 use crate::state::Shared;
 use crate::store::Cursor;
+use crate::Rule;
 
 /// The checks of a PATCH body that need no stored image, in the handler's order: at most
 /// [`MAX_JSON_BODY`](super::MAX_JSON_BODY) bytes (`body_too_large`), then the rules of
@@ -18,7 +19,7 @@ use crate::store::Cursor;
 /// whole body.
 pub(crate) fn update_request(body: &[u8]) -> Result<ImageUpdate, Vec<ApiError>> {
     if body.len() > super::MAX_JSON_BODY {
-        return Err(vec![schema::catalogue_error("body_too_large", &[])]);
+        return Err(vec![schema::catalogue_error(Rule::BodyTooLarge, &[])]);
     }
     params::image_update(body)
 }
@@ -36,7 +37,7 @@ pub(crate) fn list_v2_request(
             Some(cursor) => Some(cursor),
             None => {
                 return Err(vec![schema::catalogue_error(
-                    "bad_continuation_token",
+                    Rule::BadContinuationToken,
                     &[("token", token)],
                 )])
             }

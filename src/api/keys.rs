@@ -7,6 +7,7 @@ use super::Outcome;
 use crate::envelope;
 use crate::schema::{catalogue_error, SIGNING_KEY};
 use crate::state::Shared;
+use crate::Rule;
 
 /// `GET .../images/v1/keys`.
 pub(super) fn list(shared: &Shared) -> Outcome {
@@ -29,7 +30,7 @@ pub(super) fn delete(shared: &Shared, name: &str) -> Outcome {
     }
     match shared.store.keys.remove(name) {
         (keys, true) => Outcome::ok(envelope::keys(&keys)),
-        (_, false) => Outcome::refused(vec![catalogue_error("signing_key_not_found", &[])]),
+        (_, false) => Outcome::refused(vec![catalogue_error(Rule::SigningKeyNotFound, &[])]),
     }
 }
 

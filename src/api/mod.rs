@@ -34,6 +34,7 @@ use crate::journal::Accepted;
 use crate::schema::{self, catalogue_error};
 use crate::script::ScriptKind;
 use crate::state::Shared;
+use crate::Rule;
 use route::{Operation, Routed};
 
 /// The most header bytes the mock answers normally; more get a 431 envelope. hyper itself
@@ -102,13 +103,13 @@ pub(crate) fn plain_text(error: &ApiError) -> String {
 /// The refusal of a request for an image that is not stored (`5404`), answered as
 /// [`plain_text`] by [`Reply::refusal`].
 pub(crate) fn image_not_found() -> ApiError {
-    catalogue_error("image_not_found", &[])
+    catalogue_error(Rule::ImageNotFound, &[])
 }
 
 /// The refusal of a request for a variant that does not exist (`5401`), answered, as recorded
 /// in 2022, as the bare text `variant not found` by [`Reply::refusal`].
 pub(crate) fn variant_not_found() -> ApiError {
-    catalogue_error("variant_not_found", &[])
+    catalogue_error(Rule::VariantNotFound, &[])
 }
 
 /// The plain-text body the real API answers with a `404` of `operation`, where it is not the
@@ -181,7 +182,7 @@ pub(crate) async fn handle(
             parts.headers.len()
         );
         return Outcome::refused(vec![catalogue_error(
-            "headers_too_large",
+            Rule::HeadersTooLarge,
             &[("detail", &detail)],
         )]);
     }
@@ -272,7 +273,7 @@ fn decode(raw: &str) -> String {
 /// The answer when a handler of the mock panicked (a bug): an envelope, not a dropped
 /// connection.
 pub(crate) fn mock_bug(cause: &str) -> Reply {
-    Reply::refusal(&[catalogue_error("mock_bug", &[("cause", cause)])])
+    Reply::refusal(&[catalogue_error(Rule::MockBug, &[("cause", cause)])])
 }
 
 /// `5404 Image not found`, as recorded.
@@ -299,7 +300,7 @@ async fn read_small_body(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit as u64) {
-        return Err(catalogue_error("body_too_large", &[]));
+        return Err(catalogue_error(Rule::BodyTooLarge, &[]));
     }
     let mut out = Vec::new();
     loop {
@@ -310,19 +311,19 @@ async fn read_small_body(
                     "no byte of the body arrived for {:?}",
                     shared.config.body_timeout
                 );
-                return Err(catalogue_error("body_stalled", &[("detail", &detail)]));
+                return Err(catalogue_error(Rule::BodyStalled, &[("detail", &detail)]));
             }
             Ok(None) => return Ok(Bytes::from(out)),
             Ok(Some(Err(e))) => {
                 return Err(catalogue_error(
-                    "body_unreadable",
+                    Rule::BodyUnreadable,
                     &[("detail", &e.to_string())],
                 ))
             }
             Ok(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     if out.len() + data.len() > limit {
-                        return Err(catalogue_error("body_too_large", &[]));
+                        return Err(catalogue_error(Rule::BodyTooLarge, &[]));
                     }
                     out.extend_from_slice(data);
                 }

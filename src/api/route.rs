@@ -12,6 +12,7 @@ use hyper::Method;
 
 use crate::error::ApiError;
 use crate::schema::{self, catalogue_error};
+use crate::Rule;
 
 /// An operation of the Cloudflare Images API, as its official OpenAPI description names it.
 ///
@@ -154,7 +155,7 @@ impl Operation {
     /// one it serves.
     pub(crate) fn not_served(self) -> Option<ApiError> {
         (!self.is_served())
-            .then(|| catalogue_error("not_mocked", &[("operation", &self.to_string())]))
+            .then(|| catalogue_error(Rule::NotMocked, &[("operation", &self.to_string())]))
     }
 
     fn facts(self) -> (&'static str, &'static str, &'static str, &'static str) {
@@ -343,10 +344,10 @@ impl Routed<'_> {
         match self {
             Routed::Api(route) => route.operation.not_served(),
             Routed::MethodNotAllowed => Some(catalogue_error(
-                "method_not_allowed",
+                Rule::MethodNotAllowed,
                 &[("method", method.as_str())],
             )),
-            Routed::Unknown => Some(catalogue_error("no_route", &[])),
+            Routed::Unknown => Some(catalogue_error(Rule::NoRoute, &[])),
             Routed::Delivery(_) | Routed::DirectUploadUrl { .. } => None,
         }
     }
@@ -470,8 +471,8 @@ pub(crate) fn check_account(
     }
     // Cloudflare pairs 7003 with 7000 when it cannot route an object identifier.
     Err(vec![
-        catalogue_error("account_not_routable", &[("path", path)]),
-        catalogue_error("no_route", &[]),
+        catalogue_error(Rule::AccountNotRoutable, &[("path", path)]),
+        catalogue_error(Rule::NoRoute, &[]),
     ])
 }
 

@@ -20,6 +20,7 @@ use crate::schema::catalogue_error;
 use crate::script::ScriptKind;
 use crate::state::Shared;
 use crate::store::StoredImage;
+use crate::Rule;
 
 /// What an upload came to: stored, or answered by a script that matched its body.
 pub(super) enum Uploaded {
@@ -92,7 +93,7 @@ pub(super) async fn read(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|length| length > config.limits.max_body()) {
-        return Err(catalogue_error("body_too_large", &[]));
+        return Err(catalogue_error(Rule::BodyTooLarge, &[]));
     }
     let content_type = parts
         .headers
@@ -298,7 +299,7 @@ fn commit(
 
 /// The refusal of an id that is taken (`5409`), pointing at `/id`.
 pub(crate) fn duplicate_id() -> ApiError {
-    let mut error = catalogue_error("duplicate_id", &[]);
+    let mut error = catalogue_error(Rule::DuplicateId, &[]);
     error.pointer = Some("/id".to_owned());
     error
 }

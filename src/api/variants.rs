@@ -10,6 +10,7 @@ use crate::params;
 use crate::schema::catalogue_error;
 use crate::state::Shared;
 use crate::store::Refused;
+use crate::Rule;
 
 /// The most variants an account may have (cloudflare-docs `create-variants.mdx`).
 const MAX_VARIANTS: usize = 100;
@@ -31,9 +32,9 @@ pub(super) async fn create(shared: &Shared, parts: &Parts, body: &mut Incoming) 
     };
     match shared.store.variants.create(variant, MAX_VARIANTS) {
         Ok(variant) => Outcome::ok(envelope::variant(&variant)),
-        Err(Refused::Exists) => Outcome::refused(vec![catalogue_error("variant_exists", &[])]),
+        Err(Refused::Exists) => Outcome::refused(vec![catalogue_error(Rule::VariantExists, &[])]),
         Err(Refused::Limit) => Outcome::refused(vec![catalogue_error(
-            "variant_limit",
+            Rule::VariantLimit,
             &[("limit", &MAX_VARIANTS.to_string())],
         )]),
     }

@@ -15,6 +15,7 @@ use hyper_util::rt::TokioExecutor;
 
 use crate::error::ApiError;
 use crate::schema::catalogue_error;
+use crate::Rule;
 
 /// Where the bytes of `url` uploads come from.
 #[derive(Debug)]
@@ -52,7 +53,7 @@ impl Fetcher {
         if let Some(bytes) = served {
             return Ok(bytes);
         }
-        let failed = |detail: &str| catalogue_error("fetch_failed", &[("detail", detail)]);
+        let failed = |detail: &str| catalogue_error(Rule::FetchFailed, &[("detail", detail)]);
         let uri: Uri = url
             .parse()
             .map_err(|_| failed("the url cannot be parsed"))?;

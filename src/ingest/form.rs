@@ -14,6 +14,7 @@ use crate::ingest::image::{self, ImageInfo};
 use crate::ingest::multipart::{FilePart, Form};
 use crate::ordered::{Json, Object};
 use crate::schema;
+use crate::Rule;
 
 /// The deepest nesting of `metadata[a][b]...` / `metadata.a.b...` part names the mock rebuilds;
 /// deeper names are refused before they can build a value deep enough to exhaust the stack.
@@ -182,7 +183,7 @@ fn file_instance(
 
 fn duplicate(name: &str) -> ApiError {
     schema::catalogue_error(
-        "malformed_multipart",
+        Rule::MalformedMultipart,
         &[(
             "detail",
             &format!("the part {name:?} appears more than once"),
@@ -202,7 +203,7 @@ enum Step {
 fn metadata_path(name: &str) -> Result<Option<Vec<Step>>, ApiError> {
     let bad = || {
         schema::catalogue_error(
-            "malformed_multipart",
+            Rule::MalformedMultipart,
             &[(
                 "detail",
                 &format!("the part name {name:?} is not a metadata key"),
@@ -236,7 +237,7 @@ fn metadata_path(name: &str) -> Result<Option<Vec<Step>>, ApiError> {
     };
     if path.len() > MAX_METADATA_DEPTH {
         return Err(schema::catalogue_error(
-            "malformed_multipart",
+            Rule::MalformedMultipart,
             &[(
                 "detail",
                 &format!("metadata keys nest at most {MAX_METADATA_DEPTH} levels deep"),

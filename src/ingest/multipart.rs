@@ -18,6 +18,7 @@ use futures_util::Stream;
 use crate::error::ApiError;
 use crate::ingest::file::{FileBytes, Receiver};
 use crate::schema;
+use crate::Rule;
 
 /// The most bytes of headers one part may have, counted as `Name: value\r\n` lines: 8 KiB.
 /// (multer keeps at most 32 headers per part, and of a header repeated only its last value.)
@@ -88,7 +89,7 @@ pub(crate) struct FilePart {
 pub(crate) fn boundary(content_type: Option<&str>) -> Result<String, ApiError> {
     content_type
         .and_then(|ct| multer::parse_boundary(ct).ok())
-        .ok_or_else(|| schema::catalogue_error("not_multipart", &[]))
+        .ok_or_else(|| schema::catalogue_error(Rule::NotMultipart, &[]))
 }
 
 /// Reads the form from `body`, refusing what breaks the transport rules.
@@ -123,7 +124,7 @@ where
         let head = headers_len(field.headers());
         if head > limits.max_part_headers {
             return Err(schema::catalogue_error(
-                "part_headers_too_large",
+                Rule::PartHeadersTooLarge,
                 &[(
                     "detail",
                     &format!(
@@ -173,7 +174,7 @@ where
             let text = String::from_utf8(Vec::from(bytes)).map_err(|e| {
                 let detail = format!("the part \"{name}\" is not UTF-8 text: {}", e.utf8_error());
                 let mut error =
-                    schema::catalogue_error("text_part_not_utf8", &[("detail", &detail)]);
+                    schema::catalogue_error(Rule::TextPartNotUtf8, &[("detail", &detail)]);
                 error.pointer = Some(pointer(&name));
                 error
             })?;
@@ -279,13 +280,13 @@ fn pointer(name: &str) -> String {
 }
 
 fn malformed(detail: &str) -> ApiError {
-    schema::catalogue_error("malformed_multipart", &[("detail", detail)])
+    schema::catalogue_error(Rule::MalformedMultipart, &[("detail", detail)])
 }
 
 fn refusal(error: multer::Error) -> ApiError {
     match error {
         multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => {
-            let mut e = schema::catalogue_error("body_too_large", &[]);
+            let mut e = schema::catalogue_error(Rule::BodyTooLarge, &[]);
             if let multer::Error::FieldSizeExceeded {
                 field_name: Some(name),
                 ..
@@ -297,7 +298,7 @@ fn refusal(error: multer::Error) -> ApiError {
         }
         multer::Error::StreamReadFailed(cause) if cause.is::<Stalled>() => {
             let seconds = cause.to_string();
-            schema::catalogue_error("body_stalled", &[("detail", &seconds)])
+            schema::catalogue_error(Rule::BodyStalled, &[("detail", &seconds)])
         }
         other => malformed(&lowercase_first(&other.to_string())),
     }

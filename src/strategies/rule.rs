@@ -678,7 +678,7 @@ impl InvalidRule {
             let rule = self.schema().rule(self.name());
             (rule.code, rule.status)
         } else {
-            let error = schema::catalogue_error(self.name(), &[]);
+            let error = schema::catalogue_error(self.rule(), &[]);
             (error.code, error.status)
         }
     }
