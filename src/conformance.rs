@@ -145,6 +145,9 @@ pub struct Request<'a> {
     pub content_type: Option<&'a str>,
     /// The body (empty when none is sent).
     pub body: &'a [u8],
+    /// The time the request is judged at (a direct upload's `expiry` window); `None`: the
+    /// system clock's now. [`at`](Self::at) sets it from a mock's clock.
+    pub now: Option<std::time::SystemTime>,
 }
 
 impl<'a> Request<'a> {
@@ -178,6 +181,27 @@ impl<'a> Request<'a> {
             content_type: Some(content_type),
             body,
             ..Request::default()
+        }
+    }
+
+    /// The same request, judged at `clock`'s now: a direct upload's `expiry` is checked against
+    /// it, as a mock with that clock checks it.
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use cloudflare_images_mock::conformance::{check_request, Request};
+    /// use cloudflare_images_mock::{Clock, Operation};
+    ///
+    /// let clock = Clock::fixed(UNIX_EPOCH + Duration::from_secs(1_577_836_800)); // 2020-01-01
+    /// let body = br#"{"expiry":"2020-01-01T01:00:00Z"}"#;
+    /// let request = Request::body("application/json", body);
+    /// assert!(check_request(Operation::DirectUploadV1, &request.at(&clock)).is_ok());
+    /// assert!(check_request(Operation::DirectUploadV1, &request).is_err()); // long past now
+    /// ```
+    pub fn at(self, clock: &crate::Clock) -> Request<'a> {
+        Request {
+            now: Some(clock.now()),
+            ..self
         }
     }
 
@@ -218,7 +242,8 @@ impl<'a> Request<'a> {
 ///   v1 request whose `Content-Type` is multipart) or the JSON body (v1: at most the bytes the
 ///   mock reads, then a JSON object, an empty body being `{}`); its shared fields under the
 ///   upload schema's rules and its `expiry` under `schemas/direct-upload.schema.json`, against
-///   the system clock at the time of the check. A custom id already taken is not checked.
+///   [`Request::now`] (by default the system clock at the time of the check). A custom id
+///   already taken is not checked.
 /// - The other operations the mock serves read neither query nor body: always `Ok`. Those it
 ///   does not serve get the `501` it answers (rule `not_mocked`).
 ///
@@ -263,7 +288,8 @@ pub fn check_request(operation: Operation, request: &Request<'_>) -> Result<(), 
             };
             instance
                 .and_then(|(instance, metadata)| {
-                    direct::check(instance, metadata, crate::Clock::system().now())
+                    let now = request.now.unwrap_or_else(|| crate::Clock::system().now());
+                    direct::check(instance, metadata, now)
                 })
                 .map(drop)
         }
