@@ -1773,6 +1773,17 @@ fn main() {
              set CF_IMAGES_MOCK_BINARY)",
             binary.display()
         );
+        if std::env::var_os("CF_IMAGES_MOCK_BINARY").is_none() {
+            if let Some(newer) = newer_source_than(&binary) {
+                panic!(
+                    "{} is older than {}: the out-of-process figures would measure an old build; \
+                     run `cargo build --release -p cloudflare-images-mock-cli` first (or set \
+                     CF_IMAGES_MOCK_BINARY to measure that binary anyway)",
+                    binary.display(),
+                    newer.display()
+                );
+            }
+        }
         println!("the mock's binary (out of process): {}", binary.display());
     }
     if out_of_process_only {
@@ -2215,6 +2226,30 @@ fn mock_binary() -> std::path::PathBuf {
         .and_then(std::path::Path::parent)
         .expect("target/release");
     dir.join("cloudflare-images-mock")
+}
+
+/// A source file of the library or the binary modified after `binary` was built, if any: the
+/// bench runs the binary as it finds it, and a stale one silently measures yesterday's code.
+fn newer_source_than(binary: &std::path::Path) -> Option<std::path::PathBuf> {
+    fn newest(dir: &std::path::Path, than: std::time::SystemTime) -> Option<std::path::PathBuf> {
+        for entry in std::fs::read_dir(dir).ok()?.flatten() {
+            let path = entry.path();
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                if let Some(found) = newest(&path, than) {
+                    return Some(found);
+                }
+            } else if meta.modified().is_ok_and(|modified| modified > than) {
+                return Some(path);
+            }
+        }
+        None
+    }
+    let built = std::fs::metadata(binary).and_then(|m| m.modified()).ok()?;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
+    ["src", "schemas", "cli/src"]
+        .iter()
+        .find_map(|dir| newest(&root.join(dir), built))
 }
 
 fn standalone_servers(binary: &std::path::Path) -> Vec<Standalone> {
