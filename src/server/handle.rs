@@ -659,7 +659,12 @@ impl Drop for Timer {
 
 /// Runs `future` to its end on the calling thread, parked between polls: enough for the
 /// futures of the handle, whose work runs on the server's thread.
+///
+/// Outside tokio's budget: called from inside a runtime's task (a drop at the end of a
+/// `#[tokio::test]`), a tokio primitive that finds the task's budget spent would defer its
+/// wake-up to that runtime, which cannot run while this thread is parked.
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    let future = tokio::task::unconstrained(future);
     struct Unpark(std::thread::Thread);
     impl std::task::Wake for Unpark {
         fn wake(self: Arc<Self>) {
@@ -673,7 +678,9 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
     let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
     let mut context = std::task::Context::from_waker(&waker);
     loop {
-        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+        if let std::task::Poll::Ready(output) =
+            std::future::Future::poll(future.as_mut(), &mut context)
+        {
             return output;
         }
         std::thread::park();

@@ -261,3 +261,25 @@ pub fn run_alone(name: &str) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn hundreds_of_drops_in_one_tokio_task_do_not_hang() {
+    // A drop waits with tokio primitives; inside a task that never yields, tokio's budget runs
+    // out after 128 of them, which must not leave the drop parked forever.
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            for _ in 0..300 {
+                drop(MockImages::start().await);
+            }
+        });
+        let _ = done.send(());
+    });
+    finished
+        .recv_timeout(Duration::from_secs(60))
+        .expect("300 start + drop cycles end");
+}
