@@ -50,16 +50,13 @@ impl Drop for Place {
 /// A place on the thread serving the fewest mocks, starting a thread when each one serves a
 /// mock and the cap (the cores, at most [`MAX_THREADS`]) is not reached.
 pub(super) fn place() -> std::io::Result<Place> {
-    let cap = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .clamp(1, MAX_THREADS);
     let mut workers = WORKERS
         .get_or_init(|| Mutex::new(Vec::new()))
         .lock()
         .unwrap_or_else(|p| p.into_inner());
     let least = (0..workers.len()).min_by_key(|&i| workers[i].mocks.load(Ordering::Relaxed));
     let index = match least {
-        Some(i) if workers[i].mocks.load(Ordering::Relaxed) == 0 || workers.len() >= cap => i,
+        Some(i) if workers[i].mocks.load(Ordering::Relaxed) == 0 || workers.len() >= cap() => i,
         _ => {
             let worker = spawn(workers.len())?;
             workers.push(worker);
@@ -71,6 +68,17 @@ pub(super) fn place() -> std::io::Result<Place> {
     Ok(Place {
         handle: worker.handle.clone(),
         mocks: Arc::clone(&worker.mocks),
+    })
+}
+
+/// How many threads the pool may have: the cores (asked once: the question reads cgroup files,
+/// which costs more than the rest of a start), at most [`MAX_THREADS`].
+fn cap() -> usize {
+    static CAP: OnceLock<usize> = OnceLock::new();
+    *CAP.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .clamp(1, MAX_THREADS)
     })
 }
 
