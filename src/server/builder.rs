@@ -298,7 +298,7 @@ impl MockImagesBuilder {
     ///
     /// A start binds the listener, builds the mock's state and hands its server to one of a few
     /// threads the process's mocks share (started on first use, each with a current-thread
-    /// tokio runtime, no more than the cores or 4): no runtime is built and no thread started
+    /// tokio runtime, no more than the cores or 4). No runtime is built and no thread started
     /// per mock: a start is the bind, the state and one message to that thread. The mocks on a
     /// thread share nothing but it: each has its own state, port and connections, and a fault
     /// in one is reported on its own handle only.
