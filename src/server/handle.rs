@@ -694,8 +694,8 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 /// future has closed the listener (a new connection to the port is refused), aborted every
 /// connection and let go of the mock's state (the stored images' bytes are freed): a round
 /// trip to that thread, with no thread to join. Dropped on a pool thread itself (a handle
-/// moved into a task of another mock), the drop cannot wait for a future only that thread
-/// runs, and returns at once; the server stops moments later.
+/// moved into a task running there), the drop cannot wait for a future only that thread runs,
+/// and returns at once; the server stops moments later.
 impl Drop for MockImages {
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
