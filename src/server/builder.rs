@@ -5,10 +5,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use super::handle::MockImages;
-use super::serve::serve;
+use super::pool;
+use super::serve::run;
 use crate::auth::Credentials;
 use crate::clock::Clock;
 use crate::envelope;
@@ -19,7 +20,7 @@ use crate::ingest::fetch::Fetcher;
 use crate::ingest::multipart::Limits;
 use crate::journal::Journal;
 use crate::script::Queue;
-use crate::state::{cause, fail, Config, Shared};
+use crate::state::{Config, Shared};
 use crate::store::Store;
 
 /// The account id [`MockImages::account_id`] gives when none is pinned: the one the official
@@ -295,12 +296,18 @@ impl MockImagesBuilder {
 
     /// Starts the mock.
     ///
-    /// Nothing here waits on the caller's runtime (the server runs on a thread and runtime of its
-    /// own): the `async` is for symmetry with the clients it tests, and any executor, or none
-    /// ([`start_blocking`](Self::start_blocking)), will do.
+    /// A start binds the listener, builds the mock's state and hands its server to one of a few
+    /// threads the process's mocks share (started on first use, each with a current-thread
+    /// tokio runtime, no more than the cores or 4). No runtime is built and no thread started
+    /// per mock: a start is the bind, the state and one message to that thread. The mocks on a
+    /// thread share nothing but it: each has its own state, port and connections, and a fault
+    /// in one is reported on its own handle only.
+    ///
+    /// Nothing here waits on the caller's runtime: the `async` is for symmetry with the clients
+    /// it tests, and any executor, or none ([`start_blocking`](Self::start_blocking)), will do.
     ///
     /// # Panics
-    /// With the cause, if the settings are invalid, the port cannot be bound or the server
+    /// With the cause, if the settings are invalid, the port cannot be bound or a server
     /// thread cannot start; [`try_start`](Self::try_start) returns these as errors.
     pub async fn start(self) -> MockImages {
         match self.try_start_blocking() {
@@ -379,11 +386,8 @@ impl MockImagesBuilder {
         let listener = StdListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
         listener.set_nonblocking(true).map_err(Error::Spawn)?;
         let address = listener.local_addr().map_err(Error::Spawn)?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(Error::Spawn)?;
-        let server = runtime.handle().clone();
+        let place = pool::place().map_err(Error::Spawn)?;
+        let server = place.handle.clone();
         let account_id = self
             .account_id
             .clone()
@@ -430,27 +434,20 @@ impl MockImagesBuilder {
             ids,
         });
         let (shutdown, stop) = oneshot::channel();
-        let server_shared = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
-            .name(format!("cloudflare-images-mock {address}"))
-            .spawn(move || {
-                let serving = std::panic::AssertUnwindSafe(|| {
-                    runtime.block_on(serve(listener, Arc::clone(&server_shared), stop));
-                });
-                if let Err(panic) = std::panic::catch_unwind(serving) {
-                    fail(
-                        &server_shared,
-                        format!("its server thread panicked: {}", cause(&*panic)),
-                    );
-                }
-            })
-            .map_err(Error::Spawn)?;
+        let (ended_sender, ended) = watch::channel(());
+        server.spawn(run(
+            listener,
+            Arc::clone(&shared),
+            stop,
+            ended_sender,
+            place,
+        ));
         Ok(MockImages {
             shared,
             address,
             account_id,
             shutdown: Some(shutdown),
-            thread: Some(thread),
+            ended,
             server,
         })
     }

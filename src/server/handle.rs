@@ -2,11 +2,10 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use super::builder::{MockImagesBuilder, DEFAULT_IMAGES_ALLOWED, DEFAULT_MEMORY_BUDGET};
 use crate::clock::Clock;
@@ -20,7 +19,8 @@ use crate::store::StoredImage;
 
 /// A running mock of the Cloudflare Images API, on 127.0.0.1 and a port of its own.
 ///
-/// Start one per test; it stops when dropped. Point your client at [`base_url`](Self::base_url)
+/// Start one per test; it stops when dropped (see the `Drop` implementation for what that
+/// guarantees). Point your client at [`base_url`](Self::base_url)
 /// (what the official SDKs take as their base URL) and use [`account_id`](Self::account_id).
 ///
 /// ```
@@ -43,9 +43,11 @@ pub struct MockImages {
     pub(super) address: SocketAddr,
     pub(super) account_id: String,
     pub(super) shutdown: Option<oneshot::Sender<()>>,
-    pub(super) thread: Option<JoinHandle<()>>,
-    /// The server's runtime, for the waits of the handle: its timers run there, so that a
-    /// caller needs no tokio of its own.
+    /// Closed when the serve future has ended and let go of everything of the mock's: what the
+    /// drop waits for, and how the handle knows that the server stopped.
+    pub(super) ended: watch::Receiver<()>,
+    /// The runtime of the pool thread serving the mock, for the waits of the handle: its timers
+    /// run there, so that a caller needs no tokio of its own.
     pub(super) server: tokio::runtime::Handle,
 }
 
@@ -53,11 +55,12 @@ impl MockImages {
     /// Starts a mock with the default settings: any credentials, any account id, variant
     /// `public`, 127.0.0.1 on a free port.
     ///
-    /// Awaits nothing of the caller's: the server runs on a thread and runtime of its own, so
-    /// any executor will do (a plain `#[test]` has [`start_blocking`](Self::start_blocking)).
+    /// Awaits nothing of the caller's: the server runs on a thread the process's mocks share,
+    /// with a runtime of its own ([`MockImagesBuilder::start`] says what a start costs), so any
+    /// executor will do (a plain `#[test]` has [`start_blocking`](Self::start_blocking)).
     ///
     /// # Panics
-    /// If no port can be bound or no thread started; [`MockImagesBuilder::try_start`] returns
+    /// If no port can be bound or no server thread started; [`MockImagesBuilder::try_start`] returns
     /// these as errors.
     pub async fn start() -> MockImages {
         MockImages::builder().start().await
@@ -368,12 +371,12 @@ impl MockImages {
         n: usize,
         timeout: Duration,
     ) -> Result<Vec<Upload>, WaitTimeout> {
-        let reached = self.spawn_wait(n, timeout).await;
+        let reached = self.wait(n, timeout).await;
         self.waited(n, timeout, reached)
     }
 
     /// [`wait_for_uploads`](Self::wait_for_uploads) for a plain `#[test]`: blocks the calling
-    /// thread (the server has its own, so uploads keep arriving; a client on the same
+    /// thread (the server runs on another, so uploads keep arriving; a client on the same
     /// current-thread runtime would not run meanwhile).
     ///
     /// ```
@@ -393,22 +396,34 @@ impl MockImages {
         n: usize,
         timeout: Duration,
     ) -> Result<Vec<Upload>, WaitTimeout> {
-        let reached = block_on(self.spawn_wait(n, timeout));
+        let reached = block_on(self.wait(n, timeout));
         self.waited(n, timeout, reached)
     }
 
-    /// Starts waiting for `n` uploads on the server's runtime, with its timer there too: the
-    /// `JoinHandle` is a future any executor can poll (it only needs the waker it is given).
+    /// Waits for `n` uploads: `Some(Err(accepted))` when `timeout` passed first, `None` when
+    /// the server stopped. The timer is a task on the server's runtime, aborted when the wait
+    /// ends or is dropped; the rest needs only the waker it is given, so any executor can poll
+    /// this.
     #[track_caller]
-    fn spawn_wait(
+    fn wait(
         &self,
         n: usize,
         timeout: Duration,
-    ) -> tokio::task::JoinHandle<Result<(), usize>> {
+    ) -> impl std::future::Future<Output = Option<Result<(), usize>>> + '_ {
         self.check_alive();
-        let shared = Arc::clone(&self.shared);
-        self.server
-            .spawn(async move { shared.journal.wait_for_uploads(n, timeout).await })
+        let mut timer = Timer(
+            self.server
+                .spawn(async move { tokio::time::sleep(timeout).await }),
+        );
+        let mut ended = self.ended.clone();
+        async move {
+            tokio::select! {
+                biased;
+                () = self.shared.journal.uploads_reached(n) => Some(Ok(())),
+                _ = ended.changed() => None,
+                _ = &mut timer.0 => Some(Err(self.shared.journal.uploads_accepted())),
+            }
+        }
     }
 
     #[track_caller]
@@ -416,18 +431,17 @@ impl MockImages {
         &self,
         n: usize,
         timeout: Duration,
-        reached: Result<Result<(), usize>, tokio::task::JoinError>,
+        reached: Option<Result<(), usize>>,
     ) -> Result<Vec<Upload>, WaitTimeout> {
         match reached {
-            Ok(Ok(())) => Ok(self.uploads()),
-            Ok(Err(accepted)) => Err(WaitTimeout {
+            Some(Ok(())) => Ok(self.uploads()),
+            Some(Err(accepted)) => Err(WaitTimeout {
                 expected: n,
                 accepted,
                 requests: self.shared.journal.len(),
                 timeout,
             }),
-            // The server's runtime is gone, so its thread stopped: `check_alive` says why.
-            Err(_) => {
+            None => {
                 self.check_alive();
                 panic!(
                     "cloudflare-images-mock's server on {} stopped during a wait",
@@ -618,15 +632,15 @@ impl MockImages {
         if let Some(failure) = failure {
             panic!("cloudflare-images-mock failed: {failure}");
         }
-        if self.thread.as_ref().is_some_and(JoinHandle::is_finished) {
+        if self.ended.has_changed().is_err() {
             panic!(
-                "cloudflare-images-mock's server thread on {} has stopped",
+                "cloudflare-images-mock's server on {} has stopped",
                 self.address
             );
         }
     }
 
-    /// Makes the server thread fail, as a bug in the mock would: for the tests that check that
+    /// Makes the mock's server fail, as a bug in the mock would: for the tests that check that
     /// such a fault is reported on the handle rather than hanging the test.
     #[doc(hidden)]
     pub fn stage_server_fault(&self) {
@@ -634,9 +648,23 @@ impl MockImages {
     }
 }
 
-/// Runs `future` to its end on the calling thread, parked between polls: enough for a
-/// `JoinHandle` of the server's runtime, which does the work.
+/// The timer of a wait, on the server's runtime: aborted when the wait is over or dropped.
+struct Timer(tokio::task::JoinHandle<()>);
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Runs `future` to its end on the calling thread, parked between polls: enough for the
+/// futures of the handle, whose work runs on the server's thread.
+///
+/// Outside tokio's budget: called from inside a runtime's task (a drop at the end of a
+/// `#[tokio::test]`), a tokio primitive that finds the task's budget spent would defer its
+/// wake-up to that runtime, which cannot run while this thread is parked.
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    let future = tokio::task::unconstrained(future);
     struct Unpark(std::thread::Thread);
     impl std::task::Wake for Unpark {
         fn wake(self: Arc<Self>) {
@@ -650,21 +678,32 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
     let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
     let mut context = std::task::Context::from_waker(&waker);
     loop {
-        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+        if let std::task::Poll::Ready(output) =
+            std::future::Future::poll(future.as_mut(), &mut context)
+        {
             return output;
         }
         std::thread::park();
     }
 }
 
+/// Stops the server, then checks the expectations (panicking with a report, unless the thread
+/// is already panicking).
+///
+/// The stop is a message to the serve future on its pool thread, and the drop waits until that
+/// future has closed the listener (a new connection to the port is refused), aborted every
+/// connection and let go of the mock's state (the stored images' bytes are freed): a round
+/// trip to that thread, with no thread to join. Dropped on a pool thread itself (a handle
+/// moved into a task running there), the drop cannot wait for a future only that thread runs,
+/// and returns at once; the server stops moments later.
 impl Drop for MockImages {
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
-        if let Some(thread) = self.thread.take() {
-            // The server thread catches its own panics (they land in `failure`).
-            let _ = thread.join();
+        if !super::pool::on_pool_thread() {
+            // Closed, never sent to: `changed` ends when the serve future has let go of it.
+            let _ = block_on(self.ended.changed());
         }
         if std::thread::panicking() {
             return;

@@ -4,23 +4,52 @@ use std::net::TcpListener as StdListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinSet;
 
 use super::dispatch::answer_guarded;
+use super::pool::Place;
 use crate::script::Reset;
-use crate::state::{fail, Shared};
+use crate::state::{cause, fail, Shared};
 
-pub(super) async fn serve(
+/// A mock's whole life on its pool thread: serves until stopped, then closes the listener and
+/// every connection and lets go of the shared state, and only then drops `ended`, which is what
+/// the handle's drop waits for. A panic here (a bug, or a staged fault) lands in `failure` and
+/// ends this mock alone: the thread goes on serving the others.
+pub(super) async fn run(
     listener: StdListener,
     shared: Arc<Shared>,
+    stop: oneshot::Receiver<()>,
+    ended: watch::Sender<()>,
+    place: Place,
+) {
+    // The connections are owned here, not detached, so that none outlives the mock.
+    let mut connections = JoinSet::new();
+    let serving = std::panic::AssertUnwindSafe(serve(listener, &shared, stop, &mut connections));
+    if let Err(panic) = serving.catch_unwind().await {
+        fail(&shared, format!("its server panicked: {}", cause(&*panic)));
+    }
+    // Aborts every connection and waits until each one's future is dropped: its socket closed,
+    // its `Arc<Shared>` released.
+    connections.shutdown().await;
+    drop(shared);
+    drop(place);
+    drop(ended);
+}
+
+async fn serve(
+    listener: StdListener,
+    shared: &Arc<Shared>,
     mut stop: oneshot::Receiver<()>,
+    connections: &mut JoinSet<()>,
 ) {
     let listener = match TcpListener::from_std(listener) {
         Ok(listener) => listener,
         Err(e) => {
-            fail(&shared, format!("could not listen: {e}"));
+            fail(shared, format!("could not listen: {e}"));
             return;
         }
     };
@@ -28,10 +57,13 @@ pub(super) async fn serve(
         tokio::select! {
             _ = &mut stop => break,
             () = shared.crash.notified() => panic!("a fault staged by MockImages::stage_server_fault"),
+            // Finished connections are reaped as they end. A panic outside a request handler
+            // (those are caught by `answer_guarded`) ends its connection alone.
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(connection(stream, Arc::clone(&shared)));
+                    connections.spawn(connection(stream, Arc::clone(shared)));
                 }
                 // Out of file descriptors and the like: wait for some to free up.
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,

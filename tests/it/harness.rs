@@ -1,6 +1,7 @@
 //! The mock under any harness: a plain `#[test]` with a blocking client, both flavours of
 //! `#[tokio::test]`, and an executor that is not tokio (`futures::executor::block_on`). The
-//! server runs on a thread and runtime the handle owns, joined when it is dropped.
+//! server runs on one of a few threads the process's mocks share, each with a runtime of its
+//! own.
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -180,22 +181,32 @@ fn threads() -> usize {
 }
 
 /// Run alone in a process of its own by the test below, where no other test starts threads:
-/// every mock's threads end with its handle.
+/// the mocks share a pool of server threads, bounded and started once, and start or drop none.
 #[cfg(target_os = "linux")]
 #[test]
 #[ignore = "run by dropped_mocks_leave_no_thread_behind, in a process of its own"]
 fn alone_dropped_mocks_leave_no_thread_behind() {
-    // Arrange
-    let before = threads();
+    // Arrange: the first mocks start the pool, as many threads as they need up to its cap.
+    let before_any = threads();
+    drop(
+        (0..8)
+            .map(|_| MockImages::start_blocking())
+            .collect::<Vec<_>>(),
+    );
+    let pool = threads();
+    assert!(pool > before_any, "the mocks have server threads");
+    assert!(pool <= before_any + 4, "at most 4 server threads");
 
-    // Act
+    // Act: cycles of many mocks alive at once, from a plain test and from an executor.
     for _ in 0..20 {
-        let mock = MockImages::start_blocking();
-        assert_eq!(upload_blocking(mock.address(), mock.account_id()), 200);
-        mock.wait_for_uploads_blocking(1, Duration::from_secs(5))
-            .unwrap();
-        assert!(threads() > before, "the mock has a thread while it runs");
-        drop(mock);
+        let mocks: Vec<MockImages> = (0..8).map(|_| MockImages::start_blocking()).collect();
+        for mock in &mocks {
+            assert_eq!(upload_blocking(mock.address(), mock.account_id()), 200);
+            mock.wait_for_uploads_blocking(1, Duration::from_secs(5))
+                .unwrap();
+        }
+        assert_eq!(threads(), pool, "no thread per mock");
+        drop(mocks);
     }
     let async_mocks = futures::executor::block_on(async {
         let mocks = [MockImages::start().await, MockImages::start().await];
@@ -204,26 +215,12 @@ fn alone_dropped_mocks_leave_no_thread_behind() {
     });
     drop(async_mocks);
 
-    // Assert: not a thread more than before, right after the drops (no waiting).
-    assert_eq!(threads(), before);
+    // Assert: not a thread more than the pool, right after the drops (no waiting).
+    assert_eq!(threads(), pool);
 }
 
 #[cfg(target_os = "linux")]
 #[test]
 fn dropped_mocks_leave_no_thread_behind() {
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "harness::alone_dropped_mocks_leave_no_thread_behind",
-            "--exact",
-            "--ignored",
-            "--test-threads=1",
-        ])
-        .output()
-        .expect("the test binary runs again");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains("1 passed"),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    crate::lifecycle::run_alone("harness::alone_dropped_mocks_leave_no_thread_behind");
 }

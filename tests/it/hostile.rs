@@ -208,12 +208,12 @@ async fn a_client_that_hangs_up_mid_body_is_journalled() {
 
 #[tokio::test]
 #[should_panic(
-    expected = "cloudflare-images-mock failed: its server thread panicked: a fault staged by MockImages::stage_server_fault"
+    expected = "cloudflare-images-mock failed: its server panicked: a fault staged by MockImages::stage_server_fault"
 )]
 async fn a_server_that_dies_is_reported_by_the_next_call_on_the_handle() {
     let mock = MockImages::start().await;
     mock.stage_server_fault();
-    // The fault happens on the server thread; the handle reports it from the next call on.
+    // The fault happens on the server's thread; the handle reports it from the next call on.
     for _ in 0..1000 {
         let _ = mock.requests();
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -222,7 +222,7 @@ async fn a_server_that_dies_is_reported_by_the_next_call_on_the_handle() {
 
 #[test]
 #[should_panic(
-    expected = "cloudflare-images-mock failed: its server thread panicked: a fault staged by MockImages::stage_server_fault"
+    expected = "cloudflare-images-mock failed: its server panicked: a fault staged by MockImages::stage_server_fault"
 )]
 fn a_server_that_dies_is_reported_when_the_handle_drops() {
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -17,6 +17,7 @@ mod hostile;
 mod images;
 mod journal;
 mod keys;
+mod lifecycle;
 mod load;
 mod loaded_fixtures;
 mod memory;
