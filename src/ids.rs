@@ -69,10 +69,12 @@ impl Ids {
     /// A generated image id shaped like the real ones: a UUID whose last byte is zero
     /// (`107b9558-dd06-4bbd-5fef-9c2c16bb7900` in the official examples).
     pub(crate) fn image_id(&self) -> String {
-        uuid::Builder::from_random_bytes((self.bits() & !0xff).to_be_bytes())
-            .into_uuid()
-            .hyphenated()
-            .to_string()
+        let uuid =
+            uuid::Builder::from_random_bytes((self.bits() & !0xff).to_be_bytes()).into_uuid();
+        // Into a buffer of the exact size: `to_string` went through the formatting machinery
+        // and grew its string.
+        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        uuid.hyphenated().encode_lower(&mut text).to_owned()
     }
 
     /// A signing-key value shaped like the official example

@@ -372,13 +372,16 @@ pub(crate) fn route<'a>(method: &Method, path: &'a str, account_hash: Option<&st
 /// The route of `method` + `path` among the paths of the API.
 fn api_route<'a>(method: &Method, path: &'a str) -> Routed<'a> {
     let path = path.strip_prefix("/client/v4").unwrap_or(path);
+    // The account id is the segment after `/accounts/`: up to the first `/`, which must start
+    // `/images/` (a search for `/images/` itself cost about as much as the rest of routing).
     let Some((account_id, rest)) = path
         .strip_prefix("/accounts/")
-        .and_then(|rest| rest.split_once("/images/"))
+        .and_then(|rest| rest.split_once('/'))
+        .and_then(|(account_id, rest)| Some((account_id, rest.strip_prefix("images/")?)))
     else {
         return Routed::Unknown;
     };
-    if account_id.contains('/') || account_id.is_empty() {
+    if account_id.is_empty() {
         return Routed::Unknown;
     }
     let m = method.as_str();

@@ -161,6 +161,7 @@ fn scripted_error(rule: crate::rule::Rule, entry: &mut Entry) -> Response<Body> 
             let mut response = respond(
                 StatusCode::from_u16(recorded.status).unwrap_or(StatusCode::BAD_REQUEST),
                 recorded.body.clone(),
+                "application/json",
             );
             for (name, value) in &recorded.headers {
                 if let (Ok(name), Ok(value)) = (
@@ -241,21 +242,24 @@ pub(super) fn log(entry: &Entry) {
     }
 }
 
-pub(super) fn respond(status: StatusCode, body: Bytes) -> Response<Body> {
+pub(super) fn respond(
+    status: StatusCode,
+    body: Bytes,
+    content_type: &'static str,
+) -> Response<Body> {
     let body = Full::new(body).map_err(|never| match never {}).boxed();
     let mut response = Response::new(body);
     *response.status_mut() = status;
-    let json = HeaderValue::from_static("application/json");
-    response.headers_mut().insert(CONTENT_TYPE, json);
+    let content_type = HeaderValue::from_static(content_type);
+    response.headers_mut().insert(CONTENT_TYPE, content_type);
     response
 }
 
 /// The HTTP response of an answer.
 fn reply(reply: Reply) -> Response<Body> {
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut response = respond(status, reply.body);
+    let mut response = respond(status, reply.body, reply.content_type);
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
     for (name, value) in reply.headers {
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert(HeaderName::from_static(name), value);

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
+use foldhash::fast::FixedState;
 use serde_json::{Map, Value};
 
 use super::bytes::Blobs;
@@ -161,14 +162,16 @@ struct Record {
 struct Images {
     /// By key: keys grow with each insert, so this is upload order.
     by_key: BTreeMap<u64, Record>,
-    by_id: HashMap<Arc<str>, u64>,
+    /// Hashed with foldhash: SipHash of each id (and of every id again when the map grows) was
+    /// about 1% of an upload, and ids are a test's own, not an attacker's.
+    by_id: HashMap<Arc<str>, u64, FixedState>,
     by_time: BTreeMap<Cursor, u64>,
     next_key: u64,
     /// Images that are not drafts: what stats count.
     current: usize,
     /// When each draft of a direct creator upload expires; an expired draft is removed when
     /// next looked at (lazily, by the mock's clock).
-    drafts: HashMap<Arc<str>, SystemTime>,
+    drafts: HashMap<Arc<str>, SystemTime, FixedState>,
 }
 
 impl Images {
@@ -195,14 +198,23 @@ impl Images {
         key
     }
 
-    /// Removes the draft called `id` if it has expired by `now`.
-    fn expire(&mut self, id: &str, now: SystemTime) {
-        if self.drafts.get(id).is_some_and(|expires| *expires <= now) {
-            self.drafts.remove(id);
-            if let Some(key) = self.by_id.remove(id) {
-                // A draft has no bytes and is neither counted nor in the time index.
-                self.by_key.remove(&key);
-            }
+    /// Removes the draft called `id` if it has expired by `clock`, which is read only when `id`
+    /// is a draft (most ids are not: an upload then reads no time here).
+    fn expire(&mut self, id: &str, clock: &Clock) {
+        if self
+            .drafts
+            .get(id)
+            .is_some_and(|expires| *expires <= clock.now())
+        {
+            self.remove_draft(id);
+        }
+    }
+
+    fn remove_draft(&mut self, id: &str) {
+        self.drafts.remove(id);
+        if let Some(key) = self.by_id.remove(id) {
+            // A draft has no bytes and is neither counted nor in the time index.
+            self.by_key.remove(&key);
         }
     }
 
@@ -215,7 +227,7 @@ impl Images {
             .map(|(id, _)| Arc::clone(id))
             .collect();
         for id in expired {
-            self.expire(&id, now);
+            self.remove_draft(&id);
         }
     }
 }
@@ -298,7 +310,7 @@ impl Store {
     ) -> Result<u64, Taken> {
         let key = {
             let mut images = self.lock();
-            images.expire(&image.id, self.clock.now());
+            images.expire(&image.id, &self.clock);
             if images.by_id.contains_key(image.id.as_str()) {
                 return Err(Taken);
             }
@@ -318,7 +330,7 @@ impl Store {
         debug_assert!(!image.draft);
         let key = {
             let mut images = self.lock();
-            images.expire(&image.id, self.clock.now());
+            images.expire(&image.id, &self.clock);
             let old = *images
                 .by_id
                 .get(image.id.as_str())
@@ -363,7 +375,7 @@ impl Store {
     /// The image called `id`.
     pub(crate) fn get(&self, id: &str) -> Option<Arc<StoredImage>> {
         let mut images = self.lock();
-        images.expire(id, self.clock.now());
+        images.expire(id, &self.clock);
         let key = images.by_id.get(id)?;
         images.by_key.get(key).map(|r| Arc::clone(&r.image))
     }
@@ -372,7 +384,7 @@ impl Store {
     pub(crate) fn get_with_bytes(&self, id: &str) -> Option<(Arc<StoredImage>, Option<Bytes>)> {
         let (image, key) = {
             let mut images = self.lock();
-            images.expire(id, self.clock.now());
+            images.expire(id, &self.clock);
             let key = *images.by_id.get(id)?;
             (Arc::clone(&images.by_key.get(&key)?.image), key)
         };
@@ -391,7 +403,7 @@ impl Store {
         change: impl FnOnce(&mut StoredImage) -> Result<(), E>,
     ) -> Option<Result<Arc<StoredImage>, E>> {
         let mut images = self.lock();
-        images.expire(id, self.clock.now());
+        images.expire(id, &self.clock);
         let key = *images.by_id.get(id)?;
         let record = images.by_key.get_mut(&key)?;
         // A new record: the journal keeps the one answered at upload.
@@ -406,7 +418,7 @@ impl Store {
     pub(crate) fn remove(&self, id: &str) -> Option<Arc<StoredImage>> {
         let record = {
             let mut images = self.lock();
-            images.expire(id, self.clock.now());
+            images.expire(id, &self.clock);
             images.drafts.remove(id);
             let key = images.by_id.remove(id)?;
             let record = images.by_key.remove(&key)?;
