@@ -155,6 +155,8 @@ impl Joined {
 
 #[cfg(target_os = "linux")]
 mod mapped {
+    use std::sync::{Mutex, MutexGuard};
+
     use bytes::Bytes;
     use memmap2::{Advice, MmapMut};
 
@@ -165,6 +167,22 @@ mod mapped {
     /// How far ahead of the copy pages are faulted in, in one call.
     const AHEAD: usize = 1 << 20;
 
+    /// The most bytes of spare buffers kept: the largest upload (10 MB) fits.
+    const SPARE_BYTES: usize = 16 << 20;
+
+    /// Buffers of dropped files (spilled to disk or deleted), kept for the next large upload:
+    /// once a mock's store is past its memory budget, every upload pushes an older file out, and
+    /// the next upload is received into its pages, already faulted in. Shared by the mocks of a
+    /// process, like the allocator's own caches.
+    static SPARE: Mutex<Vec<(MmapMut, usize)>> = Mutex::new(Vec::new());
+
+    fn spare() -> MutexGuard<'static, Vec<(MmapMut, usize)>> {
+        // A panic cannot leave the list half changed.
+        SPARE
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Anonymous memory faulted in ahead of the copy.
     pub(super) struct Buffer {
         map: MmapMut,
@@ -174,13 +192,26 @@ mod mapped {
     }
 
     impl Buffer {
-        /// A buffer of `capacity` bytes, or `None` if the system refuses the mapping.
+        /// A buffer of at least `capacity` bytes, spare or new, or `None` if the system refuses
+        /// a new mapping.
         pub(super) fn new(capacity: usize) -> Option<Buffer> {
-            let map = MmapMut::map_anon(capacity).ok()?;
+            // Not much larger than asked: a stored file holds its buffer's faulted-in pages.
+            let fits = |(map, _): &(MmapMut, usize)| {
+                (capacity..=capacity + capacity / 8).contains(&map.len())
+            };
+            let reused = {
+                let mut spare = spare();
+                let at = spare.iter().position(fits);
+                at.map(|at| spare.swap_remove(at))
+            };
+            let (map, populated) = match reused {
+                Some(reused) => reused,
+                None => (MmapMut::map_anon(capacity).ok()?, 0),
+            };
             Some(Buffer {
                 map,
                 len: 0,
-                populated: 0,
+                populated,
             })
         }
 
@@ -213,10 +244,50 @@ mod mapped {
             true
         }
 
-        /// The filled part; the mapping is unmapped when the last clone of it drops.
+        /// The filled part; the buffer is given back to the spares (or unmapped) when the last
+        /// clone of it drops.
         pub(super) fn freeze(self) -> Bytes {
             let filled = ..self.len;
-            Bytes::from_owner(self.map).slice(filled)
+            let owner = Owner {
+                map: Some(self.map),
+                populated: self.populated,
+            };
+            Bytes::from_owner(owner).slice(filled)
+        }
+    }
+
+    /// Bytes of spare buffers now.
+    #[cfg(test)]
+    pub(super) fn spare_bytes() -> usize {
+        spare().iter().map(|(map, _)| map.len()).sum()
+    }
+
+    /// A stored file's buffer.
+    struct Owner {
+        map: Option<MmapMut>,
+        populated: usize,
+    }
+
+    impl AsRef<[u8]> for Owner {
+        fn as_ref(&self) -> &[u8] {
+            self.map.as_deref().unwrap_or_default()
+        }
+    }
+
+    impl Drop for Owner {
+        fn drop(&mut self) {
+            let Some(map) = self.map.take() else {
+                return;
+            };
+            let mut spare = spare();
+            let kept: usize = spare.iter().map(|(map, _)| map.len()).sum();
+            if kept + map.len() <= SPARE_BYTES {
+                spare.push((map, self.populated));
+                return;
+            }
+            drop(spare);
+            // Unmapped here, outside the lock.
+            drop(map);
         }
     }
 }
@@ -311,6 +382,26 @@ mod tests {
         assert!(mapped(10 << 20));
         assert!(!mapped(mapped::LARGE - 1));
         assert!(!mapped(0));
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_reused_buffer_holds_only_the_new_file_and_spares_stay_bounded() {
+        let capacity = 3 << 20;
+        let mut files = Vec::new();
+        for round in 0..8 {
+            // Each file shorter than the last, so a reused buffer still holds older bytes
+            // past its end.
+            let whole = noise(capacity - round * 100_000);
+            let file = receive(&whole.chunks(65_536).collect::<Vec<_>>(), capacity);
+            assert!(file.bytes == whole, "round {round}");
+            assert_eq!(file.digest, xxh3_128(&whole));
+            files.push(file);
+            if round % 2 == 1 {
+                files.clear();
+            }
+            assert!(mapped::spare_bytes() <= 16 << 20);
+        }
     }
 
     #[test]
