@@ -8,8 +8,10 @@
 //!
 //! On Linux a large buffer is anonymous memory whose pages are faulted in ahead of the copy, a
 //! megabyte per call (`MADV_POPULATE_WRITE`): copying into a fresh buffer otherwise traps once
-//! every 4 KiB, and the faults were a third of the server's time on a large upload.
-//! (Transparent huge pages were tried and measured slower: see docs/performance.md.)
+//! every 4 KiB, and the faults were a third of the server's time on a large upload. The buffers
+//! of dropped files (spilled or deleted) are kept, up to 16 MiB per process, for the next large
+//! upload, whose pages are then faulted in already. (Transparent huge pages were tried and
+//! measured slower: see docs/performance.md.)
 
 use bytes::{Bytes, BytesMut};
 use xxhash_rust::xxh3::{xxh3_128, Xxh3Default};
