@@ -1607,9 +1607,14 @@ fn client() -> (tokio::runtime::Runtime, Bodies) {
 /// cp target/release/deps/throughput-<hash> /tmp/before     # then change the mock, and:
 /// taskset -c 0 cargo bench --bench throughput -- --compare --phase c mock@/tmp/before mock
 /// ```
+///
+/// `--prefill MIB` first uploads that many MiB of the large body, unmeasured, on a connection of
+/// their own: past the default 256 MiB memory budget every measured upload then spills, as in
+/// phase (d) of the full run, which follows phases (b) and (c).
 fn compare(args: &[String]) {
     let mut phase = "c".to_owned();
     let mut rounds = 10;
+    let mut prefill = 0;
     let mut servers: Vec<(String, std::path::PathBuf, Kind)> = Vec::new();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -1620,6 +1625,12 @@ fn compare(args: &[String]) {
                     .next()
                     .and_then(|n| n.parse().ok())
                     .expect("--rounds N");
+            }
+            "--prefill" => {
+                prefill = args
+                    .next()
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .expect("--prefill MIB");
             }
             "--bench" => {} // cargo bench passes it on
             server => {
@@ -1634,9 +1645,10 @@ fn compare(args: &[String]) {
     assert!(!servers.is_empty(), "--compare needs at least one server");
     let (plan, _) = Plan::get();
     let (runtime, bodies) = client();
+    let prefill = (prefill << 20).div_ceil(bodies.large.len());
     println!(
-        "--compare: phase ({phase}), {rounds} rounds, servers in turn; CPU per upload (µs), \
-         switches per upload"
+        "--compare: phase ({phase}), {rounds} rounds, servers in turn, {prefill} large uploads \
+         first; CPU per upload (µs), switches per upload"
     );
     let mut runs: Vec<Vec<(f64, PerRequest, PerRequest)>> = vec![Vec::new(); servers.len()];
     for _ in 0..rounds {
@@ -1648,6 +1660,14 @@ fn compare(args: &[String]) {
                 "d" => (plan.large, &bodies.large),
                 _ => (plan.connections * (plan.per_connection + 1), &bodies.small),
             };
+            if prefill > 0 {
+                runtime.block_on(async {
+                    let mut connection = Connection::open(&target).await;
+                    for _ in 0..prefill {
+                        connection.upload(&target, &bodies.large).await;
+                    }
+                });
+            }
             let server_before = process.ask("rss").counters;
             let client_before = Counters::now();
             let started = Instant::now();
