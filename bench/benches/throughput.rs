@@ -1596,6 +1596,13 @@ fn client() -> (tokio::runtime::Runtime, Bodies) {
     (runtime, bodies)
 }
 
+/// A server of `--compare`: a kind served by a child of a build of this bench, or a program of
+/// its own (`out:NAME`), pinned to CPU 0 as in the out-of-process phases.
+enum Served {
+    In(std::path::PathBuf, Kind),
+    Out(Standalone),
+}
+
 /// `--compare [--phase b|c|d] [--rounds N] SERVER...`: one phase, again and again, against each
 /// SERVER in turn, for A/B measurements of a change. SERVER is a kind (`mock`, `parse-floor`,
 /// ...) or `KIND@PATH`: the kind served by another build of this bench (a copy of
@@ -1611,11 +1618,15 @@ fn client() -> (tokio::runtime::Runtime, Bodies) {
 /// `--prefill MIB` first uploads that many MiB of the large body, unmeasured, on a connection of
 /// their own: past the default 256 MiB memory budget every measured upload then spills, as in
 /// phase (d) of the full run, which follows phases (b) and (c).
+///
+/// `out:NAME` is a server of the out-of-process phases, a program of its own on CPU 0 (the
+/// client then runs on CPU 1): `out:binary`, `out:binary-log-off`, `out:wiremock`,
+/// `out:floor`, `out:parse-floor`; `out:binary@PATH` runs another build of the binary.
 fn compare(args: &[String]) {
     let mut phase = "c".to_owned();
     let mut rounds = 10;
     let mut prefill = 0;
-    let mut servers: Vec<(String, std::path::PathBuf, Kind)> = Vec::new();
+    let mut servers: Vec<(String, Served)> = Vec::new();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -1638,7 +1649,21 @@ fn compare(args: &[String]) {
                     Some((kind, path)) => (kind, std::path::PathBuf::from(path)),
                     None => (server, std::env::current_exe().expect("this binary")),
                 };
-                servers.push((server.to_owned(), program, Kind::parse(kind)));
+                let served = match kind.strip_prefix("out:") {
+                    Some(name) => {
+                        let binary = match server.split_once('@') {
+                            Some(_) => program,
+                            None => mock_binary(),
+                        };
+                        let standalone = standalone_servers(&binary)
+                            .into_iter()
+                            .find(|s| s.name == name || s.name == name.replace('-', " "))
+                            .unwrap_or_else(|| panic!("no standalone server {name:?}"));
+                        Served::Out(standalone)
+                    }
+                    None => Served::In(program, Kind::parse(kind)),
+                };
+                servers.push((server.to_owned(), served));
             }
         }
     }
@@ -1650,10 +1675,22 @@ fn compare(args: &[String]) {
         "--compare: phase ({phase}), {rounds} rounds, servers in turn, {prefill} large uploads \
          first; CPU per upload (µs), switches per upload"
     );
+    if servers.iter().any(|(_, s)| matches!(s, Served::Out(_))) {
+        // As in the out-of-process phases: those servers on CPU 0, the client on CPU 1.
+        assert!(
+            pin_self("1"),
+            "out-of-process servers need `taskset` and two CPUs"
+        );
+    }
     let mut runs: Vec<Vec<(f64, PerRequest, PerRequest)>> = vec![Vec::new(); servers.len()];
     for _ in 0..rounds {
-        for ((_, program, kind), runs) in servers.iter().zip(&mut runs) {
-            let mut process = ServerProcess::spawn_from(program, &["--serve", kind.name()]);
+        for ((_, served), runs) in servers.iter().zip(&mut runs) {
+            let mut process = match served {
+                Served::In(program, kind) => {
+                    ServerProcess::spawn_from(program, &["--serve", kind.name()])
+                }
+                Served::Out(standalone) => ServerProcess::spawn_external(standalone, true),
+            };
             let target = Target::new(&process.url, &bodies.content_type);
             let (requests, body) = match phase.as_str() {
                 "b" => (plan.sequential, &bodies.small),
@@ -1688,10 +1725,10 @@ fn compare(args: &[String]) {
         }
     }
     println!(
-        "{:<40} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
-        "server", "uploads/s", "server", "(min)", "preempted", "client", "woken"
+        "{:<40} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "server", "uploads/s", "server", "(min)", "woken", "preempted", "client", "woken"
     );
-    for ((name, _, _), runs) in servers.iter().zip(&runs) {
+    for ((name, _), runs) in servers.iter().zip(&runs) {
         let min = runs
             .iter()
             .map(|r| r.1.cpu_us)
@@ -1699,10 +1736,11 @@ fn compare(args: &[String]) {
         let server = median_per_request(runs.iter().map(|r| r.1));
         let client = median_per_request(runs.iter().map(|r| r.2));
         println!(
-            "{name:<40} {:>10.0} {:>10.2} {:>10.2} {:>10.2} {:>10.2} {:>10.2}",
+            "{name:<40} {:>10.0} {:>10.2} {:>10.2} {:>10.2} {:>10.2} {:>10.2} {:>10.2}",
             median_f64(runs.iter().map(|r| r.0).collect()),
             server.cpu_us,
             min,
+            server.woken,
             server.preempted,
             client.cpu_us,
             client.woken
