@@ -222,5 +222,5 @@ fn alone_dropped_mocks_leave_no_thread_behind() {
 #[cfg(target_os = "linux")]
 #[test]
 fn dropped_mocks_leave_no_thread_behind() {
-    crate::lifecycle::run_alone("harness::alone_dropped_mocks_leave_no_thread_behind");
+    crate::helpers::run_alone("harness::alone_dropped_mocks_leave_no_thread_behind");
 }

@@ -513,3 +513,25 @@ pub fn refused_by_exactly(
     );
     Ok(())
 }
+
+/// Runs the ignored test `name` in a child process of this test binary, alone: for tests that
+/// count threads, descriptors or ports, which other tests running beside them would change.
+pub fn run_alone(name: &str) {
+    run_in_child(&[name, "--exact", "--ignored", "--test-threads=1"], &[]);
+}
+
+/// Runs this test binary again with `args` and `env`, and asserts that exactly one test ran and
+/// passed, showing the child's output otherwise.
+pub fn run_in_child(args: &[&str], env: &[(&str, &str)]) {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("the test binary runs again");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

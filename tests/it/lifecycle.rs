@@ -245,20 +245,8 @@ fn alone_a_fault_in_one_mock_leaves_the_others_on_its_thread_serving() {
 
 #[test]
 fn a_fault_in_one_mock_leaves_the_others_on_its_thread_serving() {
-    run_alone("lifecycle::alone_a_fault_in_one_mock_leaves_the_others_on_its_thread_serving");
-}
-
-/// Runs the ignored test `name` in a child process of this binary, alone.
-pub fn run_alone(name: &str) {
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--ignored", "--test-threads=1"])
-        .output()
-        .expect("the test binary runs again");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains("1 passed"),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
+    crate::helpers::run_alone(
+        "lifecycle::alone_a_fault_in_one_mock_leaves_the_others_on_its_thread_serving",
     );
 }
 

@@ -64,20 +64,13 @@ fn two_hundred_mocks_at_once_all_work_and_release_their_ports_and_descriptors() 
     if std::env::var_os(ISOLATED).is_some() {
         return;
     }
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
+    crate::helpers::run_in_child(
+        &[
             "--exact",
             "load::two_hundred_mocks_in_a_process_of_their_own",
             "--nocapture",
-        ])
-        .env(ISOLATED, "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains("1 passed"),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
+        ],
+        &[(ISOLATED, "1")],
     );
 }
 
