@@ -15,6 +15,9 @@
 //! mock and wiremock run theirs):
 //! - `floor`: bare hyper 1 (http1) that counts the body and answers a fixed envelope;
 //! - `parse-floor`: the same, streaming the body through multer and reading every field;
+//! - `keep-floor`, `keep-copy-floor` (`--compare` only): the parse-floor keeping every part's
+//!   bytes for the server's life, as multer's chunks or copied into a `Vec` per part: what
+//!   keeping the files costs a server on its own, the mock's store being bound to keep them;
 //! - `mock`: `MockImages::start()` with default settings;
 //! - `wiremock`: wiremock 0.6, `MockServer::start()` and one `Mock` on POST + the upload path
 //!   answering the same fixed envelope (default settings: it records every request).
@@ -148,6 +151,10 @@ impl Plan {
 enum Kind {
     Floor,
     ParseFloor,
+    /// The parse-floor keeping every part's bytes (`--compare` only).
+    KeepFloor,
+    /// The parse-floor keeping a copy of every part's bytes (`--compare` only).
+    KeepCopyFloor,
     Mock,
     /// `MockServer::start()`: pooled, as wiremock starts by default.
     Wiremock,
@@ -169,6 +176,8 @@ impl Kind {
         match self {
             Kind::Floor => "floor",
             Kind::ParseFloor => "parse-floor",
+            Kind::KeepFloor => "keep-floor",
+            Kind::KeepCopyFloor => "keep-copy-floor",
             Kind::Mock => "mock",
             Kind::Wiremock => "wiremock",
             Kind::WiremockFresh => "wiremock-fresh",
@@ -178,6 +187,7 @@ impl Kind {
     fn parse(name: &str) -> Kind {
         Kind::STARTED
             .into_iter()
+            .chain([Kind::KeepFloor, Kind::KeepCopyFloor])
             .find(|kind| kind.name() == name)
             .unwrap_or_else(|| panic!("no server kind {name:?}"))
     }
@@ -260,6 +270,8 @@ impl Server {
         match kind {
             Kind::Floor => Server::Bare(BareServer::start(false)),
             Kind::ParseFloor => Server::Bare(BareServer::start(true)),
+            Kind::KeepFloor => Server::Bare(BareServer::spawn(Floor::Keep)),
+            Kind::KeepCopyFloor => Server::Bare(BareServer::spawn(Floor::KeepCopy)),
             Kind::Mock => Server::Mock(MockImages::start().await),
             Kind::Wiremock | Kind::WiremockFresh => {
                 use wiremock::matchers::{method, path};
@@ -1621,7 +1633,9 @@ enum Served {
 ///
 /// `out:NAME` is a server of the out-of-process phases, a program of its own on CPU 0 (the
 /// client then runs on CPU 1): `out:binary`, `out:binary-log-off`, `out:wiremock`,
-/// `out:floor`, `out:parse-floor`; `out:binary@PATH` runs another build of the binary.
+/// `out:floor`, `out:parse-floor`, `out:keep-floor`; `out:binary@PATH` runs another build of
+/// the binary. `keep-floor` is the parse-floor keeping every part's bytes (no copy, no limit):
+/// what keeping the files costs on its own.
 fn compare(args: &[String]) {
     let mut phase = "c".to_owned();
     let mut rounds = 10;
@@ -2323,6 +2337,16 @@ fn standalone_servers(binary: &std::path::Path) -> Vec<Standalone> {
             name: "parse-floor",
             program: own(env!("CARGO_BIN_EXE_floor-server")),
             args: args(&["--parse"]),
+        },
+        Standalone {
+            name: "keep-floor",
+            program: own(env!("CARGO_BIN_EXE_floor-server")),
+            args: args(&["--keep"]),
+        },
+        Standalone {
+            name: "keep-copy-floor",
+            program: own(env!("CARGO_BIN_EXE_floor-server")),
+            args: args(&["--keep-copy"]),
         },
         Standalone {
             name: "binary",

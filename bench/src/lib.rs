@@ -46,6 +46,12 @@ pub enum Floor {
     Count(u64),
     /// Streams the body through multer, answers [`ANSWER`].
     Parse,
+    /// As [`Floor::Parse`], and keeps every part's bytes for the life of the server, as multer
+    /// hands them over (no copy).
+    Keep,
+    /// As [`Floor::Parse`], and keeps every part's bytes for the life of the server, copied into
+    /// a `Vec` per part (as wiremock keeps a body).
+    KeepCopy,
     /// Counts the body, answers these bytes: an answer the mock gave, fetched once ((g), (h)).
     Fixed(&'static [u8]),
 }
@@ -116,7 +122,9 @@ async fn serve_bare(
                 connections.fetch_add(1, Ordering::Relaxed);
                 let service = hyper::service::service_fn(move |request| async move {
                     Ok::<_, Infallible>(match mode {
-                        Floor::Parse => parse_floor(request).await,
+                        Floor::Parse => parse_floor(request, None).await,
+                        Floor::Keep => parse_floor(request, Some(Keep::Chunks)).await,
+                        Floor::KeepCopy => parse_floor(request, Some(Keep::Copy)).await,
                         Floor::Count(work) => floor(request, work, ANSWER.as_bytes()).await,
                         Floor::Fixed(body) => floor(request, 0, body).await,
                     })
@@ -181,8 +189,19 @@ pub fn busy_per_micro() -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// Streams the body through multer, reading every field to its end; answers the fixed envelope.
-async fn parse_floor(request: Request<Incoming>) -> Response<Full<Bytes>> {
+/// What [`Floor::Keep`] and [`Floor::KeepCopy`] keep: every part, of every server in the process.
+static KEPT: std::sync::Mutex<Vec<Bytes>> = std::sync::Mutex::new(Vec::new());
+
+/// How a keeping floor keeps a part.
+#[derive(Debug, Clone, Copy)]
+enum Keep {
+    Chunks,
+    Copy,
+}
+
+/// Streams the body through multer, reading every field to its end, keeping each chunk in
+/// `keep` if given; answers the fixed envelope.
+async fn parse_floor(request: Request<Incoming>, keep: Option<Keep>) -> Response<Full<Bytes>> {
     let boundary = request
         .headers()
         .get(CONTENT_TYPE)
@@ -199,10 +218,26 @@ async fn parse_floor(request: Request<Incoming>) -> Response<Full<Bytes>> {
         match multipart.next_field().await {
             Ok(Some(mut field)) => {
                 read += field.name().map_or(0, str::len);
+                let mut copy = Vec::new();
                 loop {
                     match field.chunk().await {
-                        Ok(Some(chunk)) => read += chunk.len(),
-                        Ok(None) => break,
+                        Ok(Some(chunk)) => {
+                            read += chunk.len();
+                            match keep {
+                                Some(Keep::Chunks) => {
+                                    KEPT.lock().unwrap_or_else(|p| p.into_inner()).push(chunk)
+                                }
+                                Some(Keep::Copy) => copy.extend_from_slice(&chunk),
+                                None => {}
+                            }
+                        }
+                        Ok(None) => {
+                            if matches!(keep, Some(Keep::Copy)) {
+                                let copy = Bytes::from(std::mem::take(&mut copy));
+                                KEPT.lock().unwrap_or_else(|p| p.into_inner()).push(copy);
+                            }
+                            break;
+                        }
                         Err(_) => return answer(StatusCode::BAD_REQUEST, b"{}"),
                     }
                 }
