@@ -28,6 +28,13 @@
 //! file system refuses `O_DIRECT` (tmpfs on older kernels), the store falls back to buffered
 //! writes for good.
 //!
+//! Spills are written by a thread of the store's own, started with the first spill: a put
+//! returns once its bytes are in memory and the older blobs it pushes out are on their way, the
+//! disk's time overlapping the next upload's. Those blobs stay in memory (and are served from
+//! there) until written; a put waits while more than [`IN_FLIGHT`] bytes are on their way, so
+//! memory stays within the budget plus that. What reports the store's use
+//! ([`Blobs::in_memory`], [`Blobs::on_disk`]) waits for the spills under way first.
+//!
 //! The lock guards only bookkeeping: files are written, read and deleted after it is released, so
 //! one slow spill does not stall every reader. A spill reserves its range of its segment under
 //! the lock, so concurrent spills write disjoint ranges, each through a handle of its own. A blob
@@ -38,13 +45,16 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, IoSlice, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, Weak};
 
 use bytes::Bytes;
 use tempfile::TempDir;
 
 /// Spills are appended to a segment until it holds this many bytes.
 const SEGMENT: u64 = 64 << 20;
+
+/// The bytes being spilled past which a put waits for the spill thread.
+const IN_FLIGHT: u64 = 32 << 20;
 
 /// Where each spill starts in its segment, and what its length is rounded up to: the alignment
 /// `O_DIRECT` asks of offsets, lengths and buffers (4 KiB covers every common block size).
@@ -60,7 +70,14 @@ pub(crate) struct Blobs {
     /// file system refuses it.
     direct: std::sync::atomic::AtomicBool,
     state: Mutex<State>,
+    /// Notified when a spill is done.
+    spilled: Condvar,
+    /// The spill thread's queue, once the first spill started it.
+    spiller: Mutex<Option<Queue>>,
 }
+
+/// The spill thread's queue: spills, with the spill directory if it exists yet.
+type Queue = mpsc::Sender<(Option<PathBuf>, Spill)>;
 
 /// One blob. `seq` orders blobs by age and tells a finished spill whether the slot is still the
 /// one it started from (the key may have been removed or put again meanwhile).
@@ -105,6 +122,8 @@ struct State {
     next_seq: u64,
     /// Bytes held in memory, including those being spilled.
     resident: u64,
+    /// Spills chosen and not yet done.
+    pending: u32,
     /// Of `resident`, the bytes being spilled: counted as gone when choosing what to spill, so
     /// concurrent puts do not spill more than needed.
     leaving: u64,
@@ -119,24 +138,27 @@ struct State {
 }
 
 impl Blobs {
-    /// A store keeping at most `budget` bytes in memory (unless the disk fails).
-    pub(crate) fn new(budget: u64) -> Blobs {
+    /// A store keeping at most `budget` bytes in memory (unless the disk fails), plus the
+    /// [`IN_FLIGHT`] bytes being spilled.
+    pub(crate) fn new(budget: u64) -> Arc<Blobs> {
         Blobs::with_segments_of(budget, SEGMENT)
     }
 
     /// A store whose spills start a new segment once the current one holds `segment` bytes.
-    fn with_segments_of(budget: u64, segment: u64) -> Blobs {
-        let state = Mutex::new(State::default());
-        Blobs {
+    fn with_segments_of(budget: u64, segment: u64) -> Arc<Blobs> {
+        Arc::new(Blobs {
             budget,
             segment,
             direct: std::sync::atomic::AtomicBool::new(cfg!(target_os = "linux")),
-            state,
-        }
+            state: Mutex::new(State::default()),
+            spilled: Condvar::new(),
+            spiller: Mutex::new(None),
+        })
     }
 
-    /// Keeps `bytes` under `key`, replacing what the key held; returns once they are stored.
-    pub(crate) fn put(&self, key: u64, bytes: Bytes) {
+    /// Keeps `bytes` under `key`, replacing what the key held; returns once they are stored (in
+    /// memory, the blobs they push out on their way to disk).
+    pub(crate) fn put(self: &Arc<Self>, key: u64, bytes: Bytes) {
         let len = bytes.len() as u64;
         let mut blobs = vec![];
         let (stale, spill, dir) = {
@@ -165,6 +187,7 @@ impl Blobs {
             let place = Place::Memory(bytes);
             state.slots.insert(key, Slot { seq, len, place });
             let spill = (!blobs.is_empty()).then(|| state.reserve(blobs, self.segment));
+            state.pending += u32::from(spill.is_some());
             let dir = state.dir.as_ref().map(|dir| dir.path().to_path_buf());
             (stale, spill, dir)
         };
@@ -172,8 +195,45 @@ impl Blobs {
             let _ = std::fs::remove_file(stale);
         }
         if let Some(spill) = spill {
+            self.send(dir, spill);
+        }
+    }
+
+    /// Hands a spill to the spill thread (starting it the first time), or writes it here if
+    /// there is no thread; then waits while too many bytes are on their way.
+    fn send(self: &Arc<Self>, dir: Option<PathBuf>, spill: Spill) {
+        let refused = {
+            let mut spiller = self.spiller.lock().unwrap_or_else(|p| p.into_inner());
+            if spiller.is_none() {
+                *spiller = spill_thread(Arc::downgrade(self));
+            }
+            match &*spiller {
+                Some(queue) => queue.send((dir, spill)).err().map(|refused| refused.0),
+                None => Some((dir, spill)),
+            }
+        };
+        if let Some((dir, spill)) = refused {
             self.spill(dir, spill);
         }
+        let mut state = self.lock();
+        while state.pending > 0 && state.leaving > IN_FLIGHT {
+            state = self.wait(state);
+        }
+    }
+
+    /// The books once every spill chosen so far is done.
+    fn settled(&self) -> MutexGuard<'_, State> {
+        let mut state = self.lock();
+        while state.pending > 0 {
+            state = self.wait(state);
+        }
+        state
+    }
+
+    fn wait<'a>(&self, state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        self.spilled
+            .wait(state)
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The bytes stored under `key`, read back from disk if they were spilled.
@@ -214,24 +274,28 @@ impl Blobs {
         }
     }
 
-    /// Bytes held in memory now.
+    /// Bytes held in memory once the spills under way are done.
     pub(crate) fn in_memory(&self) -> u64 {
-        self.lock().resident
+        self.settled().resident
     }
 
-    /// Bytes of the blobs spilled to disk now (not the garbage removed blobs leave in segments).
+    /// Bytes of the blobs spilled to disk once the spills under way are done (not the garbage
+    /// removed blobs leave in segments).
     pub(crate) fn on_disk(&self) -> u64 {
-        self.lock().on_disk
+        self.settled().on_disk
     }
 
     /// The spill directory, once the first spill created it.
     pub(crate) fn dir(&self) -> Option<PathBuf> {
-        self.lock().dir.as_ref().map(|dir| dir.path().to_path_buf())
+        self.settled()
+            .dir
+            .as_ref()
+            .map(|dir| dir.path().to_path_buf())
     }
 
     /// The last I/O error met, for diagnostics: the store itself never fails because of one.
     pub(crate) fn last_error(&self) -> Option<String> {
-        self.lock().last_error.clone()
+        self.settled().last_error.clone()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -296,8 +360,10 @@ impl Blobs {
             if let Some(books) = state.segments.get_mut(&segment) {
                 books.writing -= 1;
             }
+            state.pending -= 1;
             state.release(segment)
         };
+        self.spilled.notify_all();
         if let Some(unused) = unused {
             let _ = std::fs::remove_file(unused);
         }
@@ -406,6 +472,22 @@ impl State {
     fn path(&self, segment: u64) -> Option<PathBuf> {
         Some(self.dir.as_ref()?.path().join(segment_name(segment)))
     }
+}
+
+/// Starts the thread writing `blobs`' spills, in the order sent; it ends with the store (its
+/// queue closes). `None` if no thread can be started.
+fn spill_thread(blobs: Weak<Blobs>) -> Option<Queue> {
+    let (queue, spills) = mpsc::channel::<(Option<PathBuf>, Spill)>();
+    std::thread::Builder::new()
+        .name("cloudflare-images-mock spill".into())
+        .spawn(move || {
+            for (dir, spill) in spills {
+                let Some(blobs) = blobs.upgrade() else { return };
+                blobs.spill(dir, spill);
+            }
+        })
+        .ok()?;
+    Some(queue)
 }
 
 /// Segments are numbered for the life of the store: a name is never used twice, so a slow
@@ -587,7 +669,7 @@ mod tests {
     impl Blobs {
         /// The segment file holding `key`, if it is on disk.
         fn file(&self, key: u64) -> Option<PathBuf> {
-            let state = self.lock();
+            let state = self.settled();
             match state.slots.get(&key)?.place {
                 Place::Disk { segment, .. } => state.path(segment),
                 Place::Memory(_) => None,
@@ -703,6 +785,33 @@ mod tests {
                 assert!(books.end.is_multiple_of(DIRECT_ALIGN), "{}", books.end);
             }
         }
+    }
+
+    /// Spills run behind the puts, but never more than [`IN_FLIGHT`] bytes behind; a store
+    /// dropped with spills under way takes its directory with it.
+    #[test]
+    fn spills_behind_the_puts_keep_memory_bounded() {
+        let len = 3 << 20;
+        let blobs = Blobs::new(8 << 20);
+        for key in 0..40 {
+            blobs.put(key, blob(key as u8, len));
+            let resident = blobs.lock().resident;
+            assert!(resident <= (8 << 20) + IN_FLIGHT + len as u64, "{resident}");
+        }
+        assert_eq!(blobs.in_memory(), 6 << 20, "two blobs fit the budget");
+        assert_eq!(blobs.on_disk(), 38 * len as u64);
+        assert_eq!(blobs.get(0), Some(blob(0, len)));
+        let dir = blobs.dir().expect("a spill directory");
+        for key in 40..50 {
+            blobs.put(key, blob(key as u8, len));
+        }
+        drop(blobs);
+        // The spill thread holds the store while it writes: wait for its last spill to let go.
+        let gone = (0..500).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            !dir.exists()
+        });
+        assert!(gone, "{} outlived its store", dir.display());
     }
 
     #[test]

@@ -249,7 +249,7 @@ pub(crate) struct Store {
     pub(crate) keys: super::Keys,
     /// The account's variants.
     pub(crate) variants: super::Variants,
-    blobs: Blobs,
+    blobs: Arc<Blobs>,
     /// Where small files are copied (see [`Store::insert`]).
     small: Mutex<BytesMut>,
     /// What drafts expire by.
