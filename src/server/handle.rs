@@ -291,6 +291,8 @@ impl MockImages {
     }
 
     /// Where the bytes of the stored images are: in memory, on disk, and the spill directory.
+    /// Files pushed out of memory are written to disk behind the uploads that pushed them out;
+    /// this waits until those writes are done, so it reads the same after the same uploads.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
