@@ -4,7 +4,7 @@
 //! [`MockImages::uploads`](crate::MockImages::uploads), or wait on it with
 //! [`MockImages::wait_for_uploads`](crate::MockImages::wait_for_uploads).
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
@@ -172,8 +172,10 @@ pub struct Upload {
     /// The size of the file in bytes (kept when the bytes are not).
     pub file_size: Option<u64>,
     /// The XXH3-128 digest of the file (as `xxhash_rust::xxh3::xxh3_128` computes it), kept
-    /// when the bytes are not. Computed while the file arrives: XXH3 costs about a tenth of a
-    /// copy of the file, where SHA-256 cost more than receiving it.
+    /// when the bytes are not. Computed from the stored bytes when the upload is first read, or
+    /// when its image is deleted, not while the file arrives: most uploads of a test are never
+    /// read back, and hashing each on arrival was a cost every upload paid. XXH3 rather than
+    /// SHA-256, which costs more than receiving the file.
     pub file_xxh3: Option<u128>,
     /// The `url` sent, if the image was uploaded from a URL.
     pub url: Option<String>,
@@ -317,10 +319,27 @@ pub(crate) struct Accepted {
     /// its body, which was not stored.
     pub(crate) key: Option<u64>,
     pub(crate) content_type: Option<Bytes>,
-    pub(crate) file_xxh3: Option<u128>,
+    /// The file's XXH3-128 digest, once known: set when an upload is not stored (its bytes are
+    /// dropped), else when it is first read (see [`Accepted::file_xxh3`]).
+    pub(crate) file_xxh3: OnceLock<u128>,
     pub(crate) url: Option<Bytes>,
     /// Every text part as name and value (see [`Fields`]).
     pub(crate) fields: Fields,
+}
+
+impl Accepted {
+    /// The file's digest: the one kept, or one hashed from `file` (the stored bytes, when the
+    /// view reads them) and kept, or the one the store kept when the image was deleted.
+    fn file_xxh3(&self, file: Option<&[u8]>, store: &Store) -> Option<u128> {
+        if let Some(digest) = self.file_xxh3.get() {
+            return Some(*digest);
+        }
+        let digest = match file {
+            Some(bytes) => xxhash_rust::xxh3::xxh3_128(bytes),
+            None => store.removed_digest(self.key?)?,
+        };
+        Some(*self.file_xxh3.get_or_init(|| digest))
+    }
 }
 
 /// A request's target and headers in one buffer: the target, then each header's name and
@@ -489,8 +508,8 @@ impl Entry {
 pub(crate) struct View<'a> {
     pub(crate) store: &'a Store,
     pub(crate) delivery: Delivery,
-    /// Whether uploads get their file bytes (read back from disk past the memory budget): not
-    /// for a report, which shows sizes only.
+    /// Whether uploads get their file bytes (read back from disk past the memory budget) and,
+    /// while their image is stored, their digest: not for a report, which shows sizes only.
     pub(crate) bytes: bool,
 }
 
@@ -502,6 +521,10 @@ fn upload(
     view: &View<'_>,
 ) -> Upload {
     let image = &accepted.image;
+    let file = accepted
+        .key
+        .filter(|_| view.bytes)
+        .and_then(|key| view.store.bytes(key));
     // An upload a script answered got no `result`.
     let result = match accepted.key {
         Some(_) => serde_json::to_value(crate::envelope::ImageResult {
@@ -522,12 +545,9 @@ fn upload(
         content_type: accepted.content_type.as_deref().map(text),
         format: image.format.clone(),
         dimensions: image.dimensions,
-        file: accepted
-            .key
-            .filter(|_| view.bytes)
-            .and_then(|key| view.store.bytes(key)),
+        file_xxh3: accepted.file_xxh3(file.as_deref(), view.store),
+        file,
         file_size: image.file_size,
-        file_xxh3: accepted.file_xxh3,
         url: accepted.url.as_deref().map(text),
         creator: image.creator.clone(),
         meta: image.meta.clone(),

@@ -1,12 +1,15 @@
 //! `POST /accounts/{account_id}/images/v1`: a multipart upload, read as a stream under the
 //! limits, checked by `schemas/upload.schema.json`, and stored.
 
+use std::sync::OnceLock;
+
 use bytes::Bytes;
 use futures_util::TryStreamExt;
 use http_body_util::BodyStream;
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::http::request::Parts;
+use xxhash_rust::xxh3::xxh3_128;
 
 use crate::api::route::Operation;
 use crate::error::ApiError;
@@ -57,7 +60,7 @@ pub(super) async fn upload(
     };
     match script {
         Some(kind @ (ScriptKind::Error(_) | ScriptKind::Reset | ScriptKind::ResetMidUpload)) => {
-            Ok(Uploaded::Scripted(prepared.accepted(None), kind))
+            Ok(Uploaded::Scripted(prepared.accepted(), kind))
         }
         Some(ScriptKind::Delay(delay)) => {
             tokio::time::sleep(delay).await;
@@ -164,7 +167,6 @@ fn insert_as(
 struct Prepared {
     image: StoredImage,
     content_type: Option<Bytes>,
-    file_xxh3: Option<u128>,
     url: Option<Bytes>,
     fields: Fields,
     /// The file, for the store.
@@ -218,7 +220,6 @@ fn prepare(
     Prepared {
         image,
         content_type: content_type.map(Bytes::from),
-        file_xxh3: file.as_ref().map(|f| f.digest),
         url: checked.url.map(Bytes::from),
         fields: Fields::new(&checked.fields),
         bytes: file.map(|f| f.bytes),
@@ -227,13 +228,19 @@ fn prepare(
 }
 
 impl Prepared {
-    /// What the journal keeps of the upload, stored under `key` or (`None`) not stored.
-    fn accepted(self, key: Option<u64>) -> Accepted {
+    /// What the journal keeps of the upload, not stored (yet). Bytes still held here are about
+    /// to be dropped, the upload not stored: their digest is computed now, while it still can
+    /// be.
+    fn accepted(self) -> Accepted {
+        let file_xxh3 = self
+            .bytes
+            .as_deref()
+            .map_or_else(OnceLock::new, |bytes| OnceLock::from(xxh3_128(bytes)));
         Accepted {
             image: std::sync::Arc::new(self.image),
-            key,
+            key: None,
             content_type: self.content_type,
-            file_xxh3: self.file_xxh3,
+            file_xxh3,
             url: self.url,
             fields: self.fields,
         }
@@ -249,7 +256,7 @@ impl Prepared {
             image: std::sync::Arc::new(self.image.clone()),
             key: None,
             content_type: self.content_type.clone(),
-            file_xxh3: self.file_xxh3,
+            file_xxh3: OnceLock::new(),
             url: self.url.clone(),
             fields: self.fields.clone(),
         });
@@ -264,6 +271,7 @@ impl Prepared {
         let mut record = entry.record(&view);
         if let Some(upload) = record.upload.as_mut() {
             upload.file.clone_from(&self.bytes);
+            upload.file_xxh3 = self.bytes.as_deref().map(xxh3_128);
         }
         record
     }
@@ -278,8 +286,9 @@ fn commit(
     if prepared.generate_id {
         prepared.image.id = shared.ids.image_id();
     }
+    // Taken first: a stored upload's digest is computed from the store when needed.
     let bytes = prepared.bytes.take();
-    let accepted = prepared.accepted(None);
+    let accepted = prepared.accepted();
     let image = std::sync::Arc::clone(&accepted.image);
     let key = match draft {
         Some(_) => shared

@@ -4,7 +4,8 @@
 //! file is copied once, chunk by chunk while each is still in cache, into one buffer sized from
 //! the request's `Content-Length`; the chunks are dropped at once, so multer keeps reusing its
 //! own buffer instead of growing fresh ones (keeping multer's chunks made it copy each byte
-//! again as its buffer grew). The XXH3-128 digest is computed on the way.
+//! again as its buffer grew). No digest is computed here: the journal computes one only when an
+//! upload is read or its image deleted (see `Accepted` in the journal), not on every upload.
 //!
 //! On Linux a large buffer is anonymous memory whose pages are faulted in ahead of the copy, a
 //! megabyte per call (`MADV_POPULATE_WRITE`): copying into a fresh buffer otherwise traps once
@@ -14,7 +15,6 @@
 //! measured slower: see docs/performance.md.)
 
 use bytes::{Bytes, BytesMut};
-use xxhash_rust::xxh3::{xxh3_128, Xxh3Default};
 
 /// A file being received.
 #[derive(Default)]
@@ -23,8 +23,6 @@ pub(crate) struct Receiver {
     first: Option<Bytes>,
     /// Every chunk, from the second on.
     joined: Option<Joined>,
-    /// Fed from the second chunk on; a file of one chunk is digested in one call.
-    hasher: Option<Box<Xxh3Default>>,
     size: u64,
     /// How big the file may be: the body's declared length, capped by the caller.
     capacity: usize,
@@ -45,8 +43,7 @@ impl Receiver {
             return;
         }
         self.size += chunk.len() as u64;
-        if let (Some(joined), Some(hasher)) = (&mut self.joined, &mut self.hasher) {
-            hasher.update(&chunk);
+        if let Some(joined) = &mut self.joined {
             joined.extend_from_slice(&chunk);
             return;
         }
@@ -54,13 +51,9 @@ impl Receiver {
             self.first = Some(chunk);
             return;
         };
-        let mut hasher = Box::new(Xxh3Default::new());
-        hasher.update(&first);
-        hasher.update(&chunk);
         let mut joined = Joined::with_capacity(self.capacity.max(self.size as usize));
         joined.extend_from_slice(&first);
         joined.extend_from_slice(&chunk);
-        self.hasher = Some(hasher);
         self.joined = Some(joined);
     }
 
@@ -69,10 +62,10 @@ impl Receiver {
         self.size
     }
 
-    /// The file in one piece, with its digest.
+    /// The file in one piece.
     pub(crate) fn finish(self) -> FileBytes {
-        match (self.joined, self.hasher, self.first) {
-            (Some(joined), Some(hasher), _) => {
+        match (self.joined, self.first) {
+            (Some(joined), _) => {
                 // A declared length far above the file (large text parts, or a client that
                 // lied) would leave the journal holding unused capacity.
                 let bytes = if joined.capacity() > 2 * joined.len() + (64 << 10) {
@@ -80,12 +73,9 @@ impl Receiver {
                 } else {
                     joined.freeze()
                 };
-                FileBytes {
-                    digest: hasher.digest128(),
-                    bytes,
-                }
+                FileBytes { bytes }
             }
-            (_, _, first) => FileBytes::from(first.unwrap_or_default()),
+            (None, first) => FileBytes::from(first.unwrap_or_default()),
         }
     }
 }
@@ -294,19 +284,15 @@ mod mapped {
     }
 }
 
-/// A received file and its XXH3-128 digest.
+/// A received file.
 #[derive(Debug, Clone)]
 pub(crate) struct FileBytes {
     pub(crate) bytes: Bytes,
-    pub(crate) digest: u128,
 }
 
 impl From<Bytes> for FileBytes {
     fn from(bytes: Bytes) -> FileBytes {
-        FileBytes {
-            digest: xxh3_128(&bytes),
-            bytes,
-        }
+        FileBytes { bytes }
     }
 }
 
@@ -327,18 +313,16 @@ mod tests {
     }
 
     #[test]
-    fn the_bytes_and_digest_do_not_depend_on_the_chunking() {
+    fn the_bytes_do_not_depend_on_the_chunking() {
         let whole = b"the quick brown fox jumps over the lazy dog".repeat(300);
-        let expected = xxh3_128(&whole);
         for cut in [1, 7, 100, 4096, whole.len()] {
             let chunks: Vec<&[u8]> = whole.chunks(cut).collect();
             for capacity in [0, whole.len(), 10 * whole.len()] {
                 let file = receive(&chunks, capacity);
-                assert_eq!(file.digest, expected, "chunks of {cut}");
-                assert_eq!(file.bytes, whole);
+                assert_eq!(file.bytes, whole, "chunks of {cut}");
             }
         }
-        assert_eq!(receive(&[], 0).digest, xxh3_128(b""));
+        assert_eq!(receive(&[], 0).bytes, &b""[..]);
         assert_eq!(receive(&[b"", b"ab", b""], 0).bytes, &b"ab"[..]);
     }
 
@@ -359,7 +343,6 @@ mod tests {
     #[test]
     fn a_large_file_is_the_same_for_any_chunking_and_declared_length() {
         let whole = noise(3 << 20 | 12_345);
-        let expected = xxh3_128(&whole);
         let len = whole.len();
         for cut in [8191, 65_536, 1 << 20, (1 << 20) + 3, len - 1] {
             let chunks: Vec<&[u8]> = whole.chunks(cut).collect();
@@ -367,10 +350,6 @@ mod tests {
             // lying client: the buffer is outgrown), twice, far too much.
             for capacity in [0, len, len + 700, len - 5000, 1 << 20, 2 * len, 10 * len] {
                 let file = receive(&chunks, capacity);
-                assert_eq!(
-                    file.digest, expected,
-                    "chunks of {cut}, capacity {capacity}"
-                );
                 assert!(file.bytes == whole, "chunks of {cut}, capacity {capacity}");
             }
         }
@@ -397,7 +376,6 @@ mod tests {
             let whole = noise(capacity - round * 100_000);
             let file = receive(&whole.chunks(65_536).collect::<Vec<_>>(), capacity);
             assert!(file.bytes == whole, "round {round}");
-            assert_eq!(file.digest, xxh3_128(&whole));
             files.push(file);
             if round % 2 == 1 {
                 files.clear();

@@ -80,8 +80,7 @@ pub(crate) struct Form {
 pub(crate) struct FilePart {
     pub(crate) filename: Option<String>,
     pub(crate) content_type: Option<String>,
-    /// The bytes read (all of them, or, for an oversize file, the limit plus at most one chunk)
-    /// and their digest.
+    /// The bytes read (all of them, or, for an oversize file, the limit plus at most one chunk).
     pub(crate) bytes: FileBytes,
 }
 

@@ -39,6 +39,11 @@
 //! one slow spill does not stall every reader. A spill reserves its range of its segment under
 //! the lock, so concurrent spills write disjoint ranges, each through a handle of its own. A blob
 //! being written out is still served from memory until its range is known to be complete.
+//!
+//! A removed blob leaves its XXH3-128 digest behind: the journal still compares the file of an
+//! upload whose image was deleted. It is computed as the blob goes, not as it arrives, since
+//! uploads far outnumber deletes; a spilled blob is read back to be hashed then, rather than
+//! hashed when spilled, since every upload past the budget spills and a delete reads one blob.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -49,6 +54,7 @@ use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, Weak};
 
 use bytes::Bytes;
 use tempfile::TempDir;
+use xxhash_rust::xxh3::xxh3_128;
 
 /// Spills are appended to a segment until it holds this many bytes.
 const SEGMENT: u64 = 64 << 20;
@@ -135,6 +141,8 @@ struct State {
     next_segment: u64,
     dir: Option<TempDir>,
     last_error: Option<String>,
+    /// The digests of removed blobs, by key.
+    removed: HashMap<u64, u128>,
 }
 
 impl Blobs {
@@ -266,12 +274,28 @@ impl Blobs {
     }
 
     /// Forgets `key`, freeing its memory or its bytes in its segment (deleting the segment's file
-    /// with its last blob); an unknown key is no error.
+    /// with its last blob), and keeps the digest of its bytes for
+    /// [`removed_digest`](Self::removed_digest); an unknown key is no error.
     pub(crate) fn remove(&self, key: u64) {
-        let stale = self.lock().forget(key);
+        // Hashed outside the lock. A blob whose bytes cannot be read back (its segment deleted
+        // behind the store's back) leaves no digest: there is nothing left to hash.
+        let digest = self.get(key).map(|bytes| xxh3_128(&bytes));
+        let stale = {
+            let mut state = self.lock();
+            // Under the same lock as the forgetting: a reader that finds no bytes finds this.
+            if let Some(digest) = digest {
+                state.removed.insert(key, digest);
+            }
+            state.forget(key)
+        };
         if let Some(stale) = stale {
             let _ = std::fs::remove_file(stale);
         }
+    }
+
+    /// The XXH3-128 digest of the bytes `key` held when it was removed.
+    pub(crate) fn removed_digest(&self, key: u64) -> Option<u128> {
+        self.lock().removed.get(&key).copied()
     }
 
     /// Bytes held in memory once the spills under way are done.
@@ -843,6 +867,27 @@ mod tests {
         assert!(!first.exists());
         assert_eq!((blobs.on_disk(), blobs.get(3)), (70, Some(blob(4, 70))));
         assert_eq!(blobs.last_error(), None);
+    }
+
+    #[test]
+    fn a_removed_blob_leaves_the_digest_of_its_bytes_in_memory_or_spilled() {
+        let blobs = Blobs::new(50);
+        blobs.put(1, blob(1, 30));
+        blobs.put(2, blob(2, 30));
+        blobs.put(3, Bytes::new());
+        assert!(blobs.file(1).is_some() && blobs.file(2).is_none());
+        assert_eq!(blobs.removed_digest(1), None, "not removed yet");
+        for key in [1, 2, 3, 99] {
+            blobs.remove(key);
+        }
+        assert_eq!(blobs.removed_digest(1), Some(xxh3_128(&blob(1, 30))));
+        assert_eq!(blobs.removed_digest(2), Some(xxh3_128(&blob(2, 30))));
+        assert_eq!(blobs.removed_digest(3), Some(xxh3_128(b"")));
+        assert_eq!(blobs.removed_digest(99), None, "never stored");
+        assert_eq!(
+            (blobs.in_memory(), blobs.on_disk(), blobs.files()),
+            (0, 0, 0)
+        );
     }
 
     #[test]

@@ -396,6 +396,11 @@ impl Store {
         self.blobs.get(key)
     }
 
+    /// The XXH3-128 digest of the bytes stored under `key`, once their image is deleted.
+    pub(crate) fn removed_digest(&self, key: u64) -> Option<u128> {
+        self.blobs.removed_digest(key)
+    }
+
     /// Changes the image called `id` with `change`, which may refuse; the image as changed.
     pub(crate) fn update<E>(
         &self,
@@ -414,7 +419,8 @@ impl Store {
         }))
     }
 
-    /// Removes the image called `id` with its bytes; its id can be used again.
+    /// Removes the image called `id` with its bytes (their digest stays, see
+    /// [`removed_digest`](Self::removed_digest)); its id can be used again.
     pub(crate) fn remove(&self, id: &str) -> Option<Arc<StoredImage>> {
         let record = {
             let mut images = self.lock();

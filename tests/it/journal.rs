@@ -246,6 +246,75 @@ async fn a_deleted_image_keeps_its_size_and_xxh3_128_digest_in_the_journal() {
 }
 
 #[tokio::test]
+async fn the_digest_of_a_file_is_right_while_stored_and_after_delete_in_memory_or_spilled() {
+    // Arrange: a small file (copied into the store's shared block) and a large one, in a mock
+    // that keeps them in memory and in one that spills every file to disk.
+    let small = distinct_pngs(1, 1024).remove(0);
+    let large = distinct_pngs(2, 3 << 19).remove(1);
+    let files = [&small, &large, &small, &large];
+    let digest = |bytes: &[u8]| Some(xxhash_rust::xxh3::xxh3_128(bytes));
+    for budget in [None, Some(0)] {
+        let mock = match budget {
+            Some(budget) => MockImages::builder().memory_budget(budget).start().await,
+            None => MockImages::start().await,
+        };
+        let upload = |round: usize| {
+            let form = Form::new()
+                .part(
+                    "file",
+                    file_part(files[round].clone(), "a.png", "image/png"),
+                )
+                .text("id", format!("f{round}"));
+            send(&mock, form)
+        };
+
+        // Act: each file uploaded twice, once read while stored, once not (its digest is then
+        // computed as it is deleted), then every image deleted.
+        assert_eq!(upload(0).await.0, 200);
+        assert_eq!(upload(1).await.0, 200);
+        let stored = mock.uploads();
+        assert_eq!(upload(2).await.0, 200);
+        assert_eq!(upload(3).await.0, 200);
+        let spilled = mock.storage().on_disk;
+        for round in 0..4 {
+            let url = format!("{}/f{round}", mock.upload_url());
+            let response = client()
+                .delete(url)
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+        }
+
+        // Assert
+        assert_eq!(
+            spilled > 0,
+            budget.is_some(),
+            "{budget:?}: {spilled} on disk"
+        );
+        for (upload, bytes) in stored.iter().zip(files) {
+            assert_eq!(upload.file.as_deref(), Some(&bytes[..]), "{budget:?}");
+            assert_eq!(upload.file_xxh3, digest(bytes), "{budget:?}, {}", upload.id);
+        }
+        let uploads = mock.uploads();
+        assert_eq!(uploads.len(), 4);
+        for (upload, bytes) in uploads.iter().zip(files) {
+            assert_eq!(
+                upload.file, None,
+                "{budget:?}: the bytes went with the image"
+            );
+            assert_eq!(upload.file_xxh3, digest(bytes), "{budget:?}, {}", upload.id);
+            assert!(upload.file_matches(bytes), "{budget:?}, {}", upload.id);
+            let mut other = bytes.clone();
+            *other.last_mut().unwrap() ^= 1;
+            assert!(!upload.file_matches(&other), "{budget:?}, {}", upload.id);
+        }
+        assert_eq!(mock.storage().on_disk, 0);
+    }
+}
+
+#[tokio::test]
 async fn a_file_received_in_many_chunks_keeps_its_bytes_and_digest() {
     // Arrange: a 3 MiB file, which arrives in many socket reads.
     let mock = MockImages::start().await;

@@ -425,6 +425,13 @@ async fn the_journal_records_a_body_scripted_upload_with_what_it_sent() {
     assert_eq!(upload.id, "custom/9");
     assert_eq!(upload.file_size, Some(PNG_1X1.len() as u64));
     assert!(upload.file.is_none(), "not stored");
+    let digest = xxhash_rust::xxh3::xxh3_128(PNG_1X1);
+    assert_eq!(
+        upload.file_xxh3,
+        Some(digest),
+        "kept as the bytes were dropped"
+    );
+    assert!(upload.file_matches(PNG_1X1));
     assert!(upload.result.is_null());
     assert!(upload
         .fields
@@ -578,7 +585,11 @@ async fn a_function_and_a_header_matcher_are_decided_together_after_the_body() {
         Script::internal_error()
             .when(Matcher::header("x-tenant", "b"))
             .when(Matcher::function("a custom id", |r| {
-                r.upload.as_ref().is_some_and(|u| !u.id.is_empty())
+                // The function sees the upload whole, its file's digest included.
+                let digest = xxhash_rust::xxh3::xxh3_128(PNG_1X1);
+                r.upload
+                    .as_ref()
+                    .is_some_and(|u| !u.id.is_empty() && u.file_xxh3 == Some(digest))
             })),
     );
     let send = |tenant: &'static str, id: Option<&'static str>| {
