@@ -137,8 +137,8 @@ where
         }
         let name = field
             .name()
-            .ok_or_else(|| malformed("a part has no name in its Content-Disposition"))?
-            .to_owned();
+            .ok_or_else(|| malformed("a part has no name in its Content-Disposition"))?;
+        // The file part's name is not kept: no copy of it.
         if name == "file" {
             if form.file.is_some() {
                 return Err(malformed("the part \"file\" appears more than once"));
@@ -167,6 +167,7 @@ where
                 return Ok(form);
             }
         } else {
+            let name = name.to_owned();
             // The bytes as sent, under the per-part limit; multer's `text()` would decode them
             // by the part's charset or a byte order mark (`ff fe` read as UTF-16) and replace
             // what does not decode.
