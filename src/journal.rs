@@ -261,6 +261,8 @@ pub(crate) struct Entry {
     pub(crate) operation: Option<Operation>,
     /// A request for a delivery URL.
     pub(crate) delivery: bool,
+    /// The image the request was about; `None` for a stored upload, whose id is its image's
+    /// (see [`Entry::image_id`]): no copy of it per upload.
     pub(crate) image_id: Option<String>,
     pub(crate) accepted: Option<Accepted>,
 }
@@ -460,12 +462,20 @@ impl Entry {
         }
     }
 
+    /// The image the request was about: the one named, or the stored upload's.
+    pub(crate) fn image_id(&self) -> Option<&str> {
+        self.image_id.as_deref().or_else(|| match &self.accepted {
+            Some(accepted) if accepted.key.is_some() => Some(accepted.image.id.as_str()),
+            _ => None,
+        })
+    }
+
     /// What an expectation looks at.
     pub(crate) fn summary(&self) -> Summary<'_> {
         Summary {
             operation: self.operation,
             delivery: self.delivery,
-            image_id: self.image_id.as_deref(),
+            image_id: self.image_id(),
             upload: self.stored(),
             answered_with_success: self.errors.is_empty() && (200..300).contains(&self.status),
             scripted: self.scripted.is_some(),
@@ -500,7 +510,7 @@ impl Entry {
             received: self.received,
             operation: self.operation,
             delivery: self.delivery,
-            image_id: self.image_id.clone(),
+            image_id: self.image_id().map(str::to_owned),
             scripted: self.scripted,
         }
     }
