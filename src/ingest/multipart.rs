@@ -103,14 +103,12 @@ where
     S: Stream<Item = Result<Bytes, E>> + Send + 'r,
     E: Into<Box<dyn std::error::Error + Send + Sync>> + 'r,
 {
-    let constraints = multer::Constraints::new().size_limit(
-        multer::SizeLimit::new()
-            .whole_stream(limits.max_body())
-            .per_field(limits.max_text_part)
-            // The file part is bounded below, by hand, so that it stops at the schema's limit
-            // with the schema's error rather than with multer's.
-            .for_field("file", u64::MAX),
-    );
+    // Parts are bounded below, by hand: the file part so that it stops at the schema's limit
+    // with the schema's error rather than with multer's, a text part at `max_text_part`.
+    // multer's limit for a named field is a map built for every body and hashed for every
+    // part.
+    let constraints = multer::Constraints::new()
+        .size_limit(multer::SizeLimit::new().whole_stream(limits.max_body()));
     let mut multipart = multer::Multipart::with_constraints(body, boundary, constraints);
     let mut form = Form::default();
     let mut parts = 0usize;
@@ -171,8 +169,18 @@ where
             // The bytes as sent, under the per-part limit; multer's `text()` would decode them
             // by the part's charset or a byte order mark (`ff fe` read as UTF-16) and replace
             // what does not decode.
-            let bytes = field.bytes().await.map_err(refusal)?;
-            let text = String::from_utf8(Vec::from(bytes)).map_err(|e| {
+            let mut bytes = Vec::new();
+            while let Some(chunk) = field.chunk().await.map_err(refusal)? {
+                if (bytes.len() + chunk.len()) as u64 > limits.max_text_part {
+                    // What multer's own limit answered.
+                    return Err(refusal(multer::Error::FieldSizeExceeded {
+                        limit: limits.max_text_part,
+                        field_name: Some(name),
+                    }));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            let text = String::from_utf8(bytes).map_err(|e| {
                 let detail = format!("the part \"{name}\" is not UTF-8 text: {}", e.utf8_error());
                 let mut error =
                     schema::catalogue_error(Rule::TextPartNotUtf8, &[("detail", &detail)]);
