@@ -88,8 +88,27 @@ pub(crate) struct FilePart {
 /// The boundary of a `multipart/form-data` content type, or the 5415 refusal.
 pub(crate) fn boundary(content_type: Option<&str>) -> Result<String, ApiError> {
     content_type
-        .and_then(|ct| multer::parse_boundary(ct).ok())
+        .and_then(|ct| match plain_boundary(ct) {
+            Some(boundary) => Some(boundary.to_owned()),
+            None => multer::parse_boundary(ct).ok(),
+        })
         .ok_or_else(|| schema::catalogue_error(Rule::NotMultipart, &[]))
+}
+
+/// The boundary of the content type every client sends, `multipart/form-data; boundary=X`
+/// with `X` of letters, digits and `'+-._`, read without multer's parse (the `mime` crate's,
+/// which copies and lowercases the whole value); `None` for anything else, which multer reads.
+/// Where this reads a boundary, multer reads the same one (tested).
+fn plain_boundary(content_type: &str) -> Option<&str> {
+    let (essence, rest) = content_type.split_at_checked("multipart/form-data".len())?;
+    if !essence.eq_ignore_ascii_case("multipart/form-data") {
+        return None;
+    }
+    let rest = rest.strip_prefix(';')?.trim_start_matches(' ');
+    let (name, value) = rest.split_at_checked("boundary=".len())?;
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"'+-._".contains(&b);
+    (name.eq_ignore_ascii_case("boundary=") && !value.is_empty() && value.bytes().all(plain))
+        .then_some(value)
 }
 
 /// Reads the form from `body`, refusing what breaks the transport rules.
@@ -324,6 +343,53 @@ fn lowercase_first(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The boundary read without multer is multer's, and what it does not read multer reads.
+    #[test]
+    fn a_plain_boundary_is_the_one_multer_reads() {
+        let types = [
+            "multipart/form-data; boundary=",
+            "Multipart/Form-Data;boundary=",
+            "multipart/form-data;   BOUNDARY=",
+            "multipart/form-data ; boundary=",
+            " multipart/form-data; boundary=",
+            "multipart/form-datax; boundary=",
+            "multipart/mixed; boundary=",
+            "multipart/form-data; boundaryx=",
+            "multipart/form-data; charset=utf-8; boundary=",
+            "multipart/form-data; boundary",
+            "multipart/form-data;; boundary=",
+        ];
+        let values = [
+            "",
+            "abc",
+            "ABC-123_x.y+z'",
+            "------WebKitFormBoundary7MA4YWxkTrZu0gW",
+            "a b",
+            "a ",
+            "a;",
+            "a; boundary=b",
+            "a\"b",
+            "\"quoted\"",
+            "a=b",
+            "a/b",
+            "\u{e9}",
+        ];
+        let mut plain = 0;
+        for content_type in types {
+            for value in values {
+                let content_type = format!("{content_type}{value}");
+                let ours = boundary(Some(&content_type)).ok();
+                let multer = multer::parse_boundary(&content_type).ok();
+                assert_eq!(ours, multer, "{content_type:?}");
+                if let Some(read) = plain_boundary(&content_type) {
+                    assert_eq!(Some(read), multer.as_deref(), "{content_type:?}");
+                    plain += 1;
+                }
+            }
+        }
+        assert!(plain >= 9, "{plain}");
+    }
     use futures_util::StreamExt as _;
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Arc;
