@@ -77,9 +77,12 @@ pub(crate) fn check(headers: &HeaderMap, required: Option<&Credentials>) -> Resu
             None => return Err(catalogue_error(Rule::AuthorizationMalformed, &[])),
         },
     };
-    let key = match (text(&EMAIL), text(&KEY)) {
-        (Some(email), Some(key)) => Some((email, key)),
-        _ => None,
+    // A valid token decides alone unless a global key is required: the key's two headers are
+    // not looked up for it.
+    let key_needed = token.is_none() || matches!(required, Some(Credentials::Key { .. }));
+    let key = match key_needed {
+        true => text(&EMAIL).zip(text(&KEY)),
+        false => None,
     };
     if token.is_none() && key.is_none() {
         return Err(catalogue_error(Rule::MissingAuth, &[]));
@@ -102,12 +105,17 @@ pub(crate) fn check(headers: &HeaderMap, required: Option<&Credentials>) -> Resu
 /// around the token allowed); `None` when the header is not of that form: another scheme, no
 /// token, a token with spaces in it, bytes that are not visible ASCII.
 fn bearer_token(value: &[u8]) -> Option<&str> {
-    let value = std::str::from_utf8(value).ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim_matches(' ');
-    let visible = |c: char| c.is_ascii_graphic();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.chars().all(visible))
-        .then_some(token)
+    // Read as bytes: a token of visible ASCII after an ASCII scheme is the whole value, so
+    // no UTF-8 check of it is needed before.
+    let space = value.iter().position(|&b| b == b' ')?;
+    let (scheme, rest) = (&value[..space], &value[space + 1..]);
+    let start = rest.iter().position(|&b| b != b' ')?;
+    let end = rest.iter().rposition(|&b| b != b' ')? + 1;
+    let token = &rest[start..end];
+    if !scheme.eq_ignore_ascii_case(b"bearer") || !token.iter().all(u8::is_ascii_graphic) {
+        return None;
+    }
+    std::str::from_utf8(token).ok()
 }
 
 /// Compares in time that depends on the lengths only, so a test suite that shares a mock cannot
@@ -147,6 +155,13 @@ mod tests {
         assert_eq!(code(&[("authorization", "t")], None), Some(6003));
         assert_eq!(code(&[("authorization", "")], None), Some(6003));
         assert_eq!(code(&[("authorization", "bEaReR  t ")], None), None);
+        assert_eq!(code(&[("authorization", "Bearer t\t")], None), Some(6003));
+        let mut not_utf8 = HeaderMap::new();
+        not_utf8.insert(
+            AUTHORIZATION,
+            hyper::header::HeaderValue::from_bytes(b"Bearer t\xff").unwrap(),
+        );
+        assert_eq!(check(&not_utf8, None).unwrap_err().code, 6003);
         // The header's format is checked before the key pair that would authenticate.
         let both = [
             ("authorization", "Bearer"),

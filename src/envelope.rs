@@ -207,12 +207,25 @@ impl Template {
 
     /// The body with what `write` writes in the hole.
     fn fill_with(&self, write: impl FnOnce(&mut Vec<u8>)) -> Bytes {
-        let mut out = Vec::with_capacity(self.before.len() + self.after.len() + 1024);
-        out.extend_from_slice(&self.before);
-        write(&mut out);
-        out.extend_from_slice(&self.after);
-        // The journal keeps this body for every request: no spare capacity.
-        Bytes::from(out.into_boxed_slice())
+        // Written into a buffer of the thread, then copied into one of the exact size (the
+        // journal keeps this body for every request: no spare capacity): one allocation, where a
+        // buffer of a guessed size took a larger one and shrank it.
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        /// A buffer grown past this (a long list) is not kept for the next answer.
+        const KEPT: usize = 64 * 1024;
+        SCRATCH.with_borrow_mut(|out| {
+            out.clear();
+            out.extend_from_slice(&self.before);
+            write(out);
+            out.extend_from_slice(&self.after);
+            let body = Bytes::copy_from_slice(out);
+            if out.capacity() > KEPT {
+                *out = Vec::new();
+            }
+            body
+        })
     }
 }
 
@@ -393,7 +406,9 @@ fn write_image(out: &mut Vec<u8>, image: &StoredImage, delivery: &Delivery) {
         (None, None) => {}
     }
     key(out, "uploaded");
-    write_str(out, &timestamp(image.uploaded.into()));
+    out.push(b'"');
+    write_timestamp(out, image.uploaded.into());
+    out.push(b'"');
     key(out, "requireSignedURLs");
     out.extend_from_slice(if image.require_signed_urls {
         b"true"
@@ -404,11 +419,9 @@ fn write_image(out: &mut Vec<u8>, image: &StoredImage, delivery: &Delivery) {
     if delivery.variants.is_empty() {
         out.extend_from_slice(b"[]");
     } else {
-        let mut url = String::new();
         for (i, variant) in delivery.variants.iter().enumerate() {
             out.extend_from_slice(if i == 0 { b"[\n      " } else { b",\n      " });
-            variant_url(&mut url, delivery, &image.id, variant);
-            write_str(out, &url);
+            write_variant_url(out, delivery, &image.id, variant);
         }
         out.extend_from_slice(b"\n    ]");
     }
@@ -427,13 +440,18 @@ fn write_pretty(out: &mut Vec<u8>, value: &impl Serialize, depth: usize) {
         .expect("a JSON value serialises");
 }
 
-/// A JSON string as serde_json writes it: copied as it is when nothing in it needs escaping
-/// (checked without an early exit, which vectorises), by serde_json otherwise.
-fn write_str(out: &mut Vec<u8>, text: &str) {
-    let escaped = text.bytes().fold(false, |any, b| {
+/// Whether serde_json escapes any byte of `text` (checked without an early exit, which
+/// vectorises).
+fn needs_escaping(text: &[u8]) -> bool {
+    text.iter().fold(false, |any, &b| {
         any | (b < 0x20) | (b == b'"') | (b == b'\\')
-    });
-    if escaped {
+    })
+}
+
+/// A JSON string as serde_json writes it: copied as it is when nothing in it needs escaping,
+/// by serde_json otherwise.
+fn write_str(out: &mut Vec<u8>, text: &str) {
+    if needs_escaping(text.as_bytes()) {
         serde_json::to_writer(&mut *out, text).expect("a string serialises");
     } else {
         out.push(b'"');
@@ -651,6 +669,44 @@ fn variant_url(url: &mut String, delivery: &Delivery, id: &str, variant: &str) {
     url.extend(percent_encoding::utf8_percent_encode(variant, ID_IN_PATH));
 }
 
+/// The JSON string of [`variant_url`], written in place: no string of its own to build and
+/// free for every variant of every answer.
+fn write_variant_url(out: &mut Vec<u8>, delivery: &Delivery, id: &str, variant: &str) {
+    let start = out.len();
+    out.push(b'"');
+    out.extend_from_slice(delivery.host.as_bytes());
+    out.push(b'/');
+    out.extend_from_slice(delivery.account_hash.as_bytes());
+    out.push(b'/');
+    write_in_path(out, id);
+    out.push(b'/');
+    write_in_path(out, variant);
+    if needs_escaping(&out[start + 1..]) {
+        // Only from a host or account hash configured so; written from `str`s.
+        let url = String::from_utf8_lossy(&out[start + 1..]).into_owned();
+        out.truncate(start);
+        write_str(out, &url);
+    } else {
+        out.push(b'"');
+    }
+}
+
+/// `segment` percent-encoded by [`ID_IN_PATH`], appended to `out`. A generated id and the
+/// usual variant names are letters, digits and `-`, which the set leaves as they are (tested):
+/// copied after a check that vectorises, where the encoder looks at one byte at a time.
+fn write_in_path(out: &mut Vec<u8>, segment: &str) {
+    let plain = segment.bytes().fold(true, |all, b| {
+        all & (b.is_ascii_alphanumeric() | (b == b'-'))
+    });
+    if plain {
+        out.extend_from_slice(segment.as_bytes());
+    } else {
+        for chunk in percent_encoding::utf8_percent_encode(segment, ID_IN_PATH) {
+            out.extend_from_slice(chunk.as_bytes());
+        }
+    }
+}
+
 /// Loads the fixtures now, so the first request does not pay for it.
 pub(crate) fn warm_up() {
     LazyLock::force(&SUCCESS);
@@ -663,29 +719,51 @@ pub(crate) fn warm_up() {
 /// `2026-11-23T13:21:07.123Z`: RFC 3339 in UTC with milliseconds, as Cloudflare writes
 /// `uploaded`.
 pub(crate) fn timestamp(at: time::OffsetDateTime) -> String {
+    let mut out = Vec::with_capacity(24);
+    write_timestamp(&mut out, at);
+    String::from_utf8(out).expect("digits and ASCII punctuation")
+}
+
+/// [`timestamp`], appended to `out`.
+fn write_timestamp(out: &mut Vec<u8>, at: time::OffsetDateTime) {
     let at = at.to_offset(time::UtcOffset::UTC);
-    // Written digit by digit: `format!` cost more than the rest of the answer's `result`.
-    fn digits(out: &mut String, value: u32, width: u32) {
-        for place in (0..width).rev() {
-            out.push(char::from(b'0' + (value / 10u32.pow(place) % 10) as u8));
-        }
-    }
-    let mut out = String::with_capacity(24);
-    digits(&mut out, at.year().clamp(0, 9999) as u32, 4);
-    out.push('-');
-    digits(&mut out, u32::from(u8::from(at.month())), 2);
-    out.push('-');
-    digits(&mut out, u32::from(at.day()), 2);
-    out.push('T');
-    digits(&mut out, u32::from(at.hour()), 2);
-    out.push(':');
-    digits(&mut out, u32::from(at.minute()), 2);
-    out.push(':');
-    digits(&mut out, u32::from(at.second()), 2);
-    out.push('.');
-    digits(&mut out, u32::from(at.millisecond()), 3);
-    out.push('Z');
-    out
+    // Digit by digit into one array, each place a division by a constant: `format!` cost more
+    // than the rest of the answer's `result`.
+    let digit = |value: u32, place: u32| b'0' + (value / place % 10) as u8;
+    let year = at.year().clamp(0, 9999) as u32;
+    let (month, day) = (u32::from(u8::from(at.month())), u32::from(at.day()));
+    let (hour, minute, second) = (
+        u32::from(at.hour()),
+        u32::from(at.minute()),
+        u32::from(at.second()),
+    );
+    let millisecond = u32::from(at.millisecond());
+    out.extend_from_slice(&[
+        digit(year, 1000),
+        digit(year, 100),
+        digit(year, 10),
+        digit(year, 1),
+        b'-',
+        digit(month, 10),
+        digit(month, 1),
+        b'-',
+        digit(day, 10),
+        digit(day, 1),
+        b'T',
+        digit(hour, 10),
+        digit(hour, 1),
+        b':',
+        digit(minute, 10),
+        digit(minute, 1),
+        b':',
+        digit(second, 10),
+        digit(second, 1),
+        b'.',
+        digit(millisecond, 100),
+        digit(millisecond, 10),
+        digit(millisecond, 1),
+        b'Z',
+    ]);
 }
 
 /// The body of a refusal by Cloudflare's API gateway (credentials, the `Authorization` header's
@@ -812,6 +890,17 @@ mod tests {
             r#"{"key": "value", "nested": {"a": [1, {}], "e": []}}"#,
         )));
         image
+    }
+
+    /// What `write_in_path` copies as it is, the encoder leaves as it is.
+    #[test]
+    fn letters_digits_and_hyphens_are_not_encoded_in_a_path() {
+        let plain = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-";
+        let encoded = percent_encoding::utf8_percent_encode(plain, ID_IN_PATH).to_string();
+        assert_eq!(encoded, plain);
+        let mut out = Vec::new();
+        write_in_path(&mut out, "a b/c");
+        assert_eq!(out, b"a%20b/c");
     }
 
     /// The answer to an upload, written member by member, is byte for byte what serde makes of

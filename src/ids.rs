@@ -97,11 +97,20 @@ impl Ids {
 
 /// 128 bits never generated before in this process.
 fn random_bits() -> u128 {
-    static KEYS: LazyLock<std::hash::RandomState> = LazyLock::new(std::hash::RandomState::new);
+    /// The SipHash keys, and a random offset of the counter.
+    static KEYS: LazyLock<(std::hash::RandomState, u64)> = LazyLock::new(|| {
+        let keys = std::hash::RandomState::new();
+        let offset = keys.hash_one(u64::MAX);
+        (keys, offset)
+    });
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let high = KEYS.hash_one((n, 0u8));
-    let low = KEYS.hash_one((n, 1u8));
+    let (keys, offset) = &*KEYS;
+    // One SipHash per value, not one per half: the low half is splitmix64's output function
+    // (a bijection) of the offset counter, so no two values share it; the high half, keyed
+    // SipHash of the counter, keeps a value from following from those before it.
+    let high = keys.hash_one(n);
+    let low = mix(n.wrapping_add(*offset));
     u128::from(high) << 64 | u128::from(low)
 }
 

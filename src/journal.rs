@@ -7,7 +7,7 @@
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use hyper::header::HeaderMap;
 use hyper::Method;
 use serde_json::{Map, Value};
@@ -263,6 +263,8 @@ pub(crate) struct Entry {
     pub(crate) operation: Option<Operation>,
     /// A request for a delivery URL.
     pub(crate) delivery: bool,
+    /// The image the request was about; `None` for a stored upload, whose id is its image's
+    /// (see [`Entry::image_id`]): no copy of it per upload.
     pub(crate) image_id: Option<String>,
     pub(crate) accepted: Option<Accepted>,
 }
@@ -349,19 +351,36 @@ pub(crate) struct Head(Bytes);
 
 impl Head {
     fn new(target: &str, headers: &HeaderMap) -> Head {
-        let size = 4
-            + target.len()
+        let mut bytes = Vec::with_capacity(Head::size(target, headers));
+        Head::write(&mut bytes, target, headers);
+        Head(Bytes::from(bytes))
+    }
+
+    /// The head of a request written straight into the record blocks (see [`copy_into`]): no
+    /// buffer of its own to fill, copy and free.
+    fn new_in(slab: &mut BytesMut, target: &str, headers: &HeaderMap) -> Head {
+        let size = Head::size(target, headers);
+        if slab.capacity() - slab.len() < size {
+            *slab = BytesMut::with_capacity(SLAB.max(size));
+        }
+        Head::write(slab, target, headers);
+        Head(slab.split().freeze())
+    }
+
+    fn size(target: &str, headers: &HeaderMap) -> usize {
+        4 + target.len()
             + headers
                 .iter()
                 .map(|(name, value)| 8 + name.as_str().len() + value.len())
-                .sum::<usize>();
-        let mut bytes = Vec::with_capacity(size);
-        push_field(&mut bytes, target.as_bytes());
+                .sum::<usize>()
+    }
+
+    fn write(bytes: &mut impl BufMut, target: &str, headers: &HeaderMap) {
+        push_field(bytes, target.as_bytes());
         for (name, value) in headers {
-            push_field(&mut bytes, name.as_str().as_bytes());
-            push_field(&mut bytes, value.as_bytes());
+            push_field(bytes, name.as_str().as_bytes());
+            push_field(bytes, value.as_bytes());
         }
-        Head(Bytes::from(bytes))
     }
 
     /// The fields in order: the target, then names and values alternating.
@@ -405,9 +424,9 @@ impl Fields {
 
 /// Appends a field as its length (4 bytes, little-endian) and its bytes. Heads are bounded by
 /// hyper's read buffer (about 400 KiB) and text parts by the body limit: lengths fit in 4 bytes.
-fn push_field(bytes: &mut Vec<u8>, field: &[u8]) {
-    bytes.extend_from_slice(&(field.len() as u32).to_le_bytes());
-    bytes.extend_from_slice(field);
+fn push_field(bytes: &mut impl BufMut, field: &[u8]) {
+    bytes.put_slice(&(field.len() as u32).to_le_bytes());
+    bytes.put_slice(field);
 }
 
 /// The fields of a buffer written by [`push_field`], in order.
@@ -430,16 +449,27 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// The target of a request: its path and, after a `?`, its query.
+fn target(head: &hyper::http::request::Parts) -> &str {
+    head.uri
+        .path_and_query()
+        .map_or_else(|| head.uri.path(), |target| target.as_str())
+}
+
 impl Entry {
     /// The head of a request, copied.
     pub(crate) fn new(head: &hyper::http::request::Parts, received: SystemTime) -> Entry {
-        let target = head
-            .uri
-            .path_and_query()
-            .map_or_else(|| head.uri.path(), |target| target.as_str());
         Entry {
-            method: head.method.clone(),
-            head: Head::new(target, &head.headers),
+            head: Head::new(target(head), &head.headers),
+            ..Entry::headless(head.method.clone(), received)
+        }
+    }
+
+    /// An entry whose head [`Journal::record`] copies when it journals it.
+    pub(crate) fn headless(method: Method, received: SystemTime) -> Entry {
+        Entry {
+            method,
+            head: Head(Bytes::new()),
             received,
             status: 200,
             errors: Vec::new(),
@@ -451,12 +481,20 @@ impl Entry {
         }
     }
 
+    /// The image the request was about: the one named, or the stored upload's.
+    pub(crate) fn image_id(&self) -> Option<&str> {
+        self.image_id.as_deref().or_else(|| match &self.accepted {
+            Some(accepted) if accepted.key.is_some() => Some(accepted.image.id.as_str()),
+            _ => None,
+        })
+    }
+
     /// What an expectation looks at.
     pub(crate) fn summary(&self) -> Summary<'_> {
         Summary {
             operation: self.operation,
             delivery: self.delivery,
-            image_id: self.image_id.as_deref(),
+            image_id: self.image_id(),
             upload: self.stored(),
             answered_with_success: self.errors.is_empty() && (200..300).contains(&self.status),
             scripted: self.scripted.is_some(),
@@ -466,11 +504,6 @@ impl Entry {
     /// Whether the request was an upload that was stored (not one a script answered).
     pub(crate) fn stored(&self) -> bool {
         self.accepted.as_ref().is_some_and(|a| a.key.is_some())
-    }
-
-    pub(crate) fn path(&self) -> &str {
-        let target = self.head.target();
-        target.split_once('?').map_or(target, |(path, _)| path)
     }
 
     pub(crate) fn record(&self, view: &View<'_>) -> RequestRecord {
@@ -496,7 +529,7 @@ impl Entry {
             received: self.received,
             operation: self.operation,
             delivery: self.delivery,
-            image_id: self.image_id.clone(),
+            image_id: self.image_id().map(str::to_owned),
             scripted: self.scripted,
         }
     }
@@ -591,9 +624,9 @@ pub(crate) fn copy_into(slab: &mut BytesMut, bytes: &[u8]) -> Bytes {
 }
 
 impl Records {
-    /// A record's bytes (its head, its text parts), copied into the record blocks.
-    fn keep_record(&mut self, entry: &mut Entry) {
-        entry.head = Head(copy_into(&mut self.record_slab, &entry.head.0));
+    /// A record's bytes (the request's head, its text parts), copied into the record blocks.
+    fn keep_record(&mut self, entry: &mut Entry, head: &hyper::http::request::Parts) {
+        entry.head = Head::new_in(&mut self.record_slab, target(head), &head.headers);
         if let Some(accepted) = entry.accepted.as_mut() {
             let slab = &mut self.record_slab;
             accepted.fields = Fields(copy_into(slab, &accepted.fields.0));
@@ -622,11 +655,12 @@ impl Journal {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub(crate) fn record(&self, mut entry: Entry) {
+    /// Journals `entry`, the entry of the request whose head is `head`.
+    pub(crate) fn record(&self, mut entry: Entry, head: &hyper::http::request::Parts) {
         let accepted = entry.stored();
         {
             let mut records = self.lock();
-            records.keep_record(&mut entry);
+            records.keep_record(&mut entry, head);
             records.all.push(entry);
         }
         if accepted {

@@ -132,7 +132,8 @@ pub(crate) struct Outcome {
     pub(crate) errors: Vec<ApiError>,
     /// The accepted upload, for an upload.
     pub(crate) accepted: Option<Accepted>,
-    /// The image the request was about, percent-decoded.
+    /// The image the request was about, percent-decoded; `None` for a stored upload, whose
+    /// image names it.
     pub(crate) image_id: Option<String>,
     /// A script with a matcher on the body that matched the request: for an error or a reset,
     /// `reply` is not sent (the server answers the script) and nothing was stored.
@@ -214,7 +215,8 @@ pub(crate) async fn handle(
             Ok(upload::Uploaded::Stored(accepted, scripted)) => {
                 let body = envelope::image(&accepted.image, &shared.delivery());
                 Outcome {
-                    image_id: Some(accepted.image.id.clone()),
+                    // The journal takes a stored upload's id from its image.
+                    image_id: None,
                     accepted: Some(accepted),
                     scripted,
                     ..Outcome::ok(body)

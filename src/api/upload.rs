@@ -41,8 +41,8 @@ pub(super) async fn upload(
     body: &mut Incoming,
     scripted: bool,
 ) -> Result<Uploaded, Vec<ApiError>> {
-    let checked = read_checked(shared, parts, body).await?;
-    let (checked, fetched) = fetch(shared, checked).await?;
+    let mut checked = read_checked(shared, parts, body).await?;
+    let fetched = fetch(shared, &mut checked).await?;
     let prepared = prepare(shared, checked, fetched, None);
     // A script with a matcher on the body is decided here: the body is read and checked, the
     // store not yet changed.
@@ -114,34 +114,35 @@ pub(super) async fn read(
 /// `requireSignedURLs` win over the form's.
 pub(crate) async fn store_as(
     shared: &Shared,
-    checked: Checked,
+    mut checked: Checked,
     draft: Option<&StoredImage>,
 ) -> Result<Accepted, Vec<ApiError>> {
-    let (checked, fetched) = fetch(shared, checked).await?;
+    let fetched = fetch(shared, &mut checked).await?;
     insert_as(shared, checked, fetched, draft)
 }
 
-/// Fetches the `url` of a checked upload, if any, and checks what it got.
+/// Fetches the `url` of a checked upload, if any, and checks what it got (the image's
+/// description goes into `checked`). Borrows the upload: an upload without a `url` is not moved
+/// through the future and back.
 async fn fetch(
     shared: &Shared,
-    mut checked: Checked,
-) -> Result<(Checked, Option<(Bytes, Option<String>)>), Vec<ApiError>> {
-    let mut fetched = None;
-    if let Some(url) = &checked.url {
-        let bytes = shared
-            .fetcher
-            .fetch(url, shared.config.limits.max_file)
-            .await
-            .map_err(|mut e| {
-                e.pointer = Some("/url".to_owned());
-                vec![e]
-            })?;
-        let filename = fetch::filename(url);
-        let info = form_rules::check_fetched(&bytes, filename.as_deref())?;
-        fetched = Some((bytes, filename));
-        checked.image = Some(info);
-    }
-    Ok((checked, fetched))
+    checked: &mut Checked,
+) -> Result<Option<(Bytes, Option<String>)>, Vec<ApiError>> {
+    let Some(url) = &checked.url else {
+        return Ok(None);
+    };
+    let bytes = shared
+        .fetcher
+        .fetch(url, shared.config.limits.max_file)
+        .await
+        .map_err(|mut e| {
+            e.pointer = Some("/url".to_owned());
+            vec![e]
+        })?;
+    let filename = fetch::filename(url);
+    let info = form_rules::check_fetched(&bytes, filename.as_deref())?;
+    checked.image = Some(info);
+    Ok(Some((bytes, filename)))
 }
 
 /// Stores a checked upload whose `url`, if any, was fetched: what the journal keeps of it.

@@ -61,23 +61,34 @@ pub(crate) fn check(form: Form) -> Result<Checked, Vec<ApiError>> {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let text = |key: &str| match instance.get(key) {
-            Some(Value::String(text)) => Some(text.clone()),
-            _ => None,
-        };
-        Ok(Checked {
-            id: text("id"),
-            creator: text("creator"),
-            url: text("url"),
-            require_signed_urls: instance.get("requireSignedURLs") == Some(&Value::Bool(true)),
+        // From the parts rather than the instance: no lookup in it for a member a form seldom
+        // has. Each of these parts was sent at most once, and a `requireSignedURLs` that is not
+        // `true` or `false` was refused by type.
+        let mut checked = Checked {
+            id: None,
+            creator: None,
+            url: None,
+            require_signed_urls: false,
             meta: match metadata {
                 Some(Json::Object(meta)) => Some(meta),
                 _ => None,
             },
-            file: form.file,
+            file: None,
             image,
-            fields: form.texts,
-        })
+            fields: Vec::new(),
+        };
+        for (name, text) in &form.texts {
+            match name.as_str() {
+                "id" => checked.id = Some(text.clone()),
+                "creator" => checked.creator = Some(text.clone()),
+                "url" => checked.url = Some(text.clone()),
+                "requireSignedURLs" => checked.require_signed_urls = text == "true",
+                _ => {}
+            }
+        }
+        checked.file = form.file;
+        checked.fields = form.texts;
+        Ok(checked)
     })
 }
 

@@ -87,8 +87,27 @@ pub(crate) struct FilePart {
 /// The boundary of a `multipart/form-data` content type, or the 5415 refusal.
 pub(crate) fn boundary(content_type: Option<&str>) -> Result<String, ApiError> {
     content_type
-        .and_then(|ct| multer::parse_boundary(ct).ok())
+        .and_then(|ct| match plain_boundary(ct) {
+            Some(boundary) => Some(boundary.to_owned()),
+            None => multer::parse_boundary(ct).ok(),
+        })
         .ok_or_else(|| schema::catalogue_error(Rule::NotMultipart, &[]))
+}
+
+/// The boundary of the content type every client sends, `multipart/form-data; boundary=X`
+/// with `X` of letters, digits and `'+-._`, read without multer's parse (the `mime` crate's,
+/// which copies and lowercases the whole value); `None` for anything else, which multer reads.
+/// Where this reads a boundary, multer reads the same one (tested).
+fn plain_boundary(content_type: &str) -> Option<&str> {
+    let (essence, rest) = content_type.split_at_checked("multipart/form-data".len())?;
+    if !essence.eq_ignore_ascii_case("multipart/form-data") {
+        return None;
+    }
+    let rest = rest.strip_prefix(';')?.trim_start_matches(' ');
+    let (name, value) = rest.split_at_checked("boundary=".len())?;
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"'+-._".contains(&b);
+    (name.eq_ignore_ascii_case("boundary=") && !value.is_empty() && value.bytes().all(plain))
+        .then_some(value)
 }
 
 /// Reads the form from `body`, refusing what breaks the transport rules.
@@ -102,14 +121,12 @@ where
     S: Stream<Item = Result<Bytes, E>> + Send + 'r,
     E: Into<Box<dyn std::error::Error + Send + Sync>> + 'r,
 {
-    let constraints = multer::Constraints::new().size_limit(
-        multer::SizeLimit::new()
-            .whole_stream(limits.max_body())
-            .per_field(limits.max_text_part)
-            // The file part is bounded below, by hand, so that it stops at the schema's limit
-            // with the schema's error rather than with multer's.
-            .for_field("file", u64::MAX),
-    );
+    // Parts are bounded below, by hand: the file part so that it stops at the schema's limit
+    // with the schema's error rather than with multer's, a text part at `max_text_part`.
+    // multer's limit for a named field is a map built for every body and hashed for every
+    // part.
+    let constraints = multer::Constraints::new()
+        .size_limit(multer::SizeLimit::new().whole_stream(limits.max_body()));
     let mut multipart = multer::Multipart::with_constraints(body, boundary, constraints);
     let mut form = Form::default();
     let mut parts = 0usize;
@@ -136,8 +153,8 @@ where
         }
         let name = field
             .name()
-            .ok_or_else(|| malformed("a part has no name in its Content-Disposition"))?
-            .to_owned();
+            .ok_or_else(|| malformed("a part has no name in its Content-Disposition"))?;
+        // The file part's name is not kept: no copy of it.
         if name == "file" {
             if form.file.is_some() {
                 return Err(malformed("the part \"file\" appears more than once"));
@@ -166,11 +183,22 @@ where
                 return Ok(form);
             }
         } else {
+            let name = name.to_owned();
             // The bytes as sent, under the per-part limit; multer's `text()` would decode them
             // by the part's charset or a byte order mark (`ff fe` read as UTF-16) and replace
             // what does not decode.
-            let bytes = field.bytes().await.map_err(refusal)?;
-            let text = String::from_utf8(Vec::from(bytes)).map_err(|e| {
+            let mut bytes = Vec::new();
+            while let Some(chunk) = field.chunk().await.map_err(refusal)? {
+                if (bytes.len() + chunk.len()) as u64 > limits.max_text_part {
+                    // What multer's own limit answered.
+                    return Err(refusal(multer::Error::FieldSizeExceeded {
+                        limit: limits.max_text_part,
+                        field_name: Some(name),
+                    }));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            let text = String::from_utf8(bytes).map_err(|e| {
                 let detail = format!("the part \"{name}\" is not UTF-8 text: {}", e.utf8_error());
                 let mut error =
                     schema::catalogue_error(Rule::TextPartNotUtf8, &[("detail", &detail)]);
@@ -314,6 +342,53 @@ fn lowercase_first(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The boundary read without multer is multer's, and what it does not read multer reads.
+    #[test]
+    fn a_plain_boundary_is_the_one_multer_reads() {
+        let types = [
+            "multipart/form-data; boundary=",
+            "Multipart/Form-Data;boundary=",
+            "multipart/form-data;   BOUNDARY=",
+            "multipart/form-data ; boundary=",
+            " multipart/form-data; boundary=",
+            "multipart/form-datax; boundary=",
+            "multipart/mixed; boundary=",
+            "multipart/form-data; boundaryx=",
+            "multipart/form-data; charset=utf-8; boundary=",
+            "multipart/form-data; boundary",
+            "multipart/form-data;; boundary=",
+        ];
+        let values = [
+            "",
+            "abc",
+            "ABC-123_x.y+z'",
+            "------WebKitFormBoundary7MA4YWxkTrZu0gW",
+            "a b",
+            "a ",
+            "a;",
+            "a; boundary=b",
+            "a\"b",
+            "\"quoted\"",
+            "a=b",
+            "a/b",
+            "\u{e9}",
+        ];
+        let mut plain = 0;
+        for content_type in types {
+            for value in values {
+                let content_type = format!("{content_type}{value}");
+                let ours = boundary(Some(&content_type)).ok();
+                let multer = multer::parse_boundary(&content_type).ok();
+                assert_eq!(ours, multer, "{content_type:?}");
+                if let Some(read) = plain_boundary(&content_type) {
+                    assert_eq!(Some(read), multer.as_deref(), "{content_type:?}");
+                    plain += 1;
+                }
+            }
+        }
+        assert!(plain >= 9, "{plain}");
+    }
     use futures_util::StreamExt as _;
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Arc;

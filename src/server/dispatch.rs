@@ -9,6 +9,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Body as _;
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::http::request::Parts;
 use hyper::{Request, Response, StatusCode};
 
 use crate::api::{self, route, Reply};
@@ -49,7 +50,7 @@ pub(super) async fn answer(
     request: Request<Incoming>,
 ) -> Result<Response<Body>, Reset> {
     let (parts, mut body) = request.into_parts();
-    let mut entry = Entry::new(&parts, shared.clock.now());
+    let mut entry = Entry::headless(parts.method.clone(), shared.clock.now());
     let routed = route::route(
         &parts.method,
         parts.uri.path(),
@@ -78,11 +79,11 @@ pub(super) async fn answer(
                 if !body.is_end_stream() {
                     tokio::spawn(drain(body));
                 }
-                return Ok(finish(&shared, entry, response));
+                return Ok(finish(&shared, entry, &parts, response));
             }
             ScriptKind::Reset => {
                 entry.status = 0;
-                finish(&shared, entry, ());
+                finish(&shared, entry, &parts, ());
                 return Err(Reset);
             }
             ScriptKind::ResetMidUpload => {
@@ -100,7 +101,7 @@ pub(super) async fn answer(
                     }
                 }
                 entry.status = 0;
-                finish(&shared, entry, ());
+                finish(&shared, entry, &parts, ());
                 return Err(Reset);
             }
             ScriptKind::Delay(delay) => tokio::time::sleep(delay).await,
@@ -135,7 +136,7 @@ pub(super) async fn answer(
         Some(ScriptKind::Error(rule)) => scripted_error(rule, &mut entry),
         Some(ScriptKind::Reset | ScriptKind::ResetMidUpload) => {
             entry.status = 0;
-            finish(&shared, entry, ());
+            finish(&shared, entry, &parts, ());
             return Err(Reset);
         }
         _ => reply(outcome.reply),
@@ -149,7 +150,7 @@ pub(super) async fn answer(
     } else {
         response
     };
-    Ok(finish(&shared, entry, response))
+    Ok(finish(&shared, entry, &parts, response))
 }
 
 /// The answer of a scripted error, its status and error put in the journal's entry.
@@ -184,9 +185,9 @@ fn scripted_error(rule: crate::rule::Rule, entry: &mut Entry) -> Response<Body> 
 }
 
 /// Logs and journals a request, and passes its answer on.
-pub(super) fn finish<T>(shared: &Shared, entry: Entry, response: T) -> T {
-    log(&entry);
-    shared.journal.record(entry);
+pub(super) fn finish<T>(shared: &Shared, entry: Entry, head: &Parts, response: T) -> T {
+    log(&entry, head.uri.path());
+    shared.journal.record(entry, head);
     response
 }
 
@@ -225,16 +226,16 @@ pub(super) fn cut_off(response: Response<Body>) -> Response<Body> {
 
 /// One line per request for the standalone server's log (and any `tracing` subscriber a test
 /// installs): method, path, status and the error codes answered.
-pub(super) fn log(entry: &Entry) {
+pub(super) fn log(entry: &Entry, path: &str) {
     if entry.errors.is_empty() {
-        tracing::info!("{} {} {}", entry.method, entry.path(), entry.status);
+        tracing::info!("{} {} {}", entry.method, path, entry.status);
     } else {
         let codes: Vec<String> = entry.errors.iter().map(|e| e.code.to_string()).collect();
         let rules: Vec<&str> = entry.errors.iter().map(|e| e.rule.name()).collect();
         tracing::info!(
             "{} {} {} errors [{}] ({})",
             entry.method,
-            entry.path(),
+            path,
             entry.status,
             codes.join(", "),
             rules.join(", ")
