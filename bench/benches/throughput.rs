@@ -2572,6 +2572,23 @@ fn out_of_process(
         binary_summary.p50.as_secs_f64() / quiet.p50.as_secs_f64()
     );
 
+    let keep = by_name("keep-copy-floor");
+    println!(
+        "\nWhat keeping the files costs on its own: the keep-copy-floor (the parse-floor keeping \
+         a copy of every part) against the parse-floor: MB/s {:.2}×, server CPU {:.2}× (b), \
+         {:.2}× (c), {:.2}× (d). The binary against the keep-copy-floor: MB/s {:.2}×, server CPU \
+         {:.2}× (b), {:.2}× (c); log off {:.2}× (b), {:.2}× (c)",
+        keep.mbps / parse_floor.mbps,
+        keep.cpu_sequential_us / parse_floor.cpu_sequential_us,
+        keep.server_concurrent.cpu_us / parse_floor.server_concurrent.cpu_us,
+        keep.cpu_large_ms / parse_floor.cpu_large_ms,
+        binary_summary.mbps / keep.mbps,
+        binary_summary.cpu_sequential_us / keep.cpu_sequential_us,
+        binary_summary.server_concurrent.cpu_us / keep.server_concurrent.cpu_us,
+        quiet.cpu_sequential_us / keep.cpu_sequential_us,
+        quiet.server_concurrent.cpu_us / keep.server_concurrent.cpu_us,
+    );
+
     let mut targets: Vec<(String, bool)> = Vec::new();
     let mut ahead = |who: &str, s: &Summary, w: &Summary| {
         let r = ratios(s, w);
