@@ -359,10 +359,7 @@ impl Head {
     /// The head of a request written straight into the record blocks (see [`copy_into`]): no
     /// buffer of its own to fill, copy and free.
     fn new_in(slab: &mut BytesMut, target: &str, headers: &HeaderMap) -> Head {
-        let size = Head::size(target, headers);
-        if slab.capacity() - slab.len() < size {
-            *slab = BytesMut::with_capacity(SLAB.max(size));
-        }
+        make_room(slab, Head::size(target, headers));
         Head::write(slab, target, headers);
         Head(slab.split().freeze())
     }
@@ -616,11 +613,17 @@ const SLAB: usize = 256 << 10;
 /// them instead of one per record, and the buffers they arrived in go back to the allocator at
 /// once, to be reused (in cache) by the next request.
 pub(crate) fn copy_into(slab: &mut BytesMut, bytes: &[u8]) -> Bytes {
-    if slab.capacity() - slab.len() < bytes.len() {
-        *slab = BytesMut::with_capacity(SLAB.max(bytes.len()));
-    }
+    make_room(slab, bytes.len());
     slab.extend_from_slice(bytes);
     slab.split().freeze()
+}
+
+/// Starts a new block when `slab` has no room for `size` more bytes: the bytes already handed
+/// out stay in the old one, which is freed with the last of them.
+fn make_room(slab: &mut BytesMut, size: usize) {
+    if slab.capacity() - slab.len() < size {
+        *slab = BytesMut::with_capacity(SLAB.max(size));
+    }
 }
 
 impl Records {
